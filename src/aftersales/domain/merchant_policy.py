@@ -1,0 +1,83 @@
+"""The merchant's own policy, per shop, on top of the platform profile — data, not code."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from aftersales.domain.errors import InvalidInput
+from aftersales.domain.vocabulary import CaseType, Reason
+
+# 网络购买商品七日无理由退货暂行办法 第六条: excluded by law, whatever the merchant says.
+LAW_EXCLUDED_CATEGORIES = frozenset({
+    "custom_made", "fresh", "perishable", "digital_downloaded", "audio_video_opened",
+    "software_opened", "newspapers_periodicals",
+})
+# 同办法 第九条: what makes goods no longer "complete", per category.
+SEALED_CATEGORIES = frozenset({"food", "cosmetics", "medical_device"})
+TAGGED_CATEGORIES = frozenset({"apparel", "shoes", "bags", "toys", "home_textiles"})
+ELECTRONICS = frozenset({"electronics"})
+
+
+@dataclass(frozen=True, slots=True)
+class AutoApproveRule:
+    """Approve at once when every condition holds (e.g. refund-only under ¥30, clean history)."""
+
+    max_amount: int  # minor units
+    types: frozenset[CaseType] = frozenset({CaseType.refund_only})
+    reasons: frozenset[Reason] | None = None  # None: any reason
+    max_buyer_cases: int | None = None  # buyer's earlier cases at this shop
+    no_abuse: bool = True  # buyer has no abuse flag
+
+
+@dataclass(frozen=True, slots=True)
+class MerchantPolicy:
+    no_reason_days: int | None = None  # None: the platform's window (at least the law's 7)
+    excluded_categories: frozenset[str] = frozenset()  # on top of the law's
+    require_evidence: bool = True
+    buyer_pays_no_reason_freight: bool = True
+    return_freight_cap: int | None = 2000  # minor units the merchant reimburses at most
+    auto_approve: tuple[AutoApproveRule, ...] = ()
+    counter_offer_percent: int | None = None  # suggest a partial refund for quality claims
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["excluded_categories"] = sorted(self.excluded_categories)
+        data["auto_approve"] = [
+            {**asdict(r), "types": sorted(r.types),
+             "reasons": None if r.reasons is None else sorted(r.reasons)}
+            for r in self.auto_approve
+        ]
+        data["extra"] = dict(self.extra)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | None) -> MerchantPolicy:
+        if not data:
+            return cls()
+        try:
+            rules = tuple(
+                AutoApproveRule(
+                    max_amount=int(r["max_amount"]),
+                    types=frozenset(CaseType(t) for t in r.get("types", ["refund_only"])),
+                    reasons=None if r.get("reasons") is None
+                    else frozenset(Reason(x) for x in r["reasons"]),
+                    max_buyer_cases=r.get("max_buyer_cases"),
+                    no_abuse=bool(r.get("no_abuse", True)),
+                )
+                for r in data.get("auto_approve", [])
+            )
+            return cls(
+                no_reason_days=data.get("no_reason_days"),
+                excluded_categories=frozenset(data.get("excluded_categories", [])),
+                require_evidence=bool(data.get("require_evidence", True)),
+                buyer_pays_no_reason_freight=bool(data.get("buyer_pays_no_reason_freight", True)),
+                return_freight_cap=data.get("return_freight_cap", 2000),
+                auto_approve=rules,
+                counter_offer_percent=data.get("counter_offer_percent"),
+                extra=dict(data.get("extra", {})),
+            )
+        except (KeyError, ValueError, TypeError) as exc:
+            raise InvalidInput(f"invalid merchant policy: {exc}", code="invalid_policy") from None

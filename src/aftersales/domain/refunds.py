@@ -1,0 +1,176 @@
+"""What may be refunded, and the ledger entries a refund is made of (DOMAIN.md "Money rules").
+
+The plan is computed before anything is paid, so the desk can show it as a preview
+(goods, freight, deductions, total, method) and the ledger can record one entry per kind:
+the loss report tells goods, freight and goodwill apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from aftersales.domain.errors import InvalidInput
+from aftersales.domain.money import Money
+from aftersales.domain.orders import Extra, Order, OrderLine
+from aftersales.domain.profile import FreightRule, Profile
+from aftersales.domain.vocabulary import (
+    REASONS,
+    RETURNING_TYPES,
+    CaseType,
+    LedgerKind,
+    Reason,
+    RefundMethod,
+    Responsibility,
+)
+
+# DOMAIN.md: merchant-responsible reasons → merchant bears return freight; buyer reasons →
+# buyer bears both ways; carrier faults are the merchant's to pay and claim back.
+DEFAULT_FREIGHT: dict[Responsibility, FreightRule] = {
+    Responsibility.merchant: FreightRule(outbound_refunded=True, return_paid_by="merchant"),
+    Responsibility.carrier: FreightRule(outbound_refunded=True, return_paid_by="merchant"),
+    Responsibility.buyer: FreightRule(outbound_refunded=False, return_paid_by="buyer"),
+}
+UNCLEAR = FreightRule(outbound_refunded=True, return_paid_by="buyer")
+
+
+def line_share(line: OrderLine, quantity: int) -> Money:
+    """What `quantity` units of a line were paid, discounts spread evenly, rounded down."""
+    if quantity <= 0 or quantity > line.quantity:
+        raise InvalidInput(f"line {line.sku}: quantity {quantity} is not between 1 and "
+                           f"{line.quantity}", code="invalid_quantity")
+    if quantity == line.quantity:
+        return line.paid_amount
+    return line.paid_amount.share(quantity, line.quantity)
+
+
+def refundable(order: Order, lines: Iterable[tuple[str, int]],
+               refunded_by_line: Mapping[str, Money], order_refunded: Money) -> Money:
+    """Never more than paid for these lines and quantities minus what they already got back,
+    and never more than the order took minus all its refunds."""
+    total = Money.zero(order.currency)
+    for line_id, quantity in lines:
+        line = order.line(line_id)
+        left = line.paid_amount - refunded_by_line.get(line_id, Money.zero(order.currency))
+        total = total + line_share(line, quantity).min(left).clamp_zero()
+    return total.min((order.total_paid - order_refunded).clamp_zero())
+
+
+def order_left(order: Order, order_refunded: Money) -> Money:
+    return (order.total_paid - order_refunded).clamp_zero()
+
+
+def freight_terms(reason: Reason, profile: Profile, buyer_pays_no_reason: bool = True) -> FreightRule:
+    """Who pays which freight for this reason on this platform (Taobao dispute rules 2025)."""
+    responsibility = REASONS[reason].responsibility
+    rule = profile.freight.get(responsibility) or DEFAULT_FREIGHT.get(responsibility, UNCLEAR)
+    if responsibility is Responsibility.buyer and not buyer_pays_no_reason:
+        return FreightRule(outbound_refunded=rule.outbound_refunded, return_paid_by="merchant")
+    return rule
+
+
+def extras_value(extras: Iterable[Extra], currency: str, names: Iterable[str] | None = None) -> Money:
+    """Listed price of gifts/accessories (all of them, or those named)."""
+    wanted = None if names is None else set(names)
+    total = Money.zero(currency)
+    for extra in extras:
+        if wanted is None or extra.name in wanted:
+            total = total + extra.listed_price
+    return total
+
+
+def missing_piece_value(line: OrderLine, *, units: int = 0, accessories: Iterable[str] = (),
+                        gifts: Iterable[str] = ()) -> Money:
+    """A missing piece refunded instead of reissued: accessories and gifts at their listed
+    price, goods at the amount actually paid for them (DOMAIN.md)."""
+    currency = line.paid_amount.currency
+    value = extras_value(line.accessories, currency, accessories)
+    value = value + extras_value(line.gifts, currency, gifts)
+    if units:
+        value = value + line_share(line, units)
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedEntry:
+    kind: LedgerKind
+    amount: Money
+    method: RefundMethod
+
+
+@dataclass(frozen=True, slots=True)
+class RefundPlan:
+    goods: Money
+    freight: Money
+    compensation: Money
+    gift_deduction: Money
+    method: RefundMethod
+    notes: tuple[str, ...] = ()
+    entries: tuple[PlannedEntry, ...] = field(default=())
+
+    @property
+    def total(self) -> Money:
+        return self.goods + self.freight + self.compensation
+
+
+@dataclass(frozen=True, slots=True)
+class RefundInput:
+    """The facts a refund plan needs, gathered from the case and its order."""
+
+    case_type: CaseType
+    reason: Reason
+    approved: Money
+    method: RefundMethod
+    lines: tuple[tuple[str, int], ...]
+    refundable_goods: Money
+    order_left: Money
+    gifts_returned: bool | None = None  # None: nothing came back to check
+    return_freight: Money | None = None
+    return_freight_cap: Money | None = None
+    buyer_pays_no_reason: bool = True
+
+
+def _whole_order(order: Order, lines: Iterable[tuple[str, int]]) -> bool:
+    asked = dict(lines)
+    return all(asked.get(line.id, 0) >= line.quantity for line in order.lines)
+
+
+def plan_refund(order: Order, profile: Profile, facts: RefundInput) -> RefundPlan:
+    zero = Money.zero(order.currency)
+    if facts.case_type is CaseType.compensation:
+        amount = facts.approved.min(facts.order_left)
+        entry = PlannedEntry(LedgerKind.compensation, amount, facts.method)
+        return RefundPlan(zero, zero, amount, zero, facts.method, entries=(entry,))
+    notes: list[str] = []
+    deduction = zero
+    if facts.gifts_returned is False:
+        for line_id, _ in facts.lines:
+            deduction = deduction + extras_value(order.line(line_id).gifts, order.currency)
+        notes.append(f"gifts not returned: {deduction.format()} deducted at listed price")
+    goods = (facts.approved.min(facts.refundable_goods) - deduction).clamp_zero()
+    freight = _freight(order, profile, facts, notes)
+    freight = freight.min((facts.order_left - goods).clamp_zero())
+    entries = tuple(
+        PlannedEntry(kind, amount, facts.method)
+        for kind, amount in ((LedgerKind.goods, goods), (LedgerKind.freight, freight))
+        if amount.amount > 0
+    )
+    return RefundPlan(goods, freight, zero, deduction, facts.method, tuple(notes), entries)
+
+
+def _freight(order: Order, profile: Profile, facts: RefundInput, notes: list[str]) -> Money:
+    terms = freight_terms(facts.reason, profile, facts.buyer_pays_no_reason)
+    freight = Money.zero(order.currency)
+    money_back = facts.case_type in (CaseType.refund_only, CaseType.return_refund)
+    if terms.outbound_refunded and money_back and _whole_order(order, facts.lines):
+        freight = freight + order.freight
+        if order.freight.amount:
+            notes.append(f"outbound freight {order.freight.format()} refunded")
+    if (terms.return_paid_by == "merchant" and facts.case_type in RETURNING_TYPES
+            and facts.return_freight is not None):
+        back = facts.return_freight
+        if facts.return_freight_cap is not None:
+            back = back.min(facts.return_freight_cap)
+        freight = freight + back
+        notes.append(f"return freight {back.format()} reimbursed (merchant-responsible reason)")
+    return freight
