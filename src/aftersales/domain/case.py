@@ -127,8 +127,12 @@ class Case:
     platform_deadline_at: datetime | None = None
     platform_deadline_seq: int | None = None
     rating: int | None = None
+    first_response_at: datetime | None = None
+    resolved_at: datetime | None = None
     version: int = 0
-    events: list[Event] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)  # appended since the case was loaded
+    event_base: int = 0  # events stored before this copy was loaded (numbering continues)
+    events_saved: int = 0  # how many of `events` storage has written
 
     def __post_init__(self) -> None:
         if self.state_entered_at is None:

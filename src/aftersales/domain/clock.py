@@ -30,6 +30,9 @@ def parse_duration(text: str) -> timedelta:
     """"49h", "10d", "30m" (sandbox clock advances)."""
     raw = text.strip().lower()
     units = {"m": "minutes", "h": "hours", "d": "days"}
-    if len(raw) < 2 or raw[-1] not in units or not raw[:-1].isdigit():
+    if len(raw) < 2 or raw[-1] not in units or not (raw[:-1].isascii() and raw[:-1].isdigit()):
         raise InvalidInput(f"duration must look like 30m, 49h or 10d: {text!r}", code="invalid_duration")
-    return timedelta(**{units[raw[-1]]: int(raw[:-1])})
+    try:
+        return timedelta(**{units[raw[-1]]: int(raw[:-1])})
+    except OverflowError:
+        raise InvalidInput(f"duration too long: {text!r}", code="invalid_duration") from None

@@ -36,11 +36,15 @@ class Money:
         digits = EXPONENT.get(currency, 2)
         raw = text.strip()
         negative = raw.startswith("-")
-        raw = raw.lstrip("+-")
+        raw = raw[1:] if raw[:1] in ("+", "-") else raw  # one sign at most
         whole, _, frac = raw.partition(".")
-        if not whole.isdigit() and not (whole == "" and frac.isdigit()):
+
+        def digits_only(part: str) -> bool:  # ASCII only: "²" or "１" are digits to str.isdigit
+            return part.isascii() and part.isdigit()
+
+        if not digits_only(whole) and not (whole == "" and digits_only(frac)):
             raise InvalidInput(f"not a decimal amount: {text!r}")
-        if frac and not frac.isdigit():
+        if frac and not digits_only(frac):
             raise InvalidInput(f"not a decimal amount: {text!r}")
         if len(frac) > digits and frac[digits:].strip("0"):
             raise InvalidInput(f"more than {digits} decimals in {text!r}")

@@ -1,0 +1,1 @@
+"""Storage: SQLAlchemy Core tables, engine set-up, repositories and the unit of work."""

@@ -1,0 +1,71 @@
+"""Engines: SQLite (WAL, foreign keys on) embedded under ./var/, or PostgreSQL via psycopg.
+
+Nothing is created at import time; the composition root calls `make_engine` once.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+DEFAULT_URL = "sqlite:///var/aftersales.db"
+
+
+class DatabaseUrlError(ValueError):
+    code = "invalid_database_url"
+
+
+def database_url(explicit: str | None = None) -> str:
+    return explicit or os.environ.get("AFTERSALES_DATABASE_URL") or DEFAULT_URL
+
+
+def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
+    raw = database_url(url)
+    try:
+        parsed = make_url(raw)
+    except ArgumentError:
+        raise DatabaseUrlError(f"not a database URL: {raw!r}") from None
+    if parsed.get_backend_name() == "sqlite":
+        return _sqlite(parsed.database, raw, **kwargs)
+    if parsed.get_backend_name() == "postgresql":
+        if parsed.drivername == "postgresql":
+            raw = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+        kwargs.setdefault("pool_size", 10)
+        kwargs.setdefault("max_overflow", 20)
+        return create_engine(raw, pool_pre_ping=True, **kwargs)
+    raise DatabaseUrlError(f"unsupported database {parsed.get_backend_name()!r}: "
+                           "use sqlite:/// or postgresql+psycopg://")
+
+
+def _sqlite(path: str | None, raw: str, **kwargs: Any) -> Engine:
+    if path and path != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(raw, connect_args={"check_same_thread": False, "timeout": 30},
+                           **kwargs)
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not the driver, issue BEGIN, so we can make it IMMEDIATE.
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Any) -> None:
+        # A writer takes the lock at BEGIN: no deadlock upgrading a read lock later.
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def is_postgres(engine: Engine) -> bool:
+    return engine.dialect.name == "postgresql"

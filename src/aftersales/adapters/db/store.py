@@ -1,0 +1,328 @@
+"""The SQL implementation of service.ports.Store, on one connection inside one transaction.
+
+Every statement filters on shop_id. Cases are locked with SELECT … FOR UPDATE on
+PostgreSQL (a no-op on SQLite, where BEGIN IMMEDIATE already serialises writers), and
+saved with a version check as a second guard.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, and_, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from aftersales.adapters.db import queries
+from aftersales.adapters.db import tables as t
+from aftersales.adapters.db.mapping import case_from_row, case_row, order_from_rows, order_rows
+from aftersales.domain.case import Case
+from aftersales.domain.deadlines import Deadline
+from aftersales.domain.events import Event
+from aftersales.domain.merchant_policy import MerchantPolicy
+from aftersales.domain.money import Money
+from aftersales.domain.orders import Order, Shop
+from aftersales.domain.vocabulary import Role, State
+from aftersales.service.errors import Conflict
+from aftersales.service.ports import CaseFilter, DueDeadline, LedgerEntry, Principal, ShopRecord
+
+
+class SqlStore:
+    def __init__(self, conn: Connection, new_id: Any) -> None:
+        self.conn = conn
+        self.new_id = new_id
+        self.pg = conn.dialect.name == "postgresql"
+
+    # --- shops and tokens -----------------------------------------------------------------
+    def add_shop(self, record: ShopRecord, now: datetime) -> None:
+        s = record.shop
+        self.conn.execute(insert(t.shops).values(
+            id=s.id, name=s.name, platform=s.platform, timezone=s.timezone, sandbox=s.sandbox,
+            clock_at=record.clock_at, policy=record.policy.to_dict(), created_at=now))
+
+    def _shop(self, row: Any) -> ShopRecord:
+        shop = Shop(row.id, row.name, row.platform, row.timezone, row.sandbox)
+        return ShopRecord(shop, MerchantPolicy.from_dict(row.policy), row.clock_at)
+
+    def get_shop(self, shop_id: str) -> ShopRecord | None:
+        row = self.conn.execute(select(t.shops).where(t.shops.c.id == shop_id)).first()
+        return None if row is None else self._shop(row)
+
+    def list_shops(self) -> list[ShopRecord]:
+        rows = self.conn.execute(select(t.shops).order_by(t.shops.c.created_at)).all()
+        return [self._shop(r) for r in rows]
+
+    def set_clock(self, shop_id: str, at: datetime) -> None:
+        self.conn.execute(update(t.shops).where(t.shops.c.id == shop_id).values(clock_at=at))
+
+    def set_policy(self, shop_id: str, policy: MerchantPolicy) -> None:
+        self.conn.execute(update(t.shops).where(t.shops.c.id == shop_id)
+                          .values(policy=policy.to_dict()))
+
+    def add_token(self, token_id: str, shop_id: str, role: str, buyer_id: str | None,
+                  token_hash: str, label: str | None, now: datetime) -> None:
+        self.conn.execute(insert(t.api_tokens).values(
+            id=token_id, shop_id=shop_id, role=role, buyer_id=buyer_id, token_hash=token_hash,
+            label=label, created_at=now))
+
+    def find_token(self, token_hash: str) -> Principal | None:
+        tok = t.api_tokens.c
+        row = self.conn.execute(select(tok.id, tok.shop_id, tok.role, tok.buyer_id).where(
+            tok.token_hash == token_hash, tok.revoked_at.is_(None))).first()
+        if row is None:
+            return None
+        return Principal(row.shop_id, Role(row.role), row.buyer_id, row.id[-8:])
+
+    # --- orders ---------------------------------------------------------------------------
+    def add_order(self, order: Order, now: datetime) -> None:
+        head, lines = order_rows(order, now)
+        self.conn.execute(insert(t.orders).values(head))
+        self.conn.execute(insert(t.order_lines), lines)
+
+    def _order(self, where: Any) -> Order | None:
+        row = self.conn.execute(select(t.orders).where(where)).first()
+        if row is None:
+            return None
+        lines = self.conn.execute(select(t.order_lines).where(
+            t.order_lines.c.order_id == row.id, t.order_lines.c.shop_id == row.shop_id)).all()
+        return order_from_rows(row, list(lines))
+
+    def get_order(self, shop_id: str, order_id: str) -> Order | None:
+        return self._order(and_(t.orders.c.shop_id == shop_id, t.orders.c.id == order_id))
+
+    def find_order(self, shop_id: str, platform_order_id: str) -> Order | None:
+        return self._order(and_(t.orders.c.shop_id == shop_id,
+                                t.orders.c.platform_order_id == platform_order_id))
+
+    def update_order_dates(self, order: Order) -> None:
+        self.conn.execute(update(t.orders).where(
+            t.orders.c.shop_id == order.shop_id, t.orders.c.id == order.id).values(
+            shipped_at=order.shipped_at, delivered_at=order.delivered_at,
+            completed_at=order.completed_at))
+
+    # --- cases and events -----------------------------------------------------------------
+    def add_case(self, case: Case) -> None:
+        row = case_row(case, None)
+        self.conn.execute(insert(t.cases).values(**row, version=1, event_count=0))
+        case.version = 1
+
+    def _case(self, where: Any, lock: bool) -> Case | None:
+        stmt = select(t.cases).where(where)
+        if lock and self.pg:
+            stmt = stmt.with_for_update()
+        row = self.conn.execute(stmt).first()
+        return None if row is None else case_from_row(row)
+
+    def get_case(self, shop_id: str, case_id: str, *, lock: bool = False) -> Case | None:
+        return self._case(and_(t.cases.c.shop_id == shop_id, t.cases.c.id == case_id), lock)
+
+    def find_case_by_platform_id(self, shop_id: str, platform_case_id: str, *,
+                                 lock: bool = False) -> Case | None:
+        return self._case(and_(t.cases.c.shop_id == shop_id,
+                               t.cases.c.platform_case_id == platform_case_id), lock)
+
+    def find_case_by_waybill(self, shop_id: str, waybill: str) -> Case | None:
+        c = t.cases.c
+        stmt = select(t.cases).where(c.shop_id == shop_id, c.return_waybill == waybill) \
+            .order_by(c.opened_at.desc()).limit(1)
+        row = self.conn.execute(stmt).first()
+        return None if row is None else case_from_row(row)
+
+    def save_case(self, case: Case, deadline: Deadline | None, now: datetime) -> None:
+        new = case.events[case.events_saved:]
+        base = case.event_base + case.events_saved
+        row = case_row(case, deadline)
+        c = t.cases.c
+        result = self.conn.execute(update(t.cases).where(
+            c.shop_id == case.shop_id, c.id == case.id, c.version == case.version).values(
+            **row, version=case.version + 1, event_count=base + len(new)))
+        if result.rowcount != 1:
+            raise Conflict(f"case {case.id} was changed by someone else; reload and retry")
+        case.version += 1
+        if new:
+            self.conn.execute(insert(t.case_events), [
+                {"id": self.new_id(), "shop_id": case.shop_id, "case_id": case.id,
+                 "seq": base + i + 1, "at": e.at, "actor": e.actor, "kind": e.kind,
+                 "from_state": e.from_state, "to_state": e.to_state,
+                 "explanation": e.explanation, "reason_code": e.reason_code, "data": e.data}
+                for i, e in enumerate(new)
+            ])
+            case.events_saved = len(case.events)
+        self._replace_deadline(case, deadline, now)
+
+    def _replace_deadline(self, case: Case, deadline: Deadline | None, now: datetime) -> None:
+        """Keep one pending row per case: the current deadline (rows are what workers claim)."""
+        d = t.deadlines.c
+        current = self.conn.execute(select(d.id, d.key, d.due_at).where(
+            d.case_id == case.id, d.shop_id == case.shop_id, d.status == "pending")).all()
+        keep = next((r.id for r in current if deadline is not None and r.key == deadline.key
+                     and r.due_at == deadline.at), None)
+        stale = [r.id for r in current if r.id != keep]
+        if stale:
+            self.conn.execute(update(t.deadlines).where(d.id.in_(stale))
+                              .values(status="superseded", settled_at=now))
+        if deadline is None or keep is not None:
+            return
+        self.conn.execute(t.deadlines.delete().where(
+            d.case_id == case.id, d.key == deadline.key, d.status == "superseded"))
+        self.conn.execute(insert(t.deadlines).values(
+            id=self.new_id(), shop_id=case.shop_id, case_id=case.id, key=deadline.key,
+            due_at=deadline.at, outcome=deadline.outcome.value, source=deadline.source,
+            rule=deadline.rule, status="pending"))
+
+    def events(self, shop_id: str, case_id: str) -> list[Event]:
+        e = t.case_events.c
+        rows = self.conn.execute(select(t.case_events).where(
+            e.shop_id == shop_id, e.case_id == case_id).order_by(e.seq)).all()
+        return [Event(r.at, r.actor, r.kind, None if r.from_state is None else State(r.from_state),
+                      None if r.to_state is None else State(r.to_state), r.explanation,
+                      r.reason_code, dict(r.data or {})) for r in rows]
+
+    def cases_on_order(self, shop_id: str, order_id: str) -> list[Case]:
+        c = t.cases.c
+        rows = self.conn.execute(select(t.cases).where(c.shop_id == shop_id,
+                                                       c.order_id == order_id)).all()
+        out = []
+        for r in rows:
+            case = case_from_row(r)
+            if case.state is State.closed:  # the closing action tells a buyer's cancellation
+                case.events = [e for e in self.events(shop_id, case.id) if e.kind == "cancel"]
+            out.append(case)
+        return out
+
+    def buyer_case_count(self, shop_id: str, buyer_id: str) -> int:
+        c = t.cases.c
+        return int(self.conn.execute(select(func.count()).where(
+            c.shop_id == shop_id, c.buyer_id == buyer_id)).scalar_one())
+
+    def list_cases(self, shop_id: str, flt: CaseFilter) -> tuple[list[Case], str | None]:
+        return queries.list_cases(self.conn, shop_id, flt)
+
+    # --- deadlines ------------------------------------------------------------------------
+    def claim_due(self, now: datetime, limit: int, shop_id: str | None = None) -> list[DueDeadline]:
+        d = t.deadlines.c
+        stmt = select(d.id, d.shop_id, d.case_id, d.key, d.due_at, d.outcome).where(
+            d.status == "pending", d.due_at <= now)
+        if shop_id is not None:
+            stmt = stmt.where(d.shop_id == shop_id)
+        stmt = stmt.order_by(d.due_at).limit(limit)
+        if self.pg:
+            stmt = stmt.with_for_update(skip_locked=True)
+        return [DueDeadline(r.id, r.shop_id, r.case_id, r.key, r.due_at, r.outcome)
+                for r in self.conn.execute(stmt).all()]
+
+    def settle_deadline(self, deadline_id: str, status: str, now: datetime) -> None:
+        self.conn.execute(update(t.deadlines).where(t.deadlines.c.id == deadline_id)
+                          .values(status=status, settled_at=now))
+
+    def next_due(self, shop_id: str, until: datetime) -> datetime | None:
+        d = t.deadlines.c
+        value = self.conn.execute(select(func.min(d.due_at)).where(
+            d.shop_id == shop_id, d.status == "pending", d.due_at <= until)).scalar()
+        return t.UtcDateTime().process_result_value(value, self.conn.dialect)
+
+    # --- ledger ---------------------------------------------------------------------------
+    def _entry(self, r: Any) -> LedgerEntry:
+        return LedgerEntry(r.id, r.shop_id, r.case_id, r.order_id, r.round, r.kind,
+                           Money(r.amount, r.currency), r.method, r.status, r.created_at,
+                           r.reference, r.settled_at, dict(r.lines or {}))
+
+    def refunds_for_order(self, shop_id: str, order_id: str) -> list[LedgerEntry]:
+        return self.refunds(shop_id, order_id=order_id)
+
+    def refunds(self, shop_id: str, case_id: str | None = None,
+                order_id: str | None = None) -> list[LedgerEntry]:
+        r = t.refunds.c
+        stmt = select(t.refunds).where(r.shop_id == shop_id)
+        if case_id:
+            stmt = stmt.where(r.case_id == case_id)
+        if order_id:
+            stmt = stmt.where(r.order_id == order_id)
+        return [self._entry(x) for x in self.conn.execute(stmt.order_by(r.created_at, r.id)).all()]
+
+    def add_refund(self, entry: LedgerEntry) -> bool:
+        try:
+            with self.conn.begin_nested():
+                self.conn.execute(insert(t.refunds).values(
+                    id=entry.id, shop_id=entry.shop_id, case_id=entry.case_id,
+                    order_id=entry.order_id, round=entry.round, kind=entry.kind,
+                    amount=entry.amount.amount, currency=entry.amount.currency,
+                    method=entry.method, status=entry.status, reference=entry.reference,
+                    lines=dict(entry.lines), created_at=entry.created_at))
+        except IntegrityError:
+            return False
+        return True
+
+    def settle_refund(self, shop_id: str, entry_id: str, status: str, reference: str | None,
+                      now: datetime) -> None:
+        r = t.refunds.c
+        self.conn.execute(update(t.refunds).where(r.shop_id == shop_id, r.id == entry_id)
+                          .values(status=status, reference=reference, settled_at=now))
+
+    # --- evidence, messages, parcels, tasks, notifications ------------------------------------
+    def _add(self, table: Any, shop_id: str, row: Mapping[str, Any]) -> None:
+        self.conn.execute(insert(table).values(**row, shop_id=shop_id))
+
+    def _rows(self, stmt: Any) -> list[dict[str, Any]]:
+        return [dict(r._mapping) for r in self.conn.execute(stmt).all()]
+
+    def add_evidence(self, shop_id: str, case_id: str, row: Mapping[str, Any]) -> None:
+        self._add(t.evidence, shop_id, {**row, "case_id": case_id})
+
+    def evidence(self, shop_id: str, case_id: str) -> list[dict[str, Any]]:
+        e = t.evidence.c
+        return self._rows(select(t.evidence).where(e.shop_id == shop_id, e.case_id == case_id)
+                          .order_by(e.at))
+
+    def add_message(self, shop_id: str, case_id: str, row: Mapping[str, Any]) -> None:
+        self._add(t.messages, shop_id, {**row, "case_id": case_id})
+
+    def messages(self, shop_id: str, case_id: str) -> list[dict[str, Any]]:
+        m = t.messages.c
+        return self._rows(select(t.messages).where(m.shop_id == shop_id, m.case_id == case_id)
+                          .order_by(m.at, m.id))
+
+    def add_parcel(self, shop_id: str, row: Mapping[str, Any]) -> None:
+        self._add(t.parcels, shop_id, row)
+
+    def parcels(self, shop_id: str, status: str | None = None) -> list[dict[str, Any]]:
+        p = t.parcels.c
+        stmt = select(t.parcels).where(p.shop_id == shop_id)
+        if status:
+            stmt = stmt.where(p.status == status)
+        return self._rows(stmt.order_by(p.scanned_at.desc()))
+
+    def attach_parcel(self, shop_id: str, parcel_id: str, case_id: str) -> bool:
+        p = t.parcels.c
+        res = self.conn.execute(update(t.parcels).where(
+            p.shop_id == shop_id, p.id == parcel_id, p.status == "unmatched")
+            .values(case_id=case_id, status="matched"))
+        return res.rowcount == 1
+
+    def add_task(self, shop_id: str, row: Mapping[str, Any]) -> None:
+        self._add(t.tasks, shop_id, row)
+
+    def add_notification(self, shop_id: str, row: Mapping[str, Any]) -> None:
+        self._add(t.notifications, shop_id, row)
+
+    # --- idempotency ----------------------------------------------------------------------
+    def get_idempotency(self, shop_id: str, key: str) -> tuple[str, int | None, str | None] | None:
+        k = t.idempotency_keys.c
+        row = self.conn.execute(select(k.request_hash, k.status_code, k.response).where(
+            k.shop_id == shop_id, k.key == key)).first()
+        return None if row is None else (row.request_hash, row.status_code, row.response)
+
+    def claim_idempotency(self, shop_id: str, key: str, request_hash: str, now: datetime) -> bool:
+        try:
+            with self.conn.begin_nested():
+                self.conn.execute(insert(t.idempotency_keys).values(
+                    shop_id=shop_id, key=key, request_hash=request_hash, created_at=now))
+        except IntegrityError:
+            return False
+        return True
+
+    def finish_idempotency(self, shop_id: str, key: str, status: int, response: str) -> None:
+        k = t.idempotency_keys.c
+        self.conn.execute(update(t.idempotency_keys).where(k.shop_id == shop_id, k.key == key)
+                          .values(status_code=status, response=response))

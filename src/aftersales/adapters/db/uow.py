@@ -1,0 +1,47 @@
+"""The unit of work: one connection, one transaction per command."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Connection, Engine
+
+from aftersales.adapters.db.store import SqlStore
+
+
+class SqlUnitOfWork:
+    def __init__(self, engine: Engine, new_id: Callable[[], str]) -> None:
+        self.engine = engine
+        self.new_id = new_id
+        self.conn: Connection | None = None
+
+    def __enter__(self) -> SqlUnitOfWork:
+        self.conn = self.engine.connect()
+        self.conn.begin()
+        self.store = SqlStore(self.conn, self.new_id)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        assert self.conn is not None
+        try:
+            if self.conn.in_transaction():
+                self.conn.rollback()
+        finally:
+            self.conn.close()
+            self.conn = None
+
+    def commit(self) -> None:
+        assert self.conn is not None
+        self.conn.commit()
+
+    def rollback(self) -> None:
+        assert self.conn is not None
+        self.conn.rollback()
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        assert self.conn is not None
+        with self.conn.begin_nested():
+            yield

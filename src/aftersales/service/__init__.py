@@ -1,0 +1,1 @@
+"""Use cases: one handler per command (load → domain → save → commit), behind ports."""

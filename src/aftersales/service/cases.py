@@ -1,0 +1,209 @@
+"""Opening cases and acting on them: the one write path for API, console, CLI, sync, worker."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from aftersales.domain.case import ActionRequest, Case, CaseLine
+from aftersales.domain.errors import Forbidden, InvalidInput
+from aftersales.domain.events import SYSTEM, Event
+from aftersales.domain.money import Money
+from aftersales.domain.policy import InspectionFacts, PolicyInput, Recommendation, check_request, evaluate
+from aftersales.domain.refunds import refundable
+from aftersales.domain.vocabulary import CaseType, EvidenceKind, Reason, RefundMethod, Role, State
+from aftersales.service import refunding
+from aftersales.service.casework import Loaded, load, refunded_amounts, save
+from aftersales.service.deps import Deps
+from aftersales.service.errors import NotFound
+from aftersales.service.ports import Principal, Store
+
+OPEN_ROLES = frozenset({Role.buyer, Role.agent, Role.platform, Role.admin})
+
+
+@dataclass(frozen=True)
+class NewCase:
+    order_id: str
+    type: str
+    reason: str
+    lines: tuple[tuple[str, int], ...]
+    requested_amount: int | None = None
+    refund_method: str | None = None
+    description: str = ""
+    buyer_refused_delivery: bool = False
+
+
+def _enum_or_error(kind: type, value: str, field: str) -> object:
+    try:
+        return kind(value)
+    except ValueError:
+        raise InvalidInput(f"unknown {field} {value!r}", code=f"invalid_{field}") from None
+
+
+def open_case(deps: Deps, principal: Principal, data: NewCase, *, case_id: str | None = None,
+              platform_case_id: str | None = None) -> Loaded:
+    if principal.role not in OPEN_ROLES:
+        raise Forbidden(f"role {principal.role} may not open a case")
+    ctype = _enum_or_error(CaseType, data.type, "type")
+    reason = _enum_or_error(Reason, data.reason, "reason")
+    method = _enum_or_error(RefundMethod, data.refund_method or "original", "refund_method")
+    assert isinstance(ctype, CaseType) and isinstance(reason, Reason)
+    assert isinstance(method, RefundMethod)
+    with deps.uow() as uow:
+        store = uow.store
+        shop = store.get_shop(principal.shop_id)
+        order = store.get_order(principal.shop_id, data.order_id)
+        if shop is None or order is None or (
+                principal.role is Role.buyer and order.buyer_id != principal.buyer_id):
+            raise NotFound(f"no order {data.order_id}", code="order_not_found")
+        now = deps.now_for(shop)
+        profile = deps.profiles(shop.shop.platform)
+        ledger = store.refunds_for_order(shop.shop.id, order.id)
+        by_line, total = refunded_amounts(order, ledger)
+        for line_id, _ in data.lines:
+            order.line(line_id)
+        cap = refundable(order, data.lines, by_line, total) if data.lines else (
+            order.total_paid - total).clamp_zero()
+        requested = Money(data.requested_amount, order.currency) if data.requested_amount is not None else cap
+        if requested.amount < 0:
+            raise InvalidInput("requested_amount cannot be negative", code="invalid_amount")
+        prior = [c for c in store.cases_on_order(shop.shop.id, order.id) if not _cancelled(c)]
+        per_sku: dict[str, int] = {}
+        for c in prior:
+            for ln in c.lines:
+                sku = order.line(ln.line_id).sku
+                per_sku[sku] = per_sku.get(sku, 0) + 1
+        pin = PolicyInput(ctype, reason, data.lines, requested, order, profile, shop.policy, now,
+                          shop.shop.timezone)
+        check_request(pin, prior_lines={ln.line_id for c in prior for ln in c.lines},
+                      prior_per_sku=per_sku, refundable=cap)
+        case = Case(
+            id=case_id or deps.new_id(), shop_id=shop.shop.id, order_id=order.id,
+            buyer_id=order.buyer_id, type=ctype, reason=reason,
+            lines=tuple(CaseLine(lid, q) for lid, q in data.lines), requested_amount=requested,
+            opened_at=now, profile_id=profile.id, profile_version=profile.version,
+            refund_method=method, description=data.description.strip(),
+            buyer_refused_delivery=data.buyer_refused_delivery, platform_case_id=platform_case_id,
+        )
+        case.record("opened", principal.actor, now,
+                    f"{principal.actor} opened a {ctype} case: {reason}",
+                    data={"requested_amount": requested.to_dict()})
+        store.add_case(case)
+        loaded = Loaded(shop, case, order, profile, ledger)
+        _auto_approve(deps, store, loaded, now)
+        save(store, loaded, now)
+        uow.commit()
+    return loaded
+
+
+def _cancelled(case: Case) -> bool:
+    return case.state is State.closed and any(e.kind == "cancel" for e in case.events)
+
+
+def _auto_approve(deps: Deps, store: Store, loaded: Loaded, now: datetime) -> None:
+    rec = recommend(store, loaded, now)
+    if rec.auto_approve:
+        rule = next(h for h in rec.rules if h.code == "auto_approval_rule")
+        loaded.case.act("approve", SYSTEM, now, loaded.context(),
+                        explanation=f"{rule.en} / {rule.zh}", reason_code=rule.code)
+        _after_move(deps, store, loaded, now)
+
+
+def recommend(store: Store, loaded: Loaded, now: datetime) -> Recommendation:
+    case = loaded.case
+    kinds = frozenset(_evidence_kind(e) for e in store.evidence(case.shop_id, case.id))
+    insp = case.inspection
+    facts = None if insp is None else InspectionFacts(
+        insp.condition, insp.sku_matches, insp.accessories_complete, insp.gifts_returned,
+        insp.tags_intact, insp.seal_intact, insp.packaging_only_flaw, insp.quality_problem_found)
+    return evaluate(PolicyInput(
+        case.type, case.reason, tuple((ln.line_id, ln.quantity) for ln in case.lines),
+        case.requested_amount, loaded.order, loaded.profile, loaded.shop.policy, now,
+        loaded.shop.shop.timezone, case.state, kinds, facts,
+        buyer_cases=store.buyer_case_count(case.shop_id, case.buyer_id) - 1,
+        resubmissions=case.resubmissions,
+    ))
+
+
+def _evidence_kind(row: dict[str, object]) -> EvidenceKind:
+    try:
+        return EvidenceKind(str(row.get("kind")))
+    except ValueError:
+        return EvidenceKind.other
+
+
+def act(deps: Deps, principal: Principal, case_id: str, action: str,
+        request: ActionRequest | None = None) -> Loaded:
+    """Take one action on a case in one transaction; the case row is locked while we decide."""
+    with deps.uow() as uow:
+        loaded = load(deps, uow.store, principal, case_id, lock=True)
+        now = deps.now_for(loaded.shop)
+        if action == "mark_refunded" and request is not None and request.reference:
+            _check_offline(loaded)
+        loaded.case.act(action, principal.actor, now, loaded.context(), request)
+        if action == "mark_refunded" and request is not None and request.reference:
+            refunding.mark_offline(uow.store, loaded, request.reference, now)
+        _after_move(deps, uow.store, loaded, now)
+        save(uow.store, loaded, now, principal.role)
+        uow.commit()
+    return loaded
+
+
+def _check_offline(loaded: Loaded) -> None:
+    if not any(e.status == "pending" and e.case_id == loaded.case.id for e in loaded.ledger):
+        raise InvalidInput("no refund of this case waits for a reference", code="nothing_to_mark")
+
+
+def _after_move(deps: Deps, store: Store, loaded: Loaded, now: datetime) -> None:
+    """Side effects of entering a state: a refund starts; a bad rating opens a task."""
+    case = loaded.case
+    last = case.events[-1] if case.events else None
+    if case.state is State.refunding and last is not None and last.to_state is State.refunding \
+            and last.from_state is not State.refunding:
+        refunding.start_refund(deps, store, loaded, now)
+
+
+def add_message(deps: Deps, principal: Principal, case_id: str, body: str) -> dict[str, object]:
+    text = body.strip()
+    if not text or len(text) > 5000:
+        raise InvalidInput("a message needs 1 to 5000 characters", code="invalid_message")
+    with deps.uow() as uow:
+        loaded = load(deps, uow.store, principal, case_id, lock=True)
+        now = deps.now_for(loaded.shop)
+        row = {"id": deps.new_id(), "author": str(principal.actor), "body": text, "at": now}
+        uow.store.add_message(principal.shop_id, case_id, row)
+        loaded.case.record("message", principal.actor, now, text[:200])
+        save(uow.store, loaded, now, principal.role)
+        uow.commit()
+    return row
+
+
+def rate(deps: Deps, principal: Principal, case_id: str, stars: int) -> Loaded:
+    """1–5 stars at the end; 1–2 (差评) opens a follow-up task for an agent."""
+    if principal.role is not Role.buyer:
+        raise Forbidden("only the buyer rates the service")
+    if not 1 <= stars <= 5:
+        raise InvalidInput("rating must be 1 to 5", code="invalid_rating")
+    with deps.uow() as uow:
+        loaded = load(deps, uow.store, principal, case_id, lock=True)
+        case, now = loaded.case, deps.now_for(loaded.shop)
+        if not case.is_terminal or case.rating is not None:
+            raise InvalidInput("a case is rated once, after it ends", code="cannot_rate")
+        case.rating = stars
+        case.record("rated", principal.actor, now, f"buyer rated the service {stars}/5")
+        if stars <= 2:
+            uow.store.add_task(case.shop_id, {"id": deps.new_id(), "case_id": case.id,
+                                              "kind": "bad_rating_follow_up", "created_at": now,
+                                              "note": f"差评 {stars}/5: follow up with the buyer"})
+        save(uow.store, loaded, now)
+        uow.commit()
+    return loaded
+
+
+def history(store: Store, loaded: Loaded) -> list[Event]:
+    return store.events(loaded.case.shop_id, loaded.case.id)
+
+
+def get(deps: Deps, principal: Principal, case_id: str) -> Loaded:
+    with deps.uow() as uow:
+        return load(deps, uow.store, principal, case_id)

@@ -1,0 +1,25 @@
+"""The collaborators every handler needs, built once by the composition root."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from aftersales.domain.profile import Profile
+from aftersales.service.ports import Clock, IdGenerator, PaymentGateway, ShopRecord, UnitOfWork
+
+
+@dataclass(frozen=True)
+class Deps:
+    uow: Callable[[], UnitOfWork]
+    clock: Clock
+    new_id: IdGenerator
+    payments: PaymentGateway
+    profiles: Callable[[str], Profile]
+
+    def now_for(self, shop: ShopRecord) -> datetime:
+        """A sandbox shop reads its own stored clock; every other shop the wall clock."""
+        if shop.shop.sandbox and shop.clock_at is not None:
+            return shop.clock_at
+        return self.clock.now()

@@ -1,0 +1,168 @@
+"""What the service layer needs from the outside world, as protocols.
+
+Adapters (adapters/db, adapters/payments, …) fill these; the service never imports them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from aftersales.domain.case import Case
+from aftersales.domain.deadlines import Deadline
+from aftersales.domain.events import Actor, Event
+from aftersales.domain.merchant_policy import MerchantPolicy
+from aftersales.domain.money import Money
+from aftersales.domain.orders import Order, Shop
+from aftersales.domain.vocabulary import Role
+
+
+@dataclass(frozen=True, slots=True)
+class ShopRecord:
+    shop: Shop
+    policy: MerchantPolicy
+    clock_at: datetime | None = None  # a sandbox shop's own "now"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling: one shop, one role; a buyer token is bound to one buyer id."""
+
+    shop_id: str
+    role: Role
+    buyer_id: str | None = None
+    actor_id: str | None = None
+
+    @property
+    def actor(self) -> Actor:
+        return Actor(self.role, self.actor_id)
+
+
+@dataclass(frozen=True, slots=True)
+class DueDeadline:
+    id: str
+    shop_id: str
+    case_id: str
+    key: str
+    due_at: datetime
+    outcome: str
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerEntry:
+    id: str
+    shop_id: str
+    case_id: str
+    order_id: str
+    round: int
+    kind: str
+    amount: Money
+    method: str
+    status: str  # pending | succeeded | failed
+    created_at: datetime
+    reference: str | None = None
+    settled_at: datetime | None = None
+    lines: Mapping[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class CaseFilter:
+    state: str | None = None
+    states: Sequence[str] | None = None
+    platform: str | None = None
+    type: str | None = None
+    reason: str | None = None
+    due_before: datetime | None = None
+    overdue: bool | None = None
+    q: str | None = None
+    buyer_id: str | None = None
+    open_only: bool = False
+    limit: int = 50
+    cursor: str | None = None
+
+
+class Store(Protocol):
+    # shops and tokens
+    def add_shop(self, record: ShopRecord, now: datetime) -> None: ...
+    def get_shop(self, shop_id: str) -> ShopRecord | None: ...
+    def list_shops(self) -> list[ShopRecord]: ...
+    def set_clock(self, shop_id: str, at: datetime) -> None: ...
+    def set_policy(self, shop_id: str, policy: MerchantPolicy) -> None: ...
+    def add_token(self, token_id: str, shop_id: str, role: str, buyer_id: str | None,
+                  token_hash: str, label: str | None, now: datetime) -> None: ...
+    def find_token(self, token_hash: str) -> Principal | None: ...
+    # orders
+    def add_order(self, order: Order, now: datetime) -> None: ...
+    def get_order(self, shop_id: str, order_id: str) -> Order | None: ...
+    def find_order(self, shop_id: str, platform_order_id: str) -> Order | None: ...
+    def update_order_dates(self, order: Order) -> None: ...
+    # cases and events
+    def add_case(self, case: Case) -> None: ...
+    def get_case(self, shop_id: str, case_id: str, *, lock: bool = False) -> Case | None: ...
+    def find_case_by_platform_id(self, shop_id: str, platform_case_id: str, *,
+                                 lock: bool = False) -> Case | None: ...
+    def save_case(self, case: Case, deadline: Deadline | None, now: datetime) -> None: ...
+    def events(self, shop_id: str, case_id: str) -> list[Event]: ...
+    def cases_on_order(self, shop_id: str, order_id: str) -> list[Case]: ...
+    def buyer_case_count(self, shop_id: str, buyer_id: str) -> int: ...
+    def list_cases(self, shop_id: str, flt: CaseFilter) -> tuple[list[Case], str | None]: ...
+    def find_case_by_waybill(self, shop_id: str, waybill: str) -> Case | None: ...
+    # deadlines
+    def claim_due(self, now: datetime, limit: int, shop_id: str | None = None) -> list[DueDeadline]: ...
+    def settle_deadline(self, deadline_id: str, status: str, now: datetime) -> None: ...
+    def next_due(self, shop_id: str, until: datetime) -> datetime | None: ...
+    # ledger
+    def refunds_for_order(self, shop_id: str, order_id: str) -> list[LedgerEntry]: ...
+    def refunds(self, shop_id: str, case_id: str | None = None,
+                order_id: str | None = None) -> list[LedgerEntry]: ...
+    def add_refund(self, entry: LedgerEntry) -> bool: ...
+    def settle_refund(self, shop_id: str, entry_id: str, status: str, reference: str | None,
+                      now: datetime) -> None: ...
+    # evidence, messages, parcels, tasks, notifications
+    def add_evidence(self, shop_id: str, case_id: str, row: Mapping[str, Any]) -> None: ...
+    def evidence(self, shop_id: str, case_id: str) -> list[dict[str, Any]]: ...
+    def add_message(self, shop_id: str, case_id: str, row: Mapping[str, Any]) -> None: ...
+    def messages(self, shop_id: str, case_id: str) -> list[dict[str, Any]]: ...
+    def add_parcel(self, shop_id: str, row: Mapping[str, Any]) -> None: ...
+    def parcels(self, shop_id: str, status: str | None = None) -> list[dict[str, Any]]: ...
+    def attach_parcel(self, shop_id: str, parcel_id: str, case_id: str) -> bool: ...
+    def add_task(self, shop_id: str, row: Mapping[str, Any]) -> None: ...
+    def add_notification(self, shop_id: str, row: Mapping[str, Any]) -> None: ...
+    # idempotency
+    def get_idempotency(self, shop_id: str, key: str) -> tuple[str, int | None, str | None] | None: ...
+    def claim_idempotency(self, shop_id: str, key: str, request_hash: str, now: datetime) -> bool: ...
+    def finish_idempotency(self, shop_id: str, key: str, status: int, response: str) -> None: ...
+
+
+class UnitOfWork(Protocol):
+    """One transaction per command; leaving without commit() rolls back."""
+
+    store: Store
+
+    def __enter__(self) -> UnitOfWork: ...
+    def __exit__(self, *exc: object) -> None: ...
+    def commit(self) -> None: ...
+    def rollback(self) -> None: ...
+    def savepoint(self) -> AbstractContextManager[None]: ...
+
+
+class PaymentGateway(Protocol):
+    """Executes one ledger entry; returns (status, reference). Real providers go here."""
+
+    def execute(self, shop: ShopRecord, entry: LedgerEntry) -> tuple[str, str | None]: ...
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+
+class IdGenerator(Protocol):
+    def __call__(self) -> str: ...
+
+
+def iter_chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]

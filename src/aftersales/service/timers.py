@@ -1,0 +1,118 @@
+"""Firing due deadlines: the worker's sweep, `aftersales tick`, and sandbox clock advances.
+
+Each sweep reads "now" once and passes it down. Due rows are claimed in batches (on
+PostgreSQL with FOR UPDATE SKIP LOCKED, so several workers never take the same row); each
+one runs through the normal handler inside a savepoint, which re-checks that the deadline
+still applies. A batch commits as one transaction: a worker killed mid-sweep leaves
+nothing half-done, and the next sweep finds the same rows still pending.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from aftersales.domain.clock import parse_duration, require_aware
+from aftersales.domain.errors import DomainError, InvalidInput
+from aftersales.domain.vocabulary import Role
+from aftersales.service.cases import _after_move
+from aftersales.service.casework import load_case, save
+from aftersales.service.deps import Deps
+from aftersales.service.errors import NotASandbox
+from aftersales.service.ports import DueDeadline, Principal, Store
+
+
+@dataclass(frozen=True)
+class Fired:
+    case_id: str
+    outcome: str
+    at: datetime
+    shop_id: str
+    result: str  # fired | stale
+
+
+def fire_one(deps: Deps, store: Store, due: DueDeadline, now: datetime) -> Fired:
+    case = store.get_case(due.shop_id, due.case_id, lock=True)
+    if case is None:
+        store.settle_deadline(due.id, "stale", now)
+        return Fired(due.case_id, due.outcome, due.due_at, due.shop_id, "stale")
+    loaded = load_case(deps, store, case)
+    event = case.fire_deadline(due.key, now, loaded.context())
+    if event is None:
+        store.settle_deadline(due.id, "stale", now)
+        return Fired(due.case_id, due.outcome, due.due_at, due.shop_id, "stale")
+    _after_move(deps, store, loaded, now)
+    store.settle_deadline(due.id, "fired", now)
+    save(store, loaded, now, Role.system)
+    return Fired(due.case_id, due.outcome, due.due_at, due.shop_id, "fired")
+
+
+def sweep(deps: Deps, now: datetime, *, batch: int = 200, shop_id: str | None = None,
+          max_batches: int | None = None) -> list[Fired]:
+    """Fire everything due at `now`; returns what fired (stale rows are settled silently)."""
+    done: list[Fired] = []
+    batches = 0
+    while max_batches is None or batches < max_batches:
+        batches += 1
+        with deps.uow() as uow:
+            claimed = uow.store.claim_due(now, batch, shop_id)
+            if not claimed:
+                break
+            for due in claimed:
+                try:
+                    with uow.savepoint():
+                        done.append(fire_one(deps, uow.store, due, now))
+                except DomainError:
+                    # The outcome cannot apply (e.g. nothing left to refund): settle the row
+                    # so no sweep spins on it; the case keeps its state and the desk sees it.
+                    uow.store.settle_deadline(due.id, "failed", now)
+            uow.commit()
+        if len(claimed) < batch:
+            break
+    return [f for f in done if f.result == "fired"]
+
+
+def advance_clock(deps: Deps, principal: Principal, *, to: datetime | None = None,
+                  by: str | None = None) -> tuple[datetime, list[Fired]]:
+    """Move a sandbox shop's clock and fire its deadlines due up to then, in time order."""
+    if principal.role is not Role.admin:
+        from aftersales.domain.errors import Forbidden
+
+        raise Forbidden("only an admin moves the sandbox clock")
+    with deps.uow() as uow:
+        shop = uow.store.get_shop(principal.shop_id)
+        assert shop is not None
+        if not shop.shop.sandbox:
+            raise NotASandbox("this shop is not a sandbox; its clock is the real time")
+        start = deps.now_for(shop)
+    if (to is None) == (by is None):
+        raise InvalidInput("give exactly one of `to` or `by`", code="invalid_clock_advance")
+    target = require_aware(to, "to") if to is not None else start + parse_duration(by or "")
+    if target < start:
+        raise InvalidInput("a sandbox clock only moves forward", code="clock_backwards")
+    fired: list[Fired] = []
+    cursor = start
+    while True:  # step through due times so outcomes happen in time order, each at its time
+        with deps.uow() as uow:
+            nxt = uow.store.next_due(principal.shop_id, target)
+        step = target if nxt is None else max(nxt, cursor)
+        _set_clock(deps, principal.shop_id, step)
+        fired += sweep(deps, step, shop_id=principal.shop_id)
+        if step >= target:
+            break
+        cursor = step
+    return target, fired
+
+
+def _set_clock(deps: Deps, shop_id: str, at: datetime) -> None:
+    with deps.uow() as uow:
+        uow.store.set_clock(shop_id, at)
+        uow.commit()
+
+
+def shop_now(deps: Deps, principal: Principal) -> datetime:
+    with deps.uow() as uow:
+        shop = uow.store.get_shop(principal.shop_id)
+        assert shop is not None
+        return deps.now_for(shop)
+
