@@ -98,8 +98,13 @@ class PolicyInput:
 
 
 def no_reason_days(profile: Profile, policy: MerchantPolicy) -> int:
-    """The platform may give more than the law's 7 days, the merchant too; never less."""
-    days = int(profile.rule("no_reason_days", 7))
+    """The platform may give more than the law's 7 days, the merchant too; never less.
+
+    0 means no no-reason window at all: a platform outside Chinese law (AliExpress) sets
+    none, and then only the merchant's own policy grants one.
+    """
+    default = 7 if profile.rule("cn_no_reason_law", True) else 0
+    days = int(profile.rule("no_reason_days", default))
     return max(days, policy.no_reason_days or 0)
 
 
@@ -126,6 +131,9 @@ def rule_no_reason_window(p: PolicyInput) -> RuleHit | None:
     if p.reason is not Reason.no_reason or p.case_type not in (*RETURNING_TYPES, CaseType.refund_only):
         return None
     days = no_reason_days(p.profile, p.policy)
+    if days == 0:
+        return RuleHit("no_no_reason_window", "info", "该平台无法定无理由退货期，按商家政策处理",
+                       "this platform has no statutory no-reason window; the merchant's policy decides")
     if _window_passed(p):
         return RuleHit("no_reason_window_passed", "reject",
                        f"已超过签收次日起{days}天的无理由退货期限",

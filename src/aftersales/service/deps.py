@@ -7,7 +7,14 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from aftersales.domain.profile import Profile
-from aftersales.service.ports import Clock, IdGenerator, PaymentGateway, ShopRecord, UnitOfWork
+from aftersales.service.ports import (
+    BlobStore,
+    Clock,
+    IdGenerator,
+    PaymentGateway,
+    ShopRecord,
+    UnitOfWork,
+)
 
 
 @dataclass(frozen=True)
@@ -17,6 +24,8 @@ class Deps:
     new_id: IdGenerator
     payments: PaymentGateway
     profiles: Callable[[str], Profile]
+    blobs: BlobStore | None = None
+    max_upload_bytes: int = 20 * 1024 * 1024
 
     def now_for(self, shop: ShopRecord) -> datetime:
         """A sandbox shop reads its own stored clock; every other shop the wall clock."""

@@ -1,0 +1,137 @@
+"""Applying what a platform says about a case: a versioned mirror.
+
+A newer `platform_version` updates the case (state mapped by the adapter, deadline from
+the platform), an older or equal one changes nothing; the raw platform status is kept.
+The platform is the authority on its own cases, so a sync sets the state directly
+(`Case.force_state`) instead of going through the merchant-side actions — and records an
+event saying so. Money the platform refunded on its side lands in the ledger once.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from aftersales.domain.case import Case, CaseLine
+from aftersales.domain.errors import Forbidden, InvalidInput
+from aftersales.domain.events import Actor
+from aftersales.domain.money import Money
+from aftersales.domain.orders import Order, OrderLine
+from aftersales.domain.sync import PlatformSnapshot
+from aftersales.domain.vocabulary import CaseType, PaymentMethod, Reason, Role, State
+from aftersales.service.casework import Loaded, load_case, save
+from aftersales.service.deps import Deps
+from aftersales.service.ports import LedgerEntry, Principal, ShopRecord, Store
+
+SYNC_ROLES = frozenset({Role.platform, Role.admin})
+PLATFORM = Actor(Role.platform)
+
+
+def apply_snapshot(deps: Deps, principal: Principal, snap: PlatformSnapshot, *,
+                   order_id: str | None = None) -> tuple[Loaded, str]:
+    if principal.role not in SYNC_ROLES:
+        raise Forbidden("only the platform integration syncs platform cases")
+    with deps.uow() as uow:
+        store = uow.store
+        shop = store.get_shop(principal.shop_id)
+        assert shop is not None
+        now = deps.now_for(shop)
+        case = store.find_case_by_platform_id(shop.shop.id, snap.platform_case_id, lock=True)
+        if case is None:
+            loaded = _create(deps, store, shop, snap, order_id, now)
+            result = "created"
+        else:
+            loaded = load_case(deps, store, case)
+            if case.platform_version is not None and snap.version <= case.platform_version:
+                return loaded, "unchanged"
+            _update(loaded, snap, now)
+            result = "updated"
+        _platform_refund(deps, store, loaded, snap, now)
+        save(store, loaded, now)
+        uow.commit()
+    return loaded, result
+
+
+def _order_for(deps: Deps, store: Store, shop: ShopRecord, snap: PlatformSnapshot,
+               order_id: str | None, now: datetime) -> Order:
+    if order_id:
+        order = store.get_order(shop.shop.id, order_id)
+        if order is None:
+            raise InvalidInput(f"no order {order_id}", code="order_not_found")
+        return order
+    order = store.find_order(shop.shop.id, snap.platform_order_id)
+    if order is not None:
+        return order
+    # The platform knows the order; we only learn what the case tells us about it.
+    amount = snap.requested_amount or snap.refunded_amount
+    if amount is None:
+        raise InvalidInput("an unknown order needs the case's amount", code="invalid_payload")
+    lines = snap.lines or ()
+    qty = sum(ln.quantity for ln in lines) or 1
+    built = tuple(
+        OrderLine(id=deps.new_id(), sku=ln.sku or ln.platform_line_id, name=ln.sku or "商品",
+                  unit_price=amount.share(1, qty), quantity=ln.quantity,
+                  paid_amount=amount.share(ln.quantity, qty) if i else
+                  amount - amount.share(qty - ln.quantity, qty))
+        for i, ln in enumerate(lines)
+    ) or (OrderLine(id=deps.new_id(), sku="unknown", name="商品", unit_price=amount, quantity=1,
+                    paid_amount=amount),)
+    order = Order(id=deps.new_id(), shop_id=shop.shop.id, platform_order_id=snap.platform_order_id,
+                  buyer_id=snap.buyer_id or "unknown", paid_at=now,
+                  payment_method=PaymentMethod.other, currency=amount.currency,
+                  freight=Money.zero(amount.currency), free_shipping=True, lines=built)
+    store.add_order(order, now)
+    return order
+
+
+def _create(deps: Deps, store: Store, shop: ShopRecord, snap: PlatformSnapshot,
+            order_id: str | None, now: datetime) -> Loaded:
+    order = _order_for(deps, store, shop, snap, order_id, now)
+    profile = deps.profiles(shop.shop.platform)
+    requested = snap.requested_amount or order.total_paid
+    case = Case(
+        id=deps.new_id(), shop_id=shop.shop.id, order_id=order.id, buyer_id=order.buyer_id,
+        type=snap.type or CaseType.refund_only, reason=snap.reason or Reason.other,
+        lines=tuple(CaseLine(ln.id, ln.quantity) for ln in order.lines),
+        requested_amount=requested, opened_at=now, profile_id=profile.id,
+        profile_version=profile.version, description=snap.description or "",
+        platform_case_id=snap.platform_case_id,
+    )
+    case.record("opened", PLATFORM, now, f"imported from {snap.platform}: {snap.platform_status}",
+                data={"raw_reason": snap.raw_reason})
+    store.add_case(case)
+    loaded = Loaded(shop, case, order, profile, store.refunds_for_order(shop.shop.id, order.id))
+    _update(loaded, snap, now)
+    return loaded
+
+
+def _update(loaded: Loaded, snap: PlatformSnapshot, now: datetime) -> None:
+    case = loaded.case
+    text = f"{snap.platform} status {snap.platform_status} (version {snap.version})"
+    if snap.state != case.state or case.platform_status != snap.platform_status:
+        case.force_state(snap.state, PLATFORM, now, text)
+    case.platform_status, case.platform_version = snap.platform_status, snap.version
+    if snap.requested_amount is not None and snap.requested_amount.currency == case.currency:
+        case.requested_amount = snap.requested_amount
+    if snap.return_waybill:
+        case.return_carrier, case.return_waybill = snap.return_carrier, snap.return_waybill
+    case.platform_deadline_at = snap.deadline_at
+    case.platform_deadline_seq = case.state_seq if snap.deadline_at is not None else None
+
+
+def _platform_refund(deps: Deps, store: Store, loaded: Loaded, snap: PlatformSnapshot,
+                     now: datetime) -> None:
+    """A refund the platform executed (status completed with an amount) is booked once."""
+    case = loaded.case
+    amount = snap.refunded_amount or (case.requested_amount if case.state is State.completed
+                                      and case.type is not CaseType.reissue else None)
+    if case.state is not State.completed or amount is None or amount.amount <= 0:
+        return
+    if any(e.case_id == case.id for e in loaded.ledger):
+        return
+    case.approved_amount = amount
+    entry = LedgerEntry(id=deps.new_id(), shop_id=case.shop_id, case_id=case.id,
+                        order_id=case.order_id, round=case.state_seq, kind="goods", amount=amount,
+                        method="original", status="succeeded", created_at=now,
+                        reference=f"{snap.platform}:{snap.platform_case_id}", settled_at=now)
+    if store.add_refund(entry):
+        loaded.ledger.append(entry)
