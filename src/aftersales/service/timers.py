@@ -48,14 +48,18 @@ def fire_one(deps: Deps, store: Store, due: DueDeadline, now: datetime) -> Fired
 
 
 def sweep(deps: Deps, now: datetime, *, batch: int = 200, shop_id: str | None = None,
-          max_batches: int | None = None) -> list[Fired]:
-    """Fire everything due at `now`; returns what fired (stale rows are settled silently)."""
+          max_batches: int | None = None, live_only: bool = False) -> list[Fired]:
+    """Fire everything due at `now`; returns what fired (stale rows are settled silently).
+
+    `live_only` leaves sandbox shops out: the worker and `aftersales tick` read the wall
+    clock, while a sandbox shop's deadlines fall due only when its own clock is advanced.
+    """
     done: list[Fired] = []
     batches = 0
     while max_batches is None or batches < max_batches:
         batches += 1
         with deps.uow() as uow:
-            claimed = uow.store.claim_due(now, batch, shop_id)
+            claimed = uow.store.claim_due(now, batch, shop_id, live_only=live_only)
             if not claimed:
                 break
             for due in claimed:

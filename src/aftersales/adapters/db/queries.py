@@ -64,8 +64,10 @@ def list_cases(conn: Connection, shop_id: str, flt: CaseFilter) -> tuple[list[Ca
     limit = max(1, min(flt.limit, 200))
     rows = conn.execute(stmt.order_by(due, c.id).limit(limit + 1)).all()
     items = [case_from_row(r) for r in rows[:limit]]
-    last = rows[limit - 1]
-    nxt = _encode(last.deadline_at, last.id) if len(rows) > limit else None
+    nxt = None
+    if len(rows) > limit:
+        last = rows[limit - 1]
+        nxt = _encode(last.deadline_at, last.id)
     return items, nxt
 
 

@@ -7,14 +7,14 @@ saved with a version check as a second guard.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, and_, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from aftersales.adapters.db import queries
+from aftersales.adapters.db import queries, reports
 from aftersales.adapters.db import tables as t
 from aftersales.adapters.db.mapping import case_from_row, case_row, order_from_rows, order_rows
 from aftersales.domain.case import Case
@@ -94,6 +94,23 @@ class SqlStore:
     def find_order(self, shop_id: str, platform_order_id: str) -> Order | None:
         return self._order(and_(t.orders.c.shop_id == shop_id,
                                 t.orders.c.platform_order_id == platform_order_id))
+
+    def orders_by_id(self, shop_id: str, order_ids: Sequence[str]) -> dict[str, Order]:
+        """Several orders in two queries (the queue shows a page of cases at once)."""
+        if not order_ids:
+            return {}
+        o, ln = t.orders.c, t.order_lines.c
+        heads = self.conn.execute(select(t.orders).where(
+            o.shop_id == shop_id, o.id.in_(list(set(order_ids))))).all()
+        lines = self.conn.execute(select(t.order_lines).where(
+            ln.shop_id == shop_id, ln.order_id.in_([h.id for h in heads]))).all()
+        grouped: dict[str, list[Any]] = {}
+        for line in lines:
+            grouped.setdefault(line.order_id, []).append(line)
+        return {h.id: order_from_rows(h, grouped.get(h.id, [])) for h in heads}
+
+    def report_data(self, shop_id: str, start: datetime, end: datetime) -> dict[str, Any]:
+        return reports.report_data(self.conn, shop_id, start, end)
 
     def update_order_dates(self, order: Order) -> None:
         self.conn.execute(update(t.orders).where(
@@ -200,12 +217,15 @@ class SqlStore:
         return queries.list_cases(self.conn, shop_id, flt)
 
     # --- deadlines ------------------------------------------------------------------------
-    def claim_due(self, now: datetime, limit: int, shop_id: str | None = None) -> list[DueDeadline]:
+    def claim_due(self, now: datetime, limit: int, shop_id: str | None = None, *,
+                  live_only: bool = False) -> list[DueDeadline]:
         d = t.deadlines.c
         stmt = select(d.id, d.shop_id, d.case_id, d.key, d.due_at, d.outcome).where(
             d.status == "pending", d.due_at <= now)
         if shop_id is not None:
             stmt = stmt.where(d.shop_id == shop_id)
+        if live_only:  # sandbox shops fire only when their own clock is advanced
+            stmt = stmt.where(d.shop_id.not_in(select(t.shops.c.id).where(t.shops.c.sandbox)))
         stmt = stmt.order_by(d.due_at).limit(limit)
         if self.pg:
             stmt = stmt.with_for_update(skip_locked=True)
