@@ -164,10 +164,31 @@ def test_taobao_shipped_refund_only(platform: str) -> None:
 
 @pytest.mark.parametrize("platform", TAOBAO_TMALL)
 def test_taobao_return_request_review(platform: str) -> None:
-    """| return-refund request awaiting seller | 5 d | `auto_approve` | unconfirmed |"""
+    """| return-refund request awaiting seller | 5 d | `auto_approve` | unconfirmed |
+
+    Exchange requests share the row: an exchange also sends goods back first, and without
+    it an exchange request on Taobao would wait with no deadline at all."""
     check(deadline(platform, f"{platform}.return_request_review"), state="requested",
           duration=timedelta(days=5), outcome="auto_approve", confidence="unconfirmed",
-          types={"return_refund"})
+          types={"return_refund", "exchange"})
+
+
+@pytest.mark.parametrize("platform", TAOBAO_TMALL)
+def test_taobao_requests_never_wait_without_a_deadline(platform: str) -> None:
+    """DOMAIN.md: no request ever times out unnoticed — every case type in `requested`
+    has a Taobao/Tmall deadline, whether the order shipped and was delivered or not."""
+    from aftersales.adapters.profiles import load_profile
+
+    profile = load_profile(platform)
+    facts_list = [{"order_shipped": False, "order_delivered": False},
+                  {"order_shipped": True, "order_delivered": False},
+                  {"order_shipped": True, "order_delivered": True}]
+    for case_type in CaseType:
+        for facts in facts_list:
+            full = {**facts, "buyer_refused_delivery": False, "offer_pending": False}
+            matching = [r for r in profile.deadline_rules(State.requested)
+                        if case_type in r.types and all(full[k] == v for k, v in r.when.items())]
+            assert matching, (case_type, facts)
 
 
 @pytest.mark.parametrize("platform", TAOBAO_TMALL)

@@ -10,9 +10,15 @@ from dataclasses import dataclass
 
 from aftersales.domain.errors import InvalidInput
 
-CURRENCIES = frozenset({"CNY", "USD", "EUR", "RUB", "BRL", "KRW", "JPY", "GBP"})
-# Minor units per major unit, for parsing "12.50"-style strings platforms send.
-EXPONENT = {"JPY": 0, "KRW": 0}
+# Currencies the stores here sell in (AliExpress pays out in the buyer's local currency).
+CURRENCIES = frozenset({
+    "CNY", "HKD", "TWD", "USD", "EUR", "GBP", "RUB", "BRL", "MXN", "CLP", "COP", "PEN", "ARS",
+    "PLN", "CZK", "HUF", "RON", "SEK", "NOK", "DKK", "CHF", "UAH", "TRY", "ILS", "SAR", "AED",
+    "KRW", "JPY", "AUD", "NZD", "CAD", "SGD", "MYR", "THB", "VND", "IDR", "PHP", "INR", "ZAR",
+    "KZT",
+})
+# Minor units per major unit, for parsing "12.50"-style strings platforms send (ISO 4217).
+EXPONENT = {"JPY": 0, "KRW": 0, "CLP": 0, "VND": 0}
 
 
 @dataclass(frozen=True, slots=True, order=False)
