@@ -192,6 +192,11 @@ def rate(deps: Deps, principal: Principal, case_id: str, stars: int) -> Loaded:
         case.rating = stars
         case.record("rated", principal.actor, now, f"buyer rated the service {stars}/5")
         if stars <= 2:
+            from aftersales.service.notifications import enqueue
+
+            enqueue(deps, uow.store, loaded.shop, case, f"[售后] 差评 {stars}/5 — case {case.id[-8:]}",
+                    f"The buyer rated the after-sales service {stars}/5. A follow-up task was "
+                    "opened for an agent.", now)
             uow.store.add_task(case.shop_id, {"id": deps.new_id(), "case_id": case.id,
                                               "kind": "bad_rating_follow_up", "created_at": now,
                                               "note": f"差评 {stars}/5: follow up with the buyer"})

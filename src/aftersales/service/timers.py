@@ -15,6 +15,7 @@ from datetime import datetime
 from aftersales.domain.clock import parse_duration, require_aware
 from aftersales.domain.errors import DomainError, InvalidInput
 from aftersales.domain.vocabulary import Role
+from aftersales.service import notifications
 from aftersales.service.cases import _after_move
 from aftersales.service.casework import load_case, save
 from aftersales.service.deps import Deps
@@ -42,6 +43,7 @@ def fire_one(deps: Deps, store: Store, due: DueDeadline, now: datetime) -> Fired
         store.settle_deadline(due.id, "stale", now)
         return Fired(due.case_id, due.outcome, due.due_at, due.shop_id, "stale")
     _after_move(deps, store, loaded, now)
+    notifications.deadline_alert(deps, store, loaded.shop, case, now)
     store.settle_deadline(due.id, "fired", now)
     save(store, loaded, now, Role.system)
     return Fired(due.case_id, due.outcome, due.due_at, due.shop_id, "fired")

@@ -326,6 +326,20 @@ class SqlStore:
     def add_notification(self, shop_id: str, row: Mapping[str, Any]) -> None:
         self._add(t.notifications, shop_id, row)
 
+    def claim_notifications(self, limit: int) -> list[dict[str, Any]]:
+        """Unsent messages, oldest first; SKIP LOCKED lets several workers share the queue."""
+        n = t.notifications.c
+        stmt = select(t.notifications).where(n.sent_at.is_(None), n.attempts < 5) \
+            .order_by(n.created_at).limit(limit)
+        if self.pg:
+            stmt = stmt.with_for_update(skip_locked=True)
+        return self._rows(stmt)
+
+    def mark_notification(self, notification_id: str, sent_at: datetime | None) -> None:
+        n = t.notifications.c
+        self.conn.execute(update(t.notifications).where(n.id == notification_id).values(
+            sent_at=sent_at, attempts=n.attempts + 1))
+
     # --- idempotency ----------------------------------------------------------------------
     def get_idempotency(self, shop_id: str, key: str) -> tuple[str, int | None, str | None] | None:
         k = t.idempotency_keys.c

@@ -1,0 +1,59 @@
+"""Alerts to the merchant: the platform decided (or a deadline passed), a bad rating came in.
+
+Messages are queued in the same transaction as the event that causes them (an outbox), and
+the worker sends them afterwards — so an alert is never sent for something that rolled
+back, and a mail server that is down delays alerts without losing them.
+Recipient: the shop's `alert_email` in its merchant policy (`extra.alert_email`); a shop
+without one gets no mail, only the marks on the desk.
+"""
+
+from __future__ import annotations
+
+import smtplib
+from datetime import datetime
+
+from aftersales.domain.case import Case
+from aftersales.service.deps import Deps
+from aftersales.service.ports import Mailer, ShopRecord, Store
+
+
+def alert_address(shop: ShopRecord) -> str | None:
+    value = shop.policy.extra.get("alert_email")
+    return str(value) if value else None
+
+
+def enqueue(deps: Deps, store: Store, shop: ShopRecord, case: Case | None, subject: str,
+            body: str, now: datetime) -> bool:
+    recipient = alert_address(shop)
+    if recipient is None:
+        return False
+    store.add_notification(shop.shop.id, {
+        "id": deps.new_id(), "case_id": None if case is None else case.id, "channel": "email",
+        "recipient": recipient, "subject": subject[:300], "body": body, "created_at": now,
+        "attempts": 0})
+    return True
+
+
+def deadline_alert(deps: Deps, store: Store, shop: ShopRecord, case: Case, now: datetime) -> None:
+    """After the system performed a platform's automatic outcome on a case."""
+    last = case.events[-1]
+    subject = f"[售后] {shop.shop.name}: {last.kind} — case {case.id[-8:]} ({case.state})"
+    body = (f"{last.explanation}\n\nCase {case.id}, order {case.order_id}, buyer {case.buyer_id}.\n"
+            f"State: {last.from_state} → {last.to_state} at {last.at.isoformat()}.")
+    enqueue(deps, store, shop, case, subject, body, now)
+
+
+def send_pending(deps: Deps, mailer: Mailer, limit: int = 50) -> int:
+    """Send what is queued; failures are counted and retried (at most 5 attempts)."""
+    sent = 0
+    with deps.uow() as uow:
+        for row in uow.store.claim_notifications(limit):
+            try:
+                mailer.send(row["recipient"], row["subject"], row["body"])
+            except (OSError, smtplib.SMTPException):
+                uow.store.mark_notification(row["id"], None)
+                continue
+            uow.store.mark_notification(row["id"], deps.clock.now())
+            sent += 1
+        uow.commit()
+    return sent
