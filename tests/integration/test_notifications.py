@@ -72,7 +72,7 @@ def test_auto_approval_alert_is_mailed_once(tmp_path: Path, smtp) -> None:
     mailer = SmtpMailer("127.0.0.1", port)
     assert notifications.send_pending(app.deps, mailer) == 1
     assert notifications.send_pending(app.deps, mailer) == 0  # sent once, not again
-    sender, rcpts, raw = inbox.messages[0]
+    _sender, rcpts, raw = inbox.messages[0]
     msg = message_from_bytes(raw)
     assert rcpts == ["ops@shop.example"]
     assert "快手旗舰店" in str(make_header(decode_header(msg["Subject"])))
