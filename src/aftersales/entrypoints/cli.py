@@ -1,0 +1,264 @@
+"""The `aftersales` command (API.md "Command line"): serve, worker, tick, migrate, demo,
+shop create, token create, import.
+
+Every command builds the same service commands the API does (one write path). Errors are
+turned into a one-line message and a non-zero exit in one place, `main()`: bad input is
+the user's to fix, and a traceback would hide the one line that says how. Set
+AFTERSALES_DEBUG=1 to see the traceback of an unexpected error.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import os
+import sys
+import threading
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+from sqlalchemy.exc import DBAPIError
+from typer._click.exceptions import ClickException, NoArgsIsHelpError  # typer vendors click
+
+from aftersales.adapters.clock import FixedClock
+from aftersales.adapters.db.engine import DatabaseUrlError
+from aftersales.adapters.db.migrate import current_revision, upgrade
+from aftersales.adapters.platforms import PayloadError
+from aftersales.domain.clock import require_aware
+from aftersales.domain.errors import DomainError, InvalidInput
+from aftersales.entrypoints.bootstrap import App, bootstrap
+from aftersales.entrypoints.worker import install_signal_handlers, one_line, run_worker
+from aftersales.service import shops, timers
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
+                  pretty_exceptions_enable=False, help="After-sales desk for online merchants.")
+shop_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None, help="Manage shops.")
+token_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None, help="Manage API tokens.")
+app.add_typer(shop_app, name="shop")
+app.add_typer(token_app, name="token")
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+class CliError(Exception):
+    """A usage problem the command itself detects (not the domain's, not the parser's)."""
+
+
+@app.callback()
+def _root(ctx: typer.Context,
+          database: str | None = typer.Option(None, "--database", envvar="AFTERSALES_DATABASE_URL",
+                                              help="Database URL (default: sqlite:///var/aftersales.db)")
+          ) -> None:
+    ctx.obj = {"database": database}
+
+
+def _app(ctx: typer.Context, clock: Any = None) -> App:
+    """Bootstrap lazily: `--help` and argument errors never touch the database."""
+    return bootstrap((ctx.obj or {}).get("database"), clock=clock)
+
+
+def parse_time(text: str, name: str = "--now") -> datetime:
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise InvalidInput(f"{name}: not an ISO 8601 time: {text!r} (e.g. 2026-03-02T10:00:00+08:00)",
+                           code="invalid_time") from None
+    return require_aware(value, name)
+
+
+@app.command()
+def serve(ctx: typer.Context, host: str = typer.Option("127.0.0.1", help="Interface to bind"),
+          port: int = typer.Option(8000, help="Port")) -> None:
+    """HTTP API and web console in one process."""
+    try:
+        from aftersales.entrypoints.api.app import create_app
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.startswith("aftersales"):
+            raise CliError("the HTTP API is not installed in this build "
+                           f"({exc.name} is missing)") from None
+        raise
+    import uvicorn
+
+    database = (ctx.obj or {}).get("database")
+    if database:
+        os.environ["AFTERSALES_DATABASE_URL"] = database
+    params = inspect.signature(create_app).parameters
+    web = create_app(database_url=database) if "database_url" in params else create_app()
+    uvicorn.run(web, host=host, port=port)
+
+
+@app.command()
+def worker(ctx: typer.Context,
+           interval: float = typer.Option(1.0, help="Seconds between passes"),
+           batch: int = typer.Option(200, min=1, help="Deadlines claimed per transaction")) -> None:
+    """Fire due deadlines continuously (and send queued notifications) until SIGTERM/SIGINT."""
+    application = _app(ctx)
+    with application.deps.uow() as uow:  # fail fast, in one line, if the database is unreachable
+        uow.store.list_shops()
+    stop = threading.Event()
+    install_signal_handlers(stop)
+    err.print(f"worker: started (pid {os.getpid()}), every {interval:g}s; Ctrl-C to stop")
+    stats = run_worker(application.deps, stop, interval=interval, batch=batch,
+                       log=lambda line: err.print(line, markup=False))
+    err.print(f"worker: stopped after {stats.passes} passes, {stats.fired} deadlines fired")
+
+
+@app.command()
+def tick(ctx: typer.Context,
+         now: str | None = typer.Option(None, "--now", help="ISO 8601 time (default: now)"),
+         as_json: bool = typer.Option(False, "--json", help="Print JSON")) -> None:
+    """Fire everything due at --now once (live shops), print what fired, exit."""
+    at = parse_time(now) if now is not None else None
+    application = _app(ctx, clock=FixedClock(at) if at else None)
+    moment = application.deps.clock.now()
+    fired = timers.sweep(application.deps, moment, live_only=True)
+    if as_json:
+        out.print_json(json.dumps({"now": moment.isoformat(), "fired": [
+            {"case_id": f.case_id, "shop_id": f.shop_id, "outcome": f.outcome,
+             "at": f.at.isoformat()} for f in fired]}))
+        return
+    table = Table(title=f"Deadlines fired at {moment.isoformat()}")
+    for col in ("case", "shop", "outcome", "due at"):
+        table.add_column(col)
+    for f in fired:
+        table.add_row(f.case_id, f.shop_id, f.outcome, f.at.isoformat())
+    out.print(table)
+    out.print(f"{len(fired)} fired")
+
+
+@app.command()
+def migrate(ctx: typer.Context) -> None:
+    """Bring the database schema up to date."""
+    application = _app(ctx)
+    upgrade(application.engine)
+    out.print(f"database at revision {current_revision(application.engine)}")
+
+
+@app.command()
+def demo(ctx: typer.Context,
+         if_empty: bool = typer.Option(False, "--if-empty", help="Do nothing if shops exist"),
+         tokens_file: Path = typer.Option(Path("var/demo-tokens.json"), "--tokens-file",
+                                          help="Where to write the demo tokens")) -> None:
+    """Fill an empty database with a realistic demo shop per platform."""
+    from aftersales.entrypoints.demo import print_summary, run_demo
+
+    application = _app(ctx)
+    with application.deps.uow() as uow:
+        exists = bool(uow.store.list_shops())
+    if exists and if_empty:
+        out.print("demo: the database already has shops; nothing to do")
+        return
+    if exists:
+        raise InvalidInput("the database already has shops; the demo fills an empty one "
+                           "(use --if-empty to skip quietly)", code="not_empty")
+    started = time.perf_counter()
+    result = run_demo(application.deps)
+    tokens_file.parent.mkdir(parents=True, exist_ok=True)
+    tokens_file.write_text(json.dumps(result.tokens_json(), ensure_ascii=False, indent=2) + "\n",
+                           encoding="utf-8")
+    print_summary(out, result, time.perf_counter() - started, tokens_file)
+
+
+@shop_app.command("create")
+def shop_create(ctx: typer.Context, name: str = typer.Option(..., "--name"),
+                platform: str = typer.Option(..., "--platform"),
+                sandbox: bool = typer.Option(False, "--sandbox", help="Own clock, instant refunds"),
+                timezone: str = typer.Option("Asia/Shanghai", "--timezone")) -> None:
+    """Create a shop; prints its id."""
+    record = shops.create_shop(_app(ctx).deps, name, platform, sandbox=sandbox, timezone=timezone)
+    print(record.shop.id)
+
+
+@token_app.command("create")
+def token_create(ctx: typer.Context, shop: str = typer.Option(..., "--shop", help="Shop id"),
+                 role: str = typer.Option(..., "--role"),
+                 buyer: str | None = typer.Option(None, "--buyer", help="Buyer id (buyer role)"),
+                 label: str | None = typer.Option(None, "--label")) -> None:
+    """Create an API token; prints it once (only its hash is kept)."""
+    print(shops.create_token(_app(ctx).deps, shop, role, buyer, label))
+
+
+@app.command("import")
+def import_(ctx: typer.Context, platform: str = typer.Argument(..., help="e.g. douyin, kuaishou"),
+            file: Path = typer.Argument(..., help="JSON lines: one platform payload per line"),
+            shop: str = typer.Option(..., "--shop", help="Shop id"),
+            batch: int = typer.Option(1000, min=1, help="Payloads per transaction"),
+            per_payload: bool = typer.Option(False, "--per-payload",
+                                             help="One transaction per payload (no batching)"),
+            as_json: bool = typer.Option(False, "--json", help="Print the report as JSON")) -> None:
+    """Import platform payloads (JSON lines) for one shop."""
+    from aftersales.entrypoints.importer import check_shop, import_file
+
+    application = _app(ctx)
+    check_shop(application, shop, platform)
+    size = file.stat().st_size  # FileNotFoundError before any work
+    started = time.perf_counter()
+    with Progress(TextColumn("importing"), BarColumn(), DownloadColumn(), TimeRemainingColumn(),
+                  console=err, transient=True, disable=as_json or not err.is_terminal) as progress:
+        task = progress.add_task("import", total=size)
+        report = import_file(application, shop, platform, file, batch=batch,
+                             staged=not per_payload, advance=lambda n: progress.advance(task, n))
+    seconds = time.perf_counter() - started
+    for error in report.errors:
+        err.print(str(error), markup=False)
+    if as_json:
+        out.print_json(json.dumps({**report.to_dict(), "seconds": round(seconds, 3)}))
+    else:
+        rate = report.applied / seconds if seconds else 0.0
+        out.print(f"{report.created} created, {report.updated} updated, {report.unchanged} unchanged, "
+                  f"{len(report.errors)} failed in {seconds:.2f}s ({rate:,.0f} payloads/s)")
+    if report.errors:
+        raise typer.Exit(1)
+
+
+def _message(exc: BaseException) -> tuple[str, int]:
+    """(one-line message, exit code) for every error a user can cause."""
+    if isinstance(exc, ClickException):
+        return exc.format_message(), exc.exit_code
+    if isinstance(exc, CliError):
+        return str(exc), 1
+    if isinstance(exc, DomainError):
+        return f"{exc.code}: {exc.message}", 1
+    if isinstance(exc, PayloadError):
+        return f"{exc.code}: {exc.message}", 1
+    if isinstance(exc, DatabaseUrlError):
+        return f"{exc.code}: {exc}", 1
+    if isinstance(exc, DBAPIError):
+        text = one_line(exc)
+        if "no such table" in text or ("does not exist" in text and "relation" in text):
+            return f"database not migrated ({text}); run `aftersales migrate`", 1
+        return f"database error: {text}", 1
+    if isinstance(exc, FileNotFoundError):
+        return f"file not found: {exc.filename}", 1
+    if isinstance(exc, OSError):
+        return f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), 1
+    return f"internal error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''} " \
+           "(set AFTERSALES_DEBUG=1 for the traceback)", 70
+
+
+def main(argv: list[str] | None = None) -> None:
+    """The entry point: runs a command; any error ends as one line on stderr."""
+    try:
+        code = app(args=argv, prog_name="aftersales", standalone_mode=False)
+    except typer.Abort:
+        code = 130
+    except NoArgsIsHelpError as exc:  # bare `aftersales` or `aftersales shop`: the help
+        print(exc.format_message())
+        code = 2
+    except Exception as exc:  # the one place errors become messages
+        if os.environ.get("AFTERSALES_DEBUG"):
+            raise
+        message, code = _message(exc)
+        err.print(f"aftersales: error: {message}", markup=False)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,94 @@
+"""The deadline worker: `aftersales worker` fires due deadlines until it is told to stop.
+
+Why a poll loop over the database and not in-process timers: a business deadline must
+survive restarts and deploys, and any number of workers may run side by side (claims use
+FOR UPDATE SKIP LOCKED on PostgreSQL; each batch is one transaction). Each pass reads
+"now" once and hands it down. Sandbox shops are left out: their deadlines fall due only
+when their own clock is advanced (API.md "Sandbox clocks").
+
+A database outage must not kill the worker — it logs one line and retries with a growing
+pause; SIGTERM/SIGINT finish the current pass and exit 0.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from types import FrameType
+
+from sqlalchemy.exc import DBAPIError
+
+from aftersales.adapters.mail import configured_mailer
+from aftersales.service import notifications, timers
+from aftersales.service.deps import Deps
+from aftersales.service.ports import Mailer
+from aftersales.service.timers import Fired
+
+Log = Callable[[str], None]
+
+
+def send_queued_notifications(deps: Deps, mailer: Mailer | None = None) -> int:
+    """Hook: deliver queued notifications (the outbox) and return how many were sent.
+
+    Called once per pass after the deadlines, so an alert queued by a fired deadline goes
+    out promptly. Without SMTP configured (AFTERSALES_SMTP_HOST) alerts stay queued.
+    """
+    mailer = mailer or configured_mailer()
+    return 0 if mailer is None else notifications.send_pending(deps, mailer)
+
+
+@dataclass
+class WorkerStats:
+    passes: int = 0
+    fired: int = 0
+    errors: int = 0
+    last: list[Fired] = field(default_factory=list)
+
+
+def run_pass(deps: Deps, *, batch: int = 200) -> list[Fired]:
+    """One pass: everything due now in live (non-sandbox) shops, then the notifications."""
+    fired = timers.sweep(deps, deps.clock.now(), batch=batch, live_only=True)
+    send_queued_notifications(deps)
+    return fired
+
+
+def run_worker(deps: Deps, stop: threading.Event, *, interval: float = 1.0, batch: int = 200,
+               log: Log = print, max_passes: int | None = None) -> WorkerStats:
+    """Loop until `stop` is set (or `max_passes`, for tests); returns what it did."""
+    stats = WorkerStats()
+    backoff = interval
+    while not stop.is_set() and (max_passes is None or stats.passes < max_passes):
+        stats.passes += 1
+        try:
+            stats.last = run_pass(deps, batch=batch)
+        except DBAPIError as exc:
+            stats.errors += 1
+            log(f"worker: database error, retrying in {backoff:.0f}s: {one_line(exc)}")
+            stop.wait(backoff)
+            backoff = min(backoff * 2, 30.0)
+            continue
+        backoff = interval
+        stats.fired += len(stats.last)
+        for f in stats.last:
+            log(f"fired {f.outcome} on case {f.case_id} (due {f.at.isoformat()})")
+        stop.wait(interval)
+    return stats
+
+
+def one_line(exc: BaseException) -> str:
+    """The first line of a (driver) error: psycopg messages run over several lines."""
+    inner = getattr(exc, "orig", None) or exc
+    text = str(inner).strip()
+    return f"{type(inner).__name__}: {text.splitlines()[0] if text else ''}".rstrip(": ")
+
+
+def install_signal_handlers(stop: threading.Event) -> None:
+    """SIGTERM and SIGINT set `stop`: the pass in progress commits or rolls back whole."""
+
+    def _handler(signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _handler)
+    signal.signal(signal.SIGINT, _handler)
