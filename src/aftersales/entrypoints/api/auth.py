@@ -1,0 +1,91 @@
+"""Bearer tokens → Principal (shop, role, buyer), and the role checks API.md names.
+
+The action roles are the transition table's business (a wrong role answers 403 from the
+domain); only the non-action routes whose roles API.md lists are checked here. A token
+that checks out is cached for `token_cache_seconds`: the lookup is otherwise a query on
+every request. Invalid tokens are never cached, so a forged one always costs a lookup
+and always answers 401.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from fastapi import Depends, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
+
+from aftersales.domain.errors import Forbidden
+from aftersales.domain.vocabulary import Role
+from aftersales.entrypoints.api.context import ApiState, api_state
+from aftersales.service.errors import Unauthorized
+from aftersales.service.ports import Principal
+from aftersales.service.shops import authenticate
+
+BEARER = HTTPBearer(auto_error=False, scheme_name="bearer",
+                    description="A shop's API token: `aftersales token create --shop ID --role ROLE`.")
+_CACHE_MAX = 10_000
+
+
+def _token_from(request: Request) -> str | None:
+    header = request.headers.get("authorization")
+    if not header:
+        return None
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("the Authorization header must be `Bearer TOKEN`")
+    return token.strip()
+
+
+def _lookup(state: ApiState, token: str | None) -> Principal:
+    deps = state.app.deps
+    with deps.uow() as uow:
+        return authenticate(uow.store, token)
+
+
+async def resolve_principal(request: Request) -> Principal:
+    """The caller, looked up once per request (the idempotency layer may have done it)."""
+    found = getattr(request.state, "principal", None)
+    if isinstance(found, Principal):
+        return found
+    state = api_state(request)
+    token = _token_from(request)
+    if not token:
+        raise Unauthorized("missing bearer token")
+    key = hashlib.sha256(token.encode()).hexdigest()
+    ttl = state.settings.token_cache_seconds
+    hit = state.tokens.get(key) if ttl > 0 else None
+    now = time.monotonic()
+    if hit is not None and hit[1] > now and isinstance(hit[0], Principal):
+        principal = hit[0]
+    else:
+        principal = await run_in_threadpool(_lookup, state, token)
+        if ttl > 0:
+            if len(state.tokens) >= _CACHE_MAX:
+                state.tokens.clear()
+            state.tokens[key] = (principal, now + ttl)
+    request.state.principal = principal
+    return principal
+
+
+async def current_principal(
+    request: Request,
+    _credentials: HTTPAuthorizationCredentials | None = Security(BEARER),
+) -> Principal:
+    return await resolve_principal(request)
+
+
+def require_roles(*roles: Role) -> Callable[..., Coroutine[Any, Any, Principal]]:
+    """A dependency answering 403 unless the caller has one of `roles`."""
+    allowed = frozenset(roles)
+    names = ", ".join(sorted(r.value for r in allowed))
+
+    async def check(principal: Principal = Depends(current_principal)) -> Principal:
+        if principal.role not in allowed:
+            raise Forbidden(f"this needs one of the roles: {names}")
+        return principal
+
+    return check

@@ -1,0 +1,188 @@
+"""`Idempotency-Key` on every POST, backed by the database (API.md).
+
+The first request with a key claims it with an INSERT on the (shop, key) primary key,
+runs, and stores its status and body; the unique key makes the claim safe across
+threads and processes. A later request with the same key:
+- same request (method, path, caller and body) → the stored response, byte for byte,
+  with `Idempotent-Replayed: true`; nothing runs again;
+- another body (or another caller of the same shop) → 409 `idempotency_key_reused`
+  (a key is never replayed to someone else: that would leak the first caller's answer);
+- the first still running → it polls until the answer is stored, then replays it; after
+  `idempotency_wait_seconds`, 409 `idempotency_in_progress` (retry later).
+Answers below 500 are stored (a refusal is an answer); a 500 releases the key so a retry
+runs afresh. The hash of a JSON body is taken over its canonical form, and a multipart
+body's random boundary is blanked, so a client retrying with another serialiser or
+another boundary is still "the same request".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import time
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from fastapi import Depends, Header, Request
+from fastapi.routing import APIRoute
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from aftersales.entrypoints.api.auth import resolve_principal
+from aftersales.entrypoints.api.context import api_state
+from aftersales.entrypoints.api.errors import ApiError, exception_response
+from aftersales.service.deps import Deps
+from aftersales.service.ports import Principal
+
+HEADER = "idempotency-key"
+MAX_KEY = 200
+POLL_SECONDS = 0.02
+Handler = Callable[[Request], Coroutine[Any, Any, Response]]
+
+
+def idempotency_header(
+    idempotency_key: str | None = Header(
+        None, alias="Idempotency-Key", min_length=1, max_length=MAX_KEY,
+        description="Optional. The same key with the same body returns the first response "
+                    "and changes nothing; with another body, 409 `idempotency_key_reused`.",
+        examples=["8c6f2a0e-5b7e-4d0c-9a51-3f1f9b2d7e11"]),
+) -> None:
+    """Declares the header in the OpenAPI document; IdempotentRoute does the work."""
+
+
+def _check_key(key: str) -> str:
+    if not 1 <= len(key) <= MAX_KEY or not all(" " <= ch <= "~" for ch in key):
+        raise ApiError(400, "invalid_idempotency_key",
+                       f"Idempotency-Key must be 1 to {MAX_KEY} printable ASCII characters")
+    return key
+
+
+def _canonical_body(request: Request, body: bytes) -> bytes:
+    ctype = request.headers.get("content-type", "")
+    if "json" in ctype:
+        try:
+            return json.dumps(json.loads(body), sort_keys=True, separators=(",", ":")).encode()
+        except (ValueError, RecursionError):
+            return body
+    if ctype.startswith("multipart/") and "boundary=" in ctype:
+        boundary = ctype.split("boundary=", 1)[1].split(";", 1)[0].strip().strip('"')
+        if boundary:
+            return body.replace(boundary.encode("latin-1", "replace"), b"BOUNDARY")
+    return body
+
+
+def request_hash(request: Request, principal: Principal, body: bytes) -> str:
+    digest = hashlib.sha256()
+    for part in (request.method, request.url.path, request.url.query, principal.role.value,
+                 principal.buyer_id or "", principal.actor_id or ""):
+        digest.update(part.encode("utf-8", "replace") + b"\x00")
+    digest.update(_canonical_body(request, body))
+    return digest.hexdigest()
+
+
+def _claim(deps: Deps, shop_id: str, key: str, digest: str
+           ) -> tuple[bool, tuple[str, int | None, str | None] | None]:
+    with deps.uow() as uow:
+        if uow.store.claim_idempotency(shop_id, key, digest, deps.clock.now()):
+            uow.commit()
+            return True, None
+        return False, uow.store.get_idempotency(shop_id, key)
+
+
+def _peek(deps: Deps, shop_id: str, key: str) -> tuple[str, int | None, str | None] | None:
+    with deps.uow() as uow:
+        return uow.store.get_idempotency(shop_id, key)
+
+
+def _finish(deps: Deps, shop_id: str, key: str, status: int, body: str) -> None:
+    with deps.uow() as uow:
+        uow.store.finish_idempotency(shop_id, key, status, body)
+        uow.commit()
+
+
+def _release(deps: Deps, shop_id: str, key: str) -> None:
+    """Forget a claim whose request failed on our side, so that a retry can run."""
+    with deps.uow() as uow:
+        store: Any = uow.store
+        release = getattr(store, "release_idempotency", None)
+        if release is not None:
+            release(shop_id, key)
+        else:  # the SQL store before it grew release_idempotency
+            from aftersales.adapters.db import tables
+
+            k = tables.idempotency_keys.c
+            store.conn.execute(tables.idempotency_keys.delete().where(
+                k.shop_id == shop_id, k.key == key, k.status_code.is_(None)))
+        uow.commit()
+
+
+def _replayed(status: int, body: str) -> Response:
+    return Response(body.encode("utf-8"), status_code=status, media_type="application/json",
+                    headers={"Idempotent-Replayed": "true"})
+
+
+async def _run_first(request: Request, handler: Handler, deps: Deps, shop_id: str,
+                     key: str) -> Response:
+    try:
+        response = await handler(request)
+    except Exception as exc:  # rendered here so that what we store is what was sent
+        response = exception_response(exc)
+    body = getattr(response, "body", None)
+    if response.status_code >= 500 or not isinstance(body, bytes | memoryview):
+        await run_in_threadpool(_release, deps, shop_id, key)
+        return response
+    await run_in_threadpool(_finish, deps, shop_id, key, response.status_code,
+                            bytes(body).decode("utf-8", "replace"))
+    return response
+
+
+async def idempotent_call(request: Request, key: str, handler: Handler) -> Response:
+    _check_key(key)
+    principal = await resolve_principal(request)
+    body = await request.body()
+    digest = request_hash(request, principal, body)
+    state = api_state(request)
+    deps, shop_id = state.app.deps, principal.shop_id
+    give_up = time.monotonic() + state.settings.idempotency_wait_seconds
+    while True:
+        claimed, row = await run_in_threadpool(_claim, deps, shop_id, key, digest)
+        if claimed:
+            return await _run_first(request, handler, deps, shop_id, key)
+        while row is not None:
+            stored_hash, status, stored = row
+            if stored_hash != digest:
+                raise ApiError(409, "idempotency_key_reused",
+                               "this Idempotency-Key was used with another request")
+            if status is not None and stored is not None:
+                return _replayed(status, stored)
+            if time.monotonic() >= give_up:
+                raise ApiError(409, "idempotency_in_progress",
+                               "the first request with this Idempotency-Key is still running; "
+                               "retry shortly")
+            await asyncio.sleep(POLL_SECONDS)
+            row = await run_in_threadpool(_peek, deps, shop_id, key)
+        # the first request failed and released the key: try to claim it ourselves
+
+
+class IdempotentRoute(APIRoute):
+    """A route whose POSTs honour Idempotency-Key; other methods pass straight through."""
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        if "POST" in {m.upper() for m in kwargs.get("methods") or ()}:  # documented on every POST
+            kwargs["dependencies"] = [*(kwargs.get("dependencies") or ()),
+                                      Depends(idempotency_header)]
+        super().__init__(path, endpoint, **kwargs)
+
+    def get_route_handler(self) -> Handler:
+        handler = super().get_route_handler()
+        if "POST" not in (self.methods or set()):
+            return handler
+
+        async def idempotent(request: Request) -> Response:
+            key = request.headers.get(HEADER)
+            if key is None:
+                return await handler(request)
+            return await idempotent_call(request, key, handler)
+
+        return idempotent

@@ -1,0 +1,48 @@
+"""JSON out: one encoder, bypassing FastAPI's jsonable_encoder on the hot path.
+
+Handlers return the service's view dicts wrapped in `json_response`; FastAPI then skips
+re-validating and re-encoding them (the response models exist for the OpenAPI document).
+The standard `json` module is used because no faster encoder is a dependency; the
+`default` hook covers the few non-JSON values (datetimes, enums, Money) a view may hold.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from enum import Enum
+from typing import Any
+
+from starlette.responses import Response
+
+from aftersales.domain.money import Money
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, Money):
+        return {"amount": value.amount, "currency": value.currency}
+    if isinstance(value, set | frozenset | tuple):
+        return list(value)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def dumps(content: Any) -> bytes:
+    return json.dumps(content, ensure_ascii=False, separators=(",", ":"), allow_nan=False,
+                      default=_default).encode("utf-8")
+
+
+class ApiJSONResponse(Response):
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return dumps(content)
+
+
+def json_response(content: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return ApiJSONResponse(content, status_code=status, headers=headers)

@@ -1,0 +1,1 @@
+"""One router per resource of API.md; app.py mounts them under /api/v1."""

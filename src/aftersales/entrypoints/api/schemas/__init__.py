@@ -1,0 +1,1 @@
+"""Request and response models: parsing and the OpenAPI document, no business rules."""

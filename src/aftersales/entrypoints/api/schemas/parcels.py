@@ -1,0 +1,27 @@
+"""Warehouse parcels: scanning a waybill, the unmatched ones, attaching one to a case."""
+
+from __future__ import annotations
+
+from aftersales.entrypoints.api.schemas.common import Id, Model, OpenModel, Text
+
+
+class ScanIn(Model):
+    carrier: Text(60) | None = None
+    waybill: Text(80)
+
+    model_config = Model.model_config | {"json_schema_extra": {"examples": [
+        {"carrier": "SF", "waybill": "SF1234567890"}]}}
+
+
+class AttachIn(Model):
+    case_id: Id
+
+
+class ParcelOut(OpenModel):
+    id: str
+    waybill: str
+    status: str
+
+
+class ParcelList(OpenModel):
+    items: list[ParcelOut]
