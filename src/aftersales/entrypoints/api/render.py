@@ -34,7 +34,7 @@ def _default(value: Any) -> Any:
 
 def dumps(content: Any) -> bytes:
     return json.dumps(content, ensure_ascii=False, separators=(",", ":"), allow_nan=False,
-                      default=_default).encode("utf-8")
+                      default=_default).encode("utf-8", "replace")
 
 
 class ApiJSONResponse(Response):

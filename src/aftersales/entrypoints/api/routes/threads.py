@@ -31,6 +31,14 @@ router = APIRouter(route_class=IdempotentRoute, tags=["evidence and messages"])
 EVIDENCE_FIELDS = ("id", "kind", "content_type", "size", "filename", "uploaded_by", "at")
 
 
+def _display_name(name: str | None) -> str | None:
+    """The uploaded name is only ever displayed: drop what storage or a header cannot hold."""
+    if not name:
+        return None
+    kept = "".join(ch for ch in name if ch.isprintable() and not 0xD800 <= ord(ch) <= 0xDFFF)
+    return kept[-255:] or None
+
+
 def _evidence(row: dict[str, object]) -> dict[str, object]:
     return {k: row.get(k) for k in EVIDENCE_FIELDS}
 
@@ -43,7 +51,8 @@ async def upload_evidence(case_id: str, file: UploadFile = File(..., description
                           principal: Principal = Depends(current_principal)) -> Response:
     checked_id(case_id, "case")
     data = await file.read()
-    row = await run_in_threadpool(add_evidence, deps, principal, case_id, data, file.filename)
+    row = await run_in_threadpool(add_evidence, deps, principal, case_id, data,
+                                   _display_name(file.filename))
     return json_response(_evidence(row), 201)
 
 
