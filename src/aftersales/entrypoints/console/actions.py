@@ -1,0 +1,45 @@
+"""Taking an action from any console page: parse, preview money, confirm, then the one write path."""
+
+from __future__ import annotations
+
+from fastapi.responses import Response
+from starlette.datastructures import FormData
+
+from aftersales.domain.errors import DomainError
+from aftersales.entrypoints.console import forms
+from aftersales.entrypoints.console.web import Ctx, Desk, form_bool
+from aftersales.service import cases, desk
+
+
+def take(dk: Desk, ctx: Ctx, case_id: str, action: str, form: FormData, back: str) -> Response:
+    """Money actions render a preview first and run only once the person confirmed it."""
+    L = ctx.lang
+    try:
+        page = desk.case_page(dk.deps, ctx.principal, case_id)
+    except DomainError as exc:
+        dk.fail(ctx, exc)
+    case = page["case"]
+    if action not in case["allowed_actions"]:
+        ctx.flash("error", dk.error_text(L, _invalid(action)))
+        return dk.redirect(ctx, back)
+    line_ids = [ln["line_id"] for ln in case["lines"]]
+    try:
+        req = forms.action_request(action, form, case["requested_amount"]["currency"], line_ids)
+        if action in desk.MONEY_ACTIONS and not form_bool(form, "confirm"):
+            plan = desk.preview(dk.deps, ctx.principal, case_id, action, req)
+            if plan is not None:
+                return dk.render(ctx, "confirm.html", case=case, action=action, plan=plan,
+                                 fields=forms.carried(form), back=back,
+                                 post_to=ctx.request.url.path)
+        cases.act(dk.deps, ctx.principal, case_id, action, req)
+    except DomainError as exc:
+        ctx.flash("error", dk.error_text(L, exc))
+        return dk.redirect(ctx, back)
+    ctx.flash("ok", L.gettext("Done: %(action)s", action=L.label("action", action)))
+    return dk.redirect(ctx, back)
+
+
+def _invalid(action: str) -> DomainError:
+    from aftersales.domain.errors import InvalidTransition
+
+    return InvalidTransition(f"{action} is not open to you in this state")

@@ -1,0 +1,115 @@
+"""Signing in and out: staff by name and password, buyers by the link the shop sent them."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from aftersales.domain.errors import DomainError
+from aftersales.domain.vocabulary import Role
+from aftersales.entrypoints.console.sessions import PRE_COOKIE, SESSION_COOKIE, Account
+from aftersales.entrypoints.console.web import Ctx, Desk, PageError, form_str
+from aftersales.service import desk as reads
+from aftersales.service import shops, users
+
+HOME = {Role.admin: "/queue", Role.agent: "/queue", Role.warehouse: "/warehouse",
+        Role.finance: "/finance", Role.buyer: "/portal"}
+
+
+def _next(value: str, role: Role) -> str:
+    if value.startswith("/") and not value.startswith("//") and role is not Role.buyer:
+        return value
+    return HOME.get(role, "/")
+
+
+def _start(desk: Desk, ctx: Ctx, accounts: list[Account], name: str, url: str) -> Response:
+    """A brand-new session id at every sign-in; the old session (if any) is ended."""
+    request = ctx.request
+    desk.sessions.destroy(request.cookies.get(SESSION_COOKIE))
+    session, cookie = desk.sessions.create(accounts, name)
+    session.data["timezone"] = reads.shop_info(desk.deps, accounts[0].shop_id)["timezone"]
+    ctx.pre_cookie = None
+    resp = desk.redirect(ctx, url)
+    desk.set_cookie(resp, SESSION_COOKIE, cookie)
+    resp.delete_cookie(PRE_COOKIE, path="/")
+    return resp
+
+
+def routes(desk: Desk) -> APIRouter:
+    r = APIRouter()
+
+    @r.get("/")
+    def home(request: Request) -> Response:
+        ctx = desk.ctx(request)
+        if ctx.session is None:
+            return desk.redirect(ctx, "/login")
+        return desk.redirect(ctx, HOME.get(ctx.session.principal.role, "/login"))
+
+    @r.get("/login")
+    def login_page(request: Request, next: str = "") -> Response:
+        ctx = desk.ctx(request)
+        return desk.render(ctx, "login.html", next=next, error=None, username="")
+
+    @r.post("/login")
+    async def login(request: Request) -> Response:
+        ctx = desk.ctx(request)
+        form = await desk.form(request, ctx)
+        username, password = form_str(form, "username"), str(form.get("password") or "")
+        nxt = form_str(form, "next")
+        ip = request.client.host if request.client else "?"
+        key = f"{username.lower()}|{ip}"
+        if desk.limiter.blocked(key):
+            return desk.render(ctx, "login.html", status=429, next=nxt, username=username,
+                               error=ctx.lang.gettext("Too many failed sign-ins. Wait 5 minutes."))
+        found = users.sign_in(desk.deps, desk.directory, username, password) if username else []
+        if not found:
+            desk.limiter.fail(key)
+            return desk.render(ctx, "login.html", status=401, next=nxt, username=username,
+                               error=ctx.lang.gettext("Wrong username or password."))
+        desk.limiter.clear(key)
+        accounts = [Account(u.id, u.shop_id, reads.shop_info(desk.deps, u.shop_id)["name"], u.principal)
+                    for u in found]
+        return _start(desk, ctx, accounts, found[0].display_name, _next(nxt, found[0].role))
+
+    @r.post("/logout")
+    async def logout(request: Request) -> Response:
+        ctx = desk.ctx(request)
+        await desk.form(request, ctx)
+        desk.sessions.destroy(request.cookies.get(SESSION_COOKIE))
+        resp = desk.redirect(ctx, "/portal/bye" if ctx.role is Role.buyer else "/login")
+        resp.delete_cookie(SESSION_COOKIE, path="/")
+        return resp
+
+    @r.post("/switch")
+    async def switch(request: Request) -> Response:
+        ctx = desk.staff(request)
+        form = await desk.form(request, ctx)
+        assert ctx.session is not None
+        wanted = form_str(form, "shop")
+        for i, acc in enumerate(ctx.session.accounts):
+            if acc.shop_id == wanted:
+                ctx.session.current = i
+                ctx.session.data["timezone"] = reads.shop_info(desk.deps, acc.shop_id)["timezone"]
+                return desk.redirect(ctx, HOME.get(acc.principal.role, "/"))
+        raise PageError(404, ctx.lang.gettext("Not found."))
+
+    @r.get("/portal/login")
+    def portal_login(request: Request, token: str = "") -> Response:
+        ctx = desk.ctx(request)
+        try:
+            with desk.deps.uow() as uow:
+                principal = shops.authenticate(uow.store, token)
+        except DomainError:
+            principal = None
+        if principal is None or principal.role is not Role.buyer:
+            raise PageError(401, ctx.lang.gettext("This link is not valid. Ask the shop for a new one."))
+        shop = reads.shop_info(desk.deps, principal.shop_id)
+        account = Account(None, principal.shop_id, shop["name"], principal)
+        return _start(desk, ctx, [account], principal.buyer_id or "", "/portal")
+
+    @r.get("/portal/bye")
+    def bye(request: Request) -> Response:
+        ctx = desk.ctx(request)
+        return desk.render(ctx, "bye.html")
+
+    return r
