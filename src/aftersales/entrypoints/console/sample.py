@@ -29,7 +29,7 @@ class Sample:
     other_shop_case_id: str = ""
 
 
-def _order(deps: Deps, admin: Principal, pid: str, buyer: str, *, price: int = 19900,
+def sample_order(deps: Deps, admin: Principal, pid: str, buyer: str, *, price: int = 19900,
            days_ago: int = 3) -> orders.Order:
     now = deps.clock.now()
     line = orders.NewLine(
@@ -48,18 +48,18 @@ def build(deps: Deps, *, platform: str = "taobao", others: int = 3) -> Sample:
     sid = shop.shop.id
     seed_staff(deps, sid, PASSWORD)
     admin = Principal(sid, Role.admin, actor_id="admin")
-    order = _order(deps, admin, "TB-1001", "buyer-li")
+    order = sample_order(deps, admin, "TB-1001", "buyer-li")
     token = shops.create_token(deps, sid, "buyer", "buyer-li", label="sample")
     sample = Sample(sid, "buyer-li", token, order.id)
     for i in range(others):
         buyer = f"buyer-{i + 2}"
-        o = _order(deps, admin, f"TB-20{i}", buyer, price=2000 + 1000 * i, days_ago=2)
+        o = sample_order(deps, admin, f"TB-20{i}", buyer, price=2000 + 1000 * i, days_ago=2)
         kind = "refund_only" if i % 2 == 0 else "return_refund"
         loaded = cases.open_case(deps, Principal(sid, Role.buyer, buyer_id=buyer), cases.NewCase(
             o.id, kind, "quality_issue", ((o.lines[0].id, 1),), description=f"sample case {i}"))
         sample.other_case_ids.append(loaded.case.id)
     other = shops.create_shop(deps, "Other shop", platform, sandbox=True)
-    o = _order(deps, Principal(other.shop.id, Role.admin), "X-1", "buyer-x")
+    o = sample_order(deps, Principal(other.shop.id, Role.admin), "X-1", "buyer-x")
     foreign = cases.open_case(deps, Principal(other.shop.id, Role.buyer, buyer_id="buyer-x"),
                               cases.NewCase(o.id, "refund_only", "not_received", ((o.lines[0].id, 1),)))
     sample.other_shop_case_id = foreign.case.id
