@@ -31,11 +31,14 @@ def take(dk: Desk, ctx: Ctx, case_id: str, action: str, form: FormData, back: st
                 return dk.render(ctx, "confirm.html", case=case, action=action, plan=plan,
                                  fields=forms.carried(form), back=back,
                                  post_to=ctx.request.url.path)
-        cases.act(dk.deps, ctx.principal, case_id, action, req)
+        loaded = cases.act(dk.deps, ctx.principal, case_id, action, req)
     except DomainError as exc:
         ctx.flash("error", dk.error_text(L, exc))
         return dk.redirect(ctx, back)
-    ctx.flash("ok", L.gettext("Done: %(action)s", action=L.label("action", action)))
+    # Name what happened (a refused COD parcel is not "received"), from the event it wrote.
+    moves = [e.kind for e in loaded.case.events if e.from_state != e.to_state or e.kind == action]
+    what = L.label("event", moves[0]) if moves else L.label("action", action)
+    ctx.flash("ok", L.gettext("Done: %(action)s", action=what))
     return dk.redirect(ctx, back)
 
 

@@ -32,7 +32,7 @@ def _filter(request: Request) -> tuple[CaseFilter, dict[str, str]]:
     flt = CaseFilter(open_only=True, platform=values["platform"] or None,
                      state=values["state"] if values["state"] in OPEN_STATES else None,
                      type=values["type"] or None, reason=values["reason"] or None,
-                     overdue=True if values["overdue"] else None, q=values["q"] or None,
+                     overdue=True if values["overdue"] == "1" else None, q=values["q"] or None,
                      cursor=values["cursor"] or None, limit=100)
     return flt, values
 
