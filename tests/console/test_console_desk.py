@@ -166,3 +166,15 @@ def _token(app, shop_id: str, buyer_id: str) -> str:
     from aftersales.service import shops
 
     return shops.create_token(app.deps, shop_id, "buyer", buyer_id)
+
+
+def test_sandbox_clock_advances_and_shows_what_fired_once(client, world) -> None:
+    sample = world[1]
+    token = sign_in(client, "admin")
+    resp = client.post("/clock", data={"csrf": token, "amount": "6", "unit": "d"})
+    assert resp.status_code == 303 and resp.headers["location"] == "/clock"
+    page = client.get("/clock").text
+    assert 'id="fired"' in page and page.count('href="/cases/') == len(sample.other_case_ids)
+    assert 'id="fired"' not in client.get("/clock").text  # a reload does not advance again
+    assert client.post("/clock", data={"csrf": token, "amount": "x", "unit": "d"}).status_code == 303
+    assert "时长无效" in client.get("/clock").text

@@ -133,3 +133,11 @@ def test_pages_carry_a_strict_content_security_policy(client) -> None:
     csp = resp.headers["content-security-policy"]
     assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp
     assert resp.headers["x-content-type-options"] == "nosniff"
+
+
+def test_language_switch_keeps_the_page_and_never_leaves_the_site(client) -> None:
+    sign_in(client, "agent")
+    resp = client.get("/lang/en?next=/queue%3Fstate%3Drequested")
+    assert resp.headers["location"] == "/queue?state=requested" and resp.cookies.get("as_lang") == "en"
+    assert client.get("/lang/zh-CN?next=//evil.example/x").headers["location"] == "/"
+    assert client.get("/lang/en?next=/cases/x/act/approve").headers["location"] == "/"

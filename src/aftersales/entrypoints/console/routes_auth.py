@@ -7,6 +7,7 @@ from fastapi.responses import Response
 
 from aftersales.domain.errors import DomainError
 from aftersales.domain.vocabulary import Role
+from aftersales.entrypoints.console import i18n
 from aftersales.entrypoints.console.sessions import PRE_COOKIE, SESSION_COOKIE, Account
 from aftersales.entrypoints.console.web import Ctx, Desk, PageError, form_str
 from aftersales.service import desk as reads
@@ -14,6 +15,15 @@ from aftersales.service import shops, users
 
 HOME = {Role.admin: "/queue", Role.agent: "/queue", Role.warehouse: "/warehouse",
         Role.finance: "/finance", Role.buyer: "/portal"}
+
+
+# Pages reached only by a form post: switching language there goes back to the start.
+_POST_ONLY = ("/queue/batch", "/login", "/logout", "/switch")
+
+
+def _is_get_page(path: str) -> bool:
+    bare = path.split("?", 1)[0]
+    return bare not in _POST_ONLY and "/act/" not in bare
 
 
 def _next(value: str, role: Role) -> str:
@@ -106,6 +116,19 @@ def routes(desk: Desk) -> APIRouter:
         shop = reads.shop_info(desk.deps, principal.shop_id)
         account = Account(None, principal.shop_id, shop["name"], principal)
         return _start(desk, ctx, [account], principal.buyer_id or "", "/portal")
+
+    @r.get("/lang/{code}")
+    def language(request: Request, code: str, next: str = "/") -> Response:
+        """Switch language and go back to the page (GET pages only: a form is not re-sent)."""
+        ctx = desk.ctx(request)
+        locale = i18n.normalize(code) or i18n.DEFAULT
+        back = next if next.startswith("/") and not next.startswith("//") else "/"
+        if not _is_get_page(back):
+            back = "/"
+        resp = desk.redirect(ctx, back)
+        resp.set_cookie(i18n.LANG_COOKIE, locale, max_age=365 * 86400, samesite="lax",
+                        secure=desk.secure, path="/")
+        return resp
 
     @r.get("/portal/bye")
     def bye(request: Request) -> Response:

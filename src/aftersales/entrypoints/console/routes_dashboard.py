@@ -76,7 +76,8 @@ def routes(dk: Desk) -> APIRouter:
     def clock(request: Request) -> Response:
         ctx = dk.staff(request, Role.admin)
         shop = desk.shop_info(dk.deps, ctx.principal.shop_id)
-        return dk.render(ctx, "clock.html", shop=shop, fired=None)
+        fired = ctx.session.data.pop("fired", None) if ctx.session else None
+        return dk.render(ctx, "clock.html", shop=shop, fired=fired)
 
     @r.post("/clock")
     async def advance(request: Request) -> Response:
@@ -92,7 +93,8 @@ def routes(dk: Desk) -> APIRouter:
                      for f in done]
         except DomainError as exc:
             ctx.flash("error", dk.error_text(ctx.lang, exc))
-        shop = desk.shop_info(dk.deps, ctx.principal.shop_id)
-        return dk.render(ctx, "clock.html", shop=shop, fired=fired)
+        if ctx.session is not None and fired is not None:
+            ctx.session.data["fired"] = fired  # shown once by the page we redirect to
+        return dk.redirect(ctx, "/clock")
 
     return r
