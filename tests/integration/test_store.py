@@ -1,0 +1,210 @@
+"""SqlStore on both databases: what goes in comes out, and the constraints hold.
+
+Why by hand and not only through the handlers: a field the mapping forgets (say, the
+inspection's dispositions, or a platform deadline's state sequence) is silently lost on
+the next load; comparing every field of a fully populated case catches that at once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from aftersales.adapters.db import tables as t
+from aftersales.domain.case import Case, CaseLine, Inspection, Offer
+from aftersales.domain.deadlines import Deadline
+from aftersales.domain.events import SYSTEM, Actor
+from aftersales.domain.money import Money
+from aftersales.domain.vocabulary import CaseType, Condition, Outcome, Reason, RefundMethod, Role, State
+from aftersales.entrypoints.bootstrap import App
+from aftersales.service.errors import Conflict
+from aftersales.service.ports import LedgerEntry
+from conftest import T0, Make
+
+AGENT = Actor(Role.agent, "a1")
+
+
+def _full_case(app: App, make: Make) -> Case:
+    shop = make.shop("taobao")
+    order = make.order(shop, quantity=2)
+    cny = lambda v: Money(v, "CNY")  # noqa: E731
+    return Case(
+        id=app.deps.new_id(), shop_id=shop.shop.id, order_id=order.id, buyer_id=order.buyer_id,
+        type=CaseType.exchange, reason=Reason.not_as_described,
+        lines=(CaseLine(order.lines[0].id, 2),), requested_amount=cny(39800), opened_at=T0,
+        profile_id="taobao", profile_version="2026-11-21", refund_method=RefundMethod.balance,
+        description="颜色与图片不符 / not the colour shown", state=State.inspecting,
+        state_entered_at=T0 + timedelta(hours=5), state_seq=3, approved_amount=cny(30000),
+        offer=Offer(cny(12000), "部分退款"), overdue=True, fired={"1:taobao.x", "2:taobao.y"},
+        received_at=T0 + timedelta(hours=5), return_carrier="顺丰速运", return_waybill="SF123",
+        return_prepaid=False, return_freight=cny(1200), reship_carrier="中通", reship_waybill="ZT9",
+        inspection=Inspection("accept", Condition.opened, True, False, True, tags_intact=False,
+                              seal_intact=True, packaging_only_flaw=True, quality_problem_found=False,
+                              note="吊牌已剪", dispositions={order.lines[0].id: "refurbish"}),
+        buyer_refused_delivery=True, resubmissions=2, platform_case_id=f"PC-{app.deps.new_id()}",
+        platform_status="WAIT_SELLER_CONFIRM_GOODS", platform_version=17,
+        platform_deadline_at=T0 + timedelta(days=3), platform_deadline_seq=3, rating=4,
+        first_response_at=T0 + timedelta(minutes=7), resolved_at=None,
+    )
+
+
+def _deadline(at_hours: int, key: str = "3:taobao.rule") -> Deadline:
+    return Deadline(at=T0 + timedelta(hours=at_hours), outcome=Outcome.auto_confirm_receipt,
+                    source="profile", rule="taobao.rule", key=key, started_at=T0,
+                    confidence="official", explanation_zh="到期", explanation_en="due")
+
+
+def test_order_round_trip(app: App, make: Make) -> None:
+    shop = make.shop()
+    order = make.order(shop, quantity=3, freight=800, gifts=(("面膜小样", 2500), ("发圈", 900)),
+                       accessories=(("吊牌", 0), ("防尘袋", 500)))
+    with app.deps.uow() as uow:
+        assert uow.store.get_order(shop.shop.id, order.id) == order
+        assert uow.store.find_order(shop.shop.id, order.platform_order_id) == order
+        assert uow.store.get_order("another-shop", order.id) is None
+
+
+def test_case_with_every_field_round_trips(app: App, make: Make) -> None:
+    case = _full_case(app, make)
+    with app.deps.uow() as uow:
+        uow.store.add_case(case)
+        uow.store.save_case(case, _deadline(48), T0)
+        uow.commit()
+    with app.deps.uow() as uow:
+        back = uow.store.get_case(case.shop_id, case.id)
+        by_platform = uow.store.find_case_by_platform_id(case.shop_id, case.platform_case_id or "")
+    assert back is not None and by_platform is not None and by_platform.id == case.id
+    skip = {"events", "event_base", "events_saved"}
+    for f in dataclasses.fields(Case):
+        if f.name not in skip:
+            assert getattr(back, f.name) == getattr(case, f.name), f.name
+
+
+def test_events_are_numbered_across_saves_and_a_stale_copy_conflicts(app: App, make: Make) -> None:
+    loaded = make.case(make.shop())  # "opened" is event 1
+    case_id, shop_id = loaded.case.id, loaded.case.shop_id
+    with app.deps.uow() as uow:
+        case = uow.store.get_case(shop_id, case_id, lock=True)
+        assert case is not None and case.event_base == 1
+        case.record("message", AGENT, T0, "第一条")
+        case.record("message", AGENT, T0, "second")
+        uow.store.save_case(case, None, T0)
+        case.record("message", AGENT, T0, "third")
+        uow.store.save_case(case, None, T0)
+        uow.commit()
+    with app.deps.uow() as uow:
+        stale = uow.store.get_case(shop_id, case_id)
+        events = uow.store.events(shop_id, case_id)
+        seqs = uow.store.conn.execute(select(t.case_events.c.seq).where(
+            t.case_events.c.case_id == case_id).order_by(t.case_events.c.seq)).scalars().all()
+    assert [e.explanation for e in events][1:] == ["第一条", "second", "third"]
+    assert seqs == [1, 2, 3, 4]
+    assert stale is not None
+    with app.deps.uow() as uow:
+        fresh = uow.store.get_case(shop_id, case_id, lock=True)
+        assert fresh is not None
+        fresh.record("message", AGENT, T0, "fourth")
+        uow.store.save_case(fresh, None, T0)
+        uow.commit()
+    with app.deps.uow() as uow, pytest.raises(Conflict):
+        stale.record("message", SYSTEM, T0, "lost update")
+        uow.store.save_case(stale, None, T0)
+
+
+def test_deadline_rows_follow_the_case(app: App, make: Make) -> None:
+    loaded = make.case(make.shop())
+    case = loaded.case
+    d = t.deadlines.c
+
+    def rows() -> list[tuple[str, str]]:
+        with app.deps.uow() as uow:
+            return sorted((r.key, r.status) for r in uow.store.conn.execute(
+                select(d.key, d.status).where(d.case_id == case.id)).all())
+
+    def save(deadline: Deadline | None) -> None:
+        with app.deps.uow() as uow:
+            fresh = uow.store.get_case(case.shop_id, case.id, lock=True)
+            assert fresh is not None
+            uow.store.save_case(fresh, deadline, T0)
+            uow.commit()
+
+    save(_deadline(48, "9:a"))
+    save(_deadline(48, "9:a"))  # unchanged: kept, not rewritten
+    assert [r for r in rows() if r[0] == "9:a"] == [("9:a", "pending")]
+    save(_deadline(72, "9:b"))
+    assert ("9:a", "superseded") in rows() and ("9:b", "pending") in rows()
+    save(_deadline(96, "9:a"))  # the same key again with another time: one row, pending
+    assert [r for r in rows() if r[0] == "9:a"] == [("9:a", "pending")]
+    save(None)
+    assert all(status == "superseded" for _, status in rows())
+
+
+def _entry(app: App, case: Case, kind: str = "goods") -> LedgerEntry:
+    return LedgerEntry(id=app.deps.new_id(), shop_id=case.shop_id, case_id=case.id,
+                       order_id=case.order_id, round=1, kind=kind, amount=Money(19900, "CNY"),
+                       method="original", status="pending", created_at=T0,
+                       lines={case.lines[0].line_id: 19900})
+
+
+def test_a_refund_entry_is_recorded_exactly_once(app: App, make: Make) -> None:
+    case = make.case(make.shop()).case
+    results: list[bool] = []
+    barrier = threading.Barrier(4)
+
+    def add() -> None:
+        barrier.wait()  # on SQLite the transactions then queue at BEGIN IMMEDIATE
+        with app.deps.uow() as uow:
+            results.append(uow.store.add_refund(_entry(app, case)))
+            uow.commit()
+
+    threads = [threading.Thread(target=add) for _ in range(4)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert sorted(results) == [False, False, False, True]
+    with app.deps.uow() as uow:
+        assert len(uow.store.refunds(case.shop_id, case_id=case.id)) == 1
+        assert uow.store.add_refund(_entry(app, case, "freight")) is True  # another kind: its own entry
+        uow.store.settle_refund(case.shop_id, uow.store.refunds(case.shop_id, case.id)[0].id,
+                                "succeeded", "ref-1", T0)
+        uow.commit()
+    with app.deps.uow() as uow:
+        entries = uow.store.refunds(case.shop_id, order_id=case.order_id)
+    assert {e.kind for e in entries} == {"goods", "freight"}
+    assert any(e.status == "succeeded" and e.reference == "ref-1" for e in entries)
+    assert entries[0].lines == {case.lines[0].line_id: 19900}
+
+
+def test_idempotency_key_is_claimed_once(app: App, make: Make) -> None:
+    shop, other = make.shop(), make.shop()
+    with app.deps.uow() as uow:
+        assert uow.store.claim_idempotency(shop.shop.id, "key-1", "h1", T0) is True
+        assert uow.store.claim_idempotency(shop.shop.id, "key-1", "h2", T0) is False
+        assert uow.store.get_idempotency(shop.shop.id, "key-1") == ("h1", None, None)
+        uow.store.finish_idempotency(shop.shop.id, "key-1", 201, '{"id": "x"}')
+        uow.commit()
+    with app.deps.uow() as uow:
+        assert uow.store.get_idempotency(shop.shop.id, "key-1") == ("h1", 201, '{"id": "x"}')
+        assert uow.store.claim_idempotency(other.shop.id, "key-1", "h1", T0) is True  # per shop
+
+
+def test_claim_due_leaves_sandbox_shops_to_their_clock(app: App, make: Make, clock) -> None:
+    live = make.case(make.shop("kuaishou")).case
+    sandbox_shop = make.shop("kuaishou", sandbox=True)
+    sandboxed = make.case(sandbox_shop).case
+    later = T0 + timedelta(days=30)
+    with app.deps.uow() as uow:
+        every = {d.case_id for d in uow.store.claim_due(later, 10_000)}
+        live_only = {d.case_id for d in uow.store.claim_due(later, 10_000, live_only=True)}
+        one_shop = {d.case_id for d in uow.store.claim_due(later, 10_000, sandbox_shop.shop.id)}
+    assert {live.id, sandboxed.id} <= every
+    assert live.id in live_only and sandboxed.id not in live_only
+    assert one_shop == {sandboxed.id}
+    with app.deps.uow() as uow:
+        total = uow.store.conn.execute(select(func.count()).select_from(t.shops)).scalar_one()
+    assert total >= 2
