@@ -127,6 +127,13 @@ class SqlStore:
     def _case(self, where: Any, lock: bool) -> Case | None:
         stmt = select(t.cases).where(where)
         if lock and self.pg:
+            # Lock order: the case's pending deadline rows first, then the case — the order
+            # the deadline worker takes them (claim_due, then fire_one). The other order
+            # deadlocks when an agent acts on a case the worker is firing.
+            d = t.deadlines.c
+            self.conn.execute(select(d.id).where(
+                d.case_id.in_(select(t.cases.c.id).where(where)), d.status == "pending")
+                .with_for_update())
             stmt = stmt.with_for_update()
         row = self.conn.execute(stmt).first()
         return None if row is None else case_from_row(row)
