@@ -134,7 +134,8 @@ def test_an_agent_racing_the_worker_leaves_one_consistent_outcome(app: App, make
         try:
             make.act(loaded, "give_up_goods")
         except DomainError as exc:  # the worker was first: the case moved on
-            assert exc.code in ("invalid_transition", "version_conflict"), exc
+            if exc.code != "invalid_transition":
+                errors.append(exc)
         except BaseException as exc:
             errors.append(exc)
 
