@@ -113,12 +113,13 @@ def worker(ctx: typer.Context,
 @app.command()
 def tick(ctx: typer.Context,
          now: str | None = typer.Option(None, "--now", help="ISO 8601 time (default: now)"),
+         batch: int = typer.Option(200, min=1, help="Deadlines claimed per transaction"),
          as_json: bool = typer.Option(False, "--json", help="Print JSON")) -> None:
     """Fire everything due at --now once (live shops), print what fired, exit."""
     at = parse_time(now) if now is not None else None
     application = _app(ctx, clock=FixedClock(at) if at else None)
     moment = application.deps.clock.now()
-    fired = timers.sweep(application.deps, moment, live_only=True)
+    fired = timers.sweep(application.deps, moment, batch=batch, live_only=True)
     if as_json:
         out.print_json(json.dumps({"now": moment.isoformat(), "fired": [
             {"case_id": f.case_id, "shop_id": f.shop_id, "outcome": f.outcome,
