@@ -1,7 +1,8 @@
 """A cap on every request body, checked before anything parses it.
 
-JSON bodies get `max_json_bytes`; evidence uploads (the only multipart route) get
-`max_upload_bytes` plus room for the multipart framing. A declared Content-Length over
+JSON bodies under /api/v1 get `max_json_bytes`; evidence uploads (the API's only
+multipart route) and anything outside the API (the console's forms, which may carry
+evidence too) get `max_upload_bytes` plus room for the multipart framing. A declared Content-Length over
 the cap is refused before a byte is read; a chunked body is counted as it arrives and
 refused the moment it passes the cap (an HTTPException 413, which the error table turns
 into the one error body). Nothing is buffered here.
@@ -16,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from aftersales.entrypoints.api.errors import error_response
 
+API_PREFIX = "/api/"
 UPLOAD_PATH = re.compile(r"^/api/v1/cases/[^/]+/evidence/?$")
 MULTIPART_SLACK = 64 * 1024
 
@@ -35,7 +37,9 @@ class BodyLimitMiddleware:
     def _limit(self, path: str) -> tuple[int, str]:
         if UPLOAD_PATH.match(path):
             return self.max_upload, "file_too_large"
-        return self.max_json, "payload_too_large"
+        if path.startswith(API_PREFIX):
+            return self.max_json, "payload_too_large"
+        return self.max_upload, "payload_too_large"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

@@ -2,13 +2,15 @@
 
 Handlers return the service's view dicts wrapped in `json_response`; FastAPI then skips
 re-validating and re-encoding them (the response models exist for the OpenAPI document).
-The standard `json` module is used because no faster encoder is a dependency; the
-`default` hook covers the few non-JSON values (datetimes, enums, Money) a view may hold.
+orjson is used when it happens to be installed (several times faster on a case view);
+it is not a dependency, so the standard `json` module is the fallback. The `default`
+hook covers the few non-JSON values (datetimes, enums, Money) a view may hold.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import date, datetime
 from enum import Enum
 from typing import Any
@@ -32,9 +34,29 @@ def _default(value: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
-def dumps(content: Any) -> bytes:
+def _std_dumps(content: Any) -> bytes:
+    # "replace": a stray surrogate in some stored text must not turn an answer into a 500
     return json.dumps(content, ensure_ascii=False, separators=(",", ":"), allow_nan=False,
                       default=_default).encode("utf-8", "replace")
+
+
+def _pick() -> Callable[[Any], bytes]:
+    try:
+        import orjson
+    except ImportError:
+        return _std_dumps
+    options = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
+
+    def fast(content: Any) -> bytes:
+        try:
+            return orjson.dumps(content, default=_default, option=options)
+        except TypeError:  # e.g. a lone surrogate orjson refuses: the lenient path
+            return _std_dumps(content)
+
+    return fast
+
+
+dumps = _pick()
 
 
 class ApiJSONResponse(Response):

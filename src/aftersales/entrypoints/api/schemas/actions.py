@@ -13,7 +13,7 @@ from aftersales.domain.case import ActionRequest, Inspection
 from aftersales.domain.money import Money as DomainMoney
 from aftersales.domain.vocabulary import Condition, RefundMethod
 from aftersales.entrypoints.api.schemas.cases import RefundMethod as RefundMethodName
-from aftersales.entrypoints.api.schemas.common import Code, Id, LongText, Model, Money, Text
+from aftersales.entrypoints.api.schemas.common import Code, Id, LongText, Model, Money, Text, with_examples
 
 
 def money(value: Money | None) -> DomainMoney | None:
@@ -34,6 +34,9 @@ class Approve(ActionBody):
     refund_method: RefundMethodName | None = None
     note: LongText | None = None
 
+    model_config = with_examples(
+        {"amount": {"amount": 8000, "currency": "CNY"}, "refund_method": "original", "note": "同意退款"})
+
     def to_request(self) -> ActionRequest:
         method = None if self.refund_method is None else RefundMethod(self.refund_method)
         return ActionRequest(amount=money(self.amount), refund_method=method, note=self.note)
@@ -53,6 +56,9 @@ class Reject(ActionBody):
 class CounterOffer(ActionBody):
     amount: Money
     note: LongText | None = None
+
+    model_config = with_examples(
+        {"amount": {"amount": 3000, "currency": "CNY"}, "note": "部分退款 / partial refund, keep the item"})
 
     def to_request(self) -> ActionRequest:
         return ActionRequest(amount=money(self.amount), note=self.note)
@@ -77,6 +83,9 @@ class Receive(ActionBody):
     carrier: Text(60) | None = None
     waybill: Text(80) | None = None
     prepaid: StrictBool
+
+    model_config = with_examples(
+        {"carrier": "SF", "waybill": "SF1234567890", "prepaid": True})
 
     def to_request(self) -> ActionRequest:
         return ActionRequest(carrier=self.carrier, waybill=self.waybill, prepaid=self.prepaid)
@@ -114,12 +123,18 @@ class Reship(ActionBody):
     carrier: Text(60)
     waybill: Text(80)
 
+    model_config = with_examples(
+        {"carrier": "YTO", "waybill": "YT9876543210"})
+
     def to_request(self) -> ActionRequest:
         return ActionRequest(carrier=self.carrier, waybill=self.waybill)
 
 
 class Escalate(ActionBody):
     statement: LongText
+
+    model_config = with_examples(
+        {"statement": "商家拒绝了真实的质量问题 / the merchant refused a real defect"})
 
     def to_request(self) -> ActionRequest:
         return ActionRequest(statement=self.statement)
@@ -129,12 +144,18 @@ class Rule(ActionBody):
     in_favor_of: Literal["buyer", "merchant"]
     amount: Money | None = None
 
+    model_config = with_examples(
+        {"in_favor_of": "buyer", "amount": {"amount": 17900, "currency": "CNY"}})
+
     def to_request(self) -> ActionRequest:
         return ActionRequest(in_favor_of=self.in_favor_of, amount=money(self.amount))
 
 
 class MarkRefunded(ActionBody):
     reference: Text(200)
+
+    model_config = with_examples(
+        {"reference": "ICBC-20260302-0042"})
 
     def to_request(self) -> ActionRequest:
         return ActionRequest(reference=self.reference)
@@ -143,6 +164,9 @@ class MarkRefunded(ActionBody):
 class Resubmit(ActionBody):
     amount: Money | None = None
     note: LongText | None = None
+
+    model_config = with_examples(
+        {"amount": {"amount": 5000, "currency": "CNY"}, "note": "补充了照片 / photos added"})
 
     def to_request(self) -> ActionRequest:
         return ActionRequest(amount=money(self.amount), note=self.note)

@@ -57,6 +57,12 @@ class Model(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
+def with_examples(*examples: dict[str, Any]) -> ConfigDict:
+    """A strict body's config carrying request examples for the OpenAPI document."""
+    return ConfigDict(extra="forbid", str_strip_whitespace=True,
+                      json_schema_extra={"examples": list(examples)})
+
+
 class Money(Model):
     """Money in minor units (分/cents) with its currency; never a float."""
 
@@ -86,7 +92,9 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     text = {400: "Malformed request", 401: "Missing or invalid token", 403: "Role not allowed",
             404: "Not found (or another shop's / buyer's)", 409: "Conflict with the current state",
             413: "Body too large", 415: "Unsupported media type", 422: "Refused: invalid or by rule"}
-    return {s: {"model": ErrorOut, "description": text.get(s, "Error")} for s in statuses}
+    # 422 always: FastAPI would otherwise document its own validation body, not ours.
+    return {s: {"model": ErrorOut, "description": text.get(s, "Error")}
+            for s in sorted({*statuses, 422})}
 
 
 # Query parameters take plain annotated types (FastAPI's Query carries the metadata).

@@ -16,6 +16,9 @@ class ScanIn(Model):
 class AttachIn(Model):
     case_id: Id
 
+    model_config = Model.model_config | {"json_schema_extra": {"examples": [
+        {"case_id": "0196a3e4-2b1c-7d3e-9f00-1a2b3c4d5e6f"}]}}
+
 
 class ParcelOut(OpenModel):
     id: str
