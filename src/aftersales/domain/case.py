@@ -168,9 +168,10 @@ class Case:
         if deadline is None or deadline.key != key or now < deadline.at:
             return None
         action = transitions.OUTCOME_ACTIONS[deadline.outcome]
-        self.fired.add(key)
         text = f"{deadline.explanation_en} / {deadline.explanation_zh} [{deadline.rule}]"
-        return self.act(action, SYSTEM, now, ctx, explanation=text, reason_code=deadline.rule)
+        event = self.act(action, SYSTEM, now, ctx, explanation=text, reason_code=deadline.rule)
+        self.fired.add(key)  # only once it did fire: a refused outcome leaves the case as it was
+        return event
 
     def _move(self, row: transitions.Transition, actor: Actor, now: datetime, text: str,
               reason_code: str | None, req: ActionRequest) -> Event:
@@ -360,9 +361,9 @@ def _confirm_receipt(case: Case, req: ActionRequest, ctx: CaseContext, now: date
 
 def _inspect(case: Case, req: ActionRequest, ctx: CaseContext, now: datetime) -> str:
     assert req.inspection is not None
-    case.inspection = req.inspection
     if req.inspection.verdict == "refuse" and not (req.inspection.note or req.note):
         raise InvalidInput("refusing at inspection needs a note", code="explanation_required")
+    case.inspection = req.inspection
     return req.inspection.note or req.note or f"inspection: {req.inspection.verdict}"
 
 
@@ -393,9 +394,9 @@ def _mark_refunded(case: Case, req: ActionRequest, ctx: CaseContext, now: dateti
 
 
 def _resubmit(case: Case, req: ActionRequest, ctx: CaseContext, now: datetime) -> str:
-    case.resubmissions += 1
-    if req.amount is not None:
+    if req.amount is not None:  # checked before anything changes
         case.requested_amount = _amount_within(case, req.amount, ctx)
+    case.resubmissions += 1
     return req.note or "buyer resubmitted the request"
 
 

@@ -20,6 +20,15 @@ TAGGED_CATEGORIES = frozenset({"apparel", "shoes", "bags", "toys", "home_textile
 ELECTRONICS = frozenset({"electronics"})
 
 
+def _whole(value: Any, name: str, *, optional: bool = False) -> Any:
+    """Amounts are integer minor units and counts are integers: never floats (DOMAIN.md)."""
+    if value is None and optional:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+    return value
+
+
 @dataclass(frozen=True, slots=True)
 class AutoApproveRule:
     """Approve at once when every condition holds (e.g. refund-only under ¥30, clean history)."""
@@ -60,23 +69,26 @@ class MerchantPolicy:
         try:
             rules = tuple(
                 AutoApproveRule(
-                    max_amount=int(r["max_amount"]),
+                    max_amount=_whole(r["max_amount"], "auto_approve.max_amount"),
                     types=frozenset(CaseType(t) for t in r.get("types", ["refund_only"])),
                     reasons=None if r.get("reasons") is None
                     else frozenset(Reason(x) for x in r["reasons"]),
-                    max_buyer_cases=r.get("max_buyer_cases"),
+                    max_buyer_cases=_whole(r.get("max_buyer_cases"), "auto_approve.max_buyer_cases",
+                                           optional=True),
                     no_abuse=bool(r.get("no_abuse", True)),
                 )
                 for r in data.get("auto_approve", [])
             )
             return cls(
-                no_reason_days=data.get("no_reason_days"),
+                no_reason_days=_whole(data.get("no_reason_days"), "no_reason_days", optional=True),
                 excluded_categories=frozenset(data.get("excluded_categories", [])),
                 require_evidence=bool(data.get("require_evidence", True)),
                 buyer_pays_no_reason_freight=bool(data.get("buyer_pays_no_reason_freight", True)),
-                return_freight_cap=data.get("return_freight_cap", 2000),
+                return_freight_cap=_whole(data.get("return_freight_cap", 2000), "return_freight_cap",
+                                          optional=True),
                 auto_approve=rules,
-                counter_offer_percent=data.get("counter_offer_percent"),
+                counter_offer_percent=_whole(data.get("counter_offer_percent"), "counter_offer_percent",
+                                             optional=True),
                 extra=dict(data.get("extra", {})),
             )
         except (KeyError, ValueError, TypeError) as exc:
