@@ -7,7 +7,6 @@ import warnings
 from pathlib import Path
 
 import pytest
-from console_helpers import sign_in
 from fastapi import FastAPI
 
 from aftersales.adapters.db.migrate import upgrade
@@ -16,6 +15,7 @@ from aftersales.entrypoints.console import mount_console
 from aftersales.entrypoints.console.sample import PASSWORD
 from aftersales.entrypoints.console.staff import seed_staff
 from aftersales.entrypoints.demo import run_demo
+from console.console_helpers import sign_in
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")

@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from console_helpers import buyer_in, sign_in
 from fastapi.testclient import TestClient
 
 from aftersales.domain.case import ActionRequest
@@ -14,6 +13,7 @@ from aftersales.domain.vocabulary import Role
 from aftersales.entrypoints.console.sample import sample_order
 from aftersales.service import cases
 from aftersales.service.ports import Principal
+from console.console_helpers import buyer_in, sign_in
 
 
 def _set_clock(app, shop_id: str, delta: timedelta) -> None:

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import re
 
-from console_helpers import buyer_in, csrf_of, png, sign_in
-
 from aftersales.entrypoints.console.sample import Sample
+from console.console_helpers import buyer_in, csrf_of, png, sign_in
 
 
 def _case_id(location: str) -> str:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from console_helpers import buyer_in, csrf_of, sign_in
 from fastapi.testclient import TestClient
 
 from aftersales.domain.vocabulary import Role
 from aftersales.entrypoints.console.sample import PASSWORD
 from aftersales.service import cases
 from aftersales.service.ports import Principal
+from console.console_helpers import buyer_in, csrf_of, sign_in
 
 
 def test_post_without_or_with_a_wrong_csrf_token_is_refused(client, world) -> None:
