@@ -30,8 +30,12 @@ DESCRIPTION = """The after-sales desk's API (API.md).
 
 
 def create_app(app: App | None = None, *, database_url: str | None = None,
-               settings: ApiSettings | None = None) -> FastAPI:
-    """The API over `app` (or a new one on `database_url` / AFTERSALES_DATABASE_URL)."""
+               settings: ApiSettings | None = None, console: bool = True) -> FastAPI:
+    """The API over `app` (or a new one on `database_url` / AFTERSALES_DATABASE_URL).
+
+    `aftersales serve` is "HTTP API and web console in one process" (API.md), so the
+    console is mounted too when it is installed; `console=False` gives the bare API.
+    """
     owned = app is None
     wired = app if app is not None else bootstrap(database_url)
     config = settings or ApiSettings.from_env()
@@ -52,4 +56,14 @@ def create_app(app: App | None = None, *, database_url: str | None = None,
         api.include_router(module.router, prefix=BASE)
     api.add_middleware(BodyLimitMiddleware, max_json_bytes=config.max_json_bytes,
                        max_upload_bytes=config.max_upload_bytes or wired.deps.max_upload_bytes)
+    if console:
+        _mount_console(api, wired)
     return api
+
+
+def _mount_console(api: FastAPI, wired: App) -> None:
+    try:
+        from aftersales.entrypoints.console import mount_console
+    except ImportError:  # a build without the console: the API alone
+        return
+    mount_console(api, wired.deps)
