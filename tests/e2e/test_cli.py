@@ -1,0 +1,166 @@
+"""The real `aftersales` command, as a user runs it: exit codes, stdout, one-line errors.
+
+Why subprocesses: the promise is about the installed command — entry point, option
+parsing, the error boundary in `main()`, what lands on stdout vs stderr — none of which
+an in-process call of the functions would check.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from conftest import DATABASES, T0, database, migrated_engine
+from integration.payloads import kuaishou_stream
+
+CLI = Path(sys.executable).parent / "aftersales"
+
+
+Result = subprocess.CompletedProcess[str]
+
+
+def run(*args: str, cwd: Path, db: str | None = None, timeout: float = 60) -> Result:
+    base = [str(CLI)] if CLI.exists() else [sys.executable, "-m", "aftersales.entrypoints.cli"]
+    env = {k: v for k, v in os.environ.items() if k != "AFTERSALES_DEBUG"}
+    if db is not None:
+        env["AFTERSALES_DATABASE_URL"] = db
+    return subprocess.run([*base, *args], cwd=cwd, env=env, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def one_line_error(result: Result) -> str:
+    assert result.returncode != 0, result.stdout
+    assert "Traceback" not in result.stderr + result.stdout
+    lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+@pytest.fixture(scope="module", params=DATABASES)
+def db(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with database(request.param, tmp_path_factory.mktemp("cli")) as url:
+        yield url
+
+
+def test_migrate_shop_token_tick_import(db: str, tmp_path: Path) -> None:
+    migrated = run("migrate", cwd=tmp_path, db=db)
+    assert migrated.returncode == 0 and "revision" in migrated.stdout, migrated.stderr
+    assert run("migrate", cwd=tmp_path, db=db).returncode == 0  # again: nothing to do
+    shop = run("shop", "create", "--name", "潮鞋小铺", "--platform", "kuaishou", cwd=tmp_path, db=db)
+    assert shop.returncode == 0, shop.stderr
+    shop_id = shop.stdout.strip()
+    assert len(shop_id) == 36 and "\n" not in shop_id
+    token = run("token", "create", "--shop", shop_id, "--role", "buyer", "--buyer", "b-1",
+                cwd=tmp_path, db=db)
+    assert token.returncode == 0 and token.stdout.strip().startswith("as_"), token.stderr
+    payloads = tmp_path / "kuaishou.jsonl"
+    payloads.write_text("\n".join(kuaishou_stream(40)) + "\n", encoding="utf-8")
+    imported = run("import", "kuaishou", str(payloads), "--shop", shop_id, "--json", cwd=tmp_path, db=db)
+    assert imported.returncode == 0, imported.stderr
+    report = json.loads(imported.stdout)
+    assert report["failed"] == 0 and report["created"] + report["updated"] + report["unchanged"] == 40
+    # Imported cases opened at the real time; a tick far ahead fires what the profile says.
+    later = (T0 + timedelta(days=3650)).isoformat()
+    ticked = run("tick", "--now", later, "--json", cwd=tmp_path, db=db)
+    assert ticked.returncode == 0, ticked.stderr
+    fired = json.loads(ticked.stdout)["fired"]
+    assert all(f["shop_id"] == shop_id for f in fired)
+    again = run("tick", "--now", later, cwd=tmp_path, db=db)
+    assert again.returncode == 0 and "0 fired" in again.stdout
+
+
+def test_tick_leaves_sandbox_shops_to_their_own_clock(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'sandbox.db'}"
+    run("migrate", cwd=tmp_path, db=db)
+    shop_id = run("shop", "create", "--name", "沙盒", "--platform", "taobao", "--sandbox",
+                  cwd=tmp_path, db=db).stdout.strip()
+    payloads = tmp_path / "t.jsonl"
+    payloads.write_text((Path(__file__).parent.parent / "fixtures/platforms/taobao/sync.jsonl")
+                        .read_text("utf-8"), encoding="utf-8")
+    assert run("import", "taobao", str(payloads), "--shop", shop_id, cwd=tmp_path, db=db).returncode == 0
+    ticked = run("tick", "--now", "2099-01-01T00:00:00+08:00", "--json", cwd=tmp_path, db=db)
+    assert json.loads(ticked.stdout)["fired"] == []
+
+
+def test_demo_fills_an_empty_database_once(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'demo.db'}"
+    run("migrate", cwd=tmp_path, db=db)
+    demo = run("demo", cwd=tmp_path, db=db)
+    assert demo.returncode == 0, demo.stderr
+    tokens = json.loads((tmp_path / "var" / "demo-tokens.json").read_text("utf-8"))
+    assert len(tokens["shops"]) == 9
+    assert {"admin", "agent", "warehouse", "finance"} <= set(tokens["shops"][0]["tokens"])
+    assert all(s["tokens"]["admin"] in demo.stdout for s in tokens["shops"])
+    skipped = run("demo", "--if-empty", cwd=tmp_path, db=db)
+    assert skipped.returncode == 0 and "nothing to do" in skipped.stdout
+    refused = one_line_error(run("demo", cwd=tmp_path, db=db))
+    assert "not_empty" in refused
+    with migrated_engine(db) as engine, engine.connect() as conn:
+        states = set(conn.exec_driver_sql("SELECT DISTINCT state FROM cases").scalars())
+        overdue = conn.exec_driver_sql("SELECT count(*) FROM cases WHERE overdue").scalar_one()
+        system = conn.exec_driver_sql("SELECT count(*) FROM case_events WHERE actor = 'system'").scalar_one()
+    assert len(states) == 10 and overdue >= 1 and system > 0
+
+
+@pytest.fixture(scope="module")
+def sqlite_shop(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, str]:
+    where = tmp_path_factory.mktemp("bad")
+    db = f"sqlite:///{where / 'bad.db'}"
+    run("migrate", cwd=where, db=db)
+    shop_id = run("shop", "create", "--name", "x", "--platform", "douyin", cwd=where, db=db).stdout.strip()
+    return where, db, shop_id
+
+
+BAD_INPUT = {
+    "unknown platform": (["shop", "create", "--name", "x", "--platform", "ebay"], "unknown_platform"),
+    "unknown timezone": (["shop", "create", "--name", "x", "--platform", "douyin", "--timezone", "Mars/X"],
+                         "invalid_timezone"),
+    "malformed time": (["tick", "--now", "yesterday"], "invalid_time"),
+    "time without offset": (["tick", "--now", "2026-03-02T10:00:00"], "naive_datetime"),
+    "unknown role": (["token", "create", "--shop", "{shop}", "--role", "boss"], "invalid_role"),
+    "buyer without id": (["token", "create", "--shop", "{shop}", "--role", "buyer"], "invalid_buyer"),
+    "unknown shop": (["token", "create", "--shop", "nope", "--role", "admin"], "shop_not_found"),
+    "missing file": (["import", "douyin", "/no/such/file.jsonl", "--shop", "{shop}"], "file not found"),
+    "import unknown platform": (["import", "ebay", "x.jsonl", "--shop", "{shop}"], "unknown_platform"),
+    "import wrong platform": (["import", "kuaishou", "x.jsonl", "--shop", "{shop}"], "platform_mismatch"),
+    "missing option": (["shop", "create", "--name", "x"], "--platform"),
+    "unknown option": (["tick", "--later"], "--later"),
+    "unreachable database": (["--database", "postgresql+psycopg://postgres@127.0.0.1:9/x", "migrate"],
+                             "database error"),
+    "not a database url": (["--database", "mysql://x", "migrate"], "invalid_database_url"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_INPUT), ids=list(BAD_INPUT))
+def test_bad_input_is_one_line_on_stderr_and_a_non_zero_exit(case: str,
+                                                             sqlite_shop: tuple[Path, str, str]) -> None:
+    where, db, shop_id = sqlite_shop
+    args, expected = BAD_INPUT[case]
+    line = one_line_error(run(*(a.replace("{shop}", shop_id) for a in args), cwd=where, db=db))
+    assert expected in line
+
+
+def test_unmigrated_database_says_so(tmp_path: Path) -> None:
+    line = one_line_error(run("tick", cwd=tmp_path, db=f"sqlite:///{tmp_path / 'empty.db'}"))
+    assert "aftersales migrate" in line
+
+
+def test_bad_lines_are_reported_by_number_and_the_rest_load(sqlite_shop: tuple[Path, str, str]) -> None:
+    where, db, _ = sqlite_shop
+    shop_id = run("shop", "create", "--name", "k", "--platform", "kuaishou", cwd=where, db=db).stdout.strip()
+    lines = kuaishou_stream(6, start=500)
+    lines[2:2] = ["{not json", '{"refundId": "x"}']
+    path = where / "mixed.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = run("import", "kuaishou", str(path), "--shop", shop_id, cwd=where, db=db)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    errors = result.stderr.strip().splitlines()
+    assert [e.split(":")[0] for e in errors] == ["line 3", "line 4"]
+    assert "2 created, 4 updated" in result.stdout and "2 failed" in result.stdout
