@@ -28,7 +28,6 @@ from typer._click.exceptions import ClickException, NoArgsIsHelpError  # typer v
 
 from aftersales.adapters.clock import FixedClock
 from aftersales.adapters.db.engine import DatabaseUrlError
-from aftersales.adapters.db.migrate import current_revision, upgrade
 from aftersales.adapters.platforms import PayloadError
 from aftersales.domain.clock import require_aware
 from aftersales.domain.errors import DomainError, InvalidInput
@@ -137,6 +136,8 @@ def tick(ctx: typer.Context,
 @app.command()
 def migrate(ctx: typer.Context) -> None:
     """Bring the database schema up to date."""
+    from aftersales.adapters.db.migrate import current_revision, upgrade  # alembic: only here
+
     application = _app(ctx)
     upgrade(application.engine)
     out.print(f"database at revision {current_revision(application.engine)}")
