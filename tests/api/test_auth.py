@@ -77,8 +77,6 @@ def test_a_buyer_sees_only_their_own_orders_and_cases(desk: Desk) -> None:
     assert desk.client.get(f"/api/v1/orders/{order['id']}", headers=shop.auth("buyer")).status_code == 200
 
 
-@pytest.mark.xfail(strict=True, reason="service.queries.list_cases reads CaseFilter.__dict__, "
-                   "but CaseFilter has slots: every buyer listing is a 500 (reported)")
 def test_a_buyer_lists_only_their_own_cases(desk: Desk) -> None:
     shop = desk.shop(buyers=("buyer-1", "buyer-2"))
     case = desk.open_case(shop, desk.order(shop, buyer="buyer-1"), role="buyer")

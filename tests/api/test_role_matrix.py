@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from aftersales.domain.transitions import PUBLIC_ACTIONS, candidates
+from aftersales.domain.transitions import PUBLIC_ACTIONS, TABLE, candidates
 from aftersales.domain.vocabulary import CaseType, Role, State
 
 from .helpers import Desk, Shop
@@ -81,19 +81,16 @@ BUILDERS: dict[str, tuple[str, Builder]] = {
 
 
 def expected(state: str, case_type: str, action: str, role: str) -> int | None:
-    """409 or 403 when the table says no; None when this role may try."""
+    """403 when this role can never take the action, 409 when not in this state;
+    None when this role may try."""
+    if not any(t.action == action and Role(role) in t.roles for t in TABLE):
+        return 403
     rows = candidates(State(state.removesuffix("_with_offer")), action, CaseType(case_type),
                       BRANCH.get(action))
     if not rows:
         return 409
     roles = frozenset().union(*(r.roles for r in rows))
     return None if Role(role) in roles else 403
-
-
-def _mark_refunded_masked(action: str, state: str) -> bool:
-    """mark_refunded checks for a pending offline refund before the role and state: see
-    test_mark_refunded_checks_role_and_state_first (a strict xfail until that is fixed)."""
-    return action == "mark_refunded" and state != "refunding"
 
 
 @pytest.mark.parametrize("state", list(BUILDERS))
@@ -112,8 +109,6 @@ def test_every_role_against_every_action(desk: Desk, state: str) -> None:
                 if res.status_code not in (200, 422):
                     wrong.append(f"{action} as {role}: want 200/422, got {res.status_code} {res.text}")
                 continue
-            if _mark_refunded_masked(action, state):
-                continue
             res = desk.act(shop, base["id"], action, role, body_for(action), expect=None)
             code = {409: "invalid_transition", 403: "forbidden"}[want]
             if res.status_code != want or res.json()["error"]["code"] != code:
@@ -131,8 +126,6 @@ def test_allowed_roles_really_move_the_case(desk: Desk) -> None:
     assert moved["events"][-1]["actor"].startswith("admin")
 
 
-@pytest.mark.xfail(strict=True, reason="service.cases.act runs _check_offline (422 nothing_to_mark) "
-                   "before the transition table's state and role checks (reported)")
 def test_mark_refunded_checks_role_and_state_first(desk: Desk) -> None:
     shop = desk.shop("taobao")
     case = _open(desk, shop)

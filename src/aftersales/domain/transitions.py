@@ -128,7 +128,12 @@ def candidates(state: State, action: str, case_type: CaseType, branch: str | Non
 
 def find(state: State, action: str, case_type: CaseType, branch: str | None,
          role: Role) -> Transition:
-    """The row for this move, or the reason there is none (wrong state or wrong role)."""
+    """The row for this move, or the reason there is none.
+
+    The role is checked first: an action this role can never take is 403 in any state,
+    and only an action the role may take elsewhere is "not now" (409)."""
+    if not any(t.action == action and role in t.roles for t in TABLE):
+        raise Forbidden(f"role {role} may not {action} a case")
     rows = candidates(state, action, case_type, branch)
     if not rows:
         raise InvalidTransition(

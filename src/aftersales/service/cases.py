@@ -138,8 +138,6 @@ def act(deps: Deps, principal: Principal, case_id: str, action: str,
     with deps.uow() as uow:
         loaded = load(deps, uow.store, principal, case_id, lock=True)
         now = deps.now_for(loaded.shop)
-        if action == "mark_refunded" and request is not None and request.reference:
-            _check_offline(loaded)
         loaded.case.act(action, principal.actor, now, loaded.context(), request)
         if action == "mark_refunded" and request is not None and request.reference:
             refunding.mark_offline(uow.store, loaded, request.reference, now)
@@ -147,11 +145,6 @@ def act(deps: Deps, principal: Principal, case_id: str, action: str,
         save(uow.store, loaded, now, principal.role)
         uow.commit()
     return loaded
-
-
-def _check_offline(loaded: Loaded) -> None:
-    if not any(e.status == "pending" and e.case_id == loaded.case.id for e in loaded.ledger):
-        raise InvalidInput("no refund of this case waits for a reference", code="nothing_to_mark")
 
 
 def _after_move(deps: Deps, store: Store, loaded: Loaded, now: datetime) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from aftersales.domain.errors import Forbidden
@@ -17,7 +18,7 @@ LEDGER_ROLES = frozenset({Role.finance, Role.admin, Role.agent})
 def list_cases(deps: Deps, principal: Principal,
                flt: CaseFilter) -> tuple[list[dict[str, Any]], str | None]:
     if principal.role is Role.buyer:
-        flt = CaseFilter(**{**flt.__dict__, "buyer_id": principal.buyer_id})
+        flt = replace(flt, buyer_id=principal.buyer_id)
     with deps.uow() as uow:
         shop = uow.store.get_shop(principal.shop_id)
         if shop is None:

@@ -91,7 +91,7 @@ def _create(deps: Deps, store: Store, shop: ShopRecord, snap: PlatformSnapshot,
     case = Case(
         id=deps.new_id(), shop_id=shop.shop.id, order_id=order.id, buyer_id=order.buyer_id,
         type=snap.type or CaseType.refund_only, reason=snap.reason or Reason.other,
-        lines=tuple(CaseLine(ln.id, ln.quantity) for ln in order.lines),
+        lines=_case_lines(order, snap),
         requested_amount=requested, opened_at=now, profile_id=profile.id,
         profile_version=profile.version, description=snap.description or "",
         platform_case_id=snap.platform_case_id,
@@ -102,6 +102,15 @@ def _create(deps: Deps, store: Store, shop: ShopRecord, snap: PlatformSnapshot,
     loaded = Loaded(shop, case, order, profile, store.refunds_for_order(shop.shop.id, order.id))
     _update(loaded, snap, now)
     return loaded
+
+
+def _case_lines(order: Order, snap: PlatformSnapshot) -> tuple[CaseLine, ...]:
+    """The order lines the platform's case names (by SKU); all of them when it names none."""
+    by_sku = {ln.sku: ln for ln in order.lines}
+    named = [(by_sku[s.sku], s.quantity) for s in snap.lines if s.sku in by_sku]
+    if not named:
+        return tuple(CaseLine(ln.id, ln.quantity) for ln in order.lines)
+    return tuple(CaseLine(line.id, min(max(qty, 1), line.quantity)) for line, qty in named)
 
 
 def _update(loaded: Loaded, snap: PlatformSnapshot, now: datetime) -> None:

@@ -363,6 +363,11 @@ class SqlStore:
             return False
         return True
 
+    def release_idempotency(self, shop_id: str, key: str) -> None:
+        """A request that failed with a server error frees its key, so a retry runs again."""
+        k = t.idempotency_keys.c
+        self.conn.execute(t.idempotency_keys.delete().where(k.shop_id == shop_id, k.key == key))
+
     def finish_idempotency(self, shop_id: str, key: str, status: int, response: str) -> None:
         k = t.idempotency_keys.c
         self.conn.execute(update(t.idempotency_keys).where(k.shop_id == shop_id, k.key == key)
