@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 
 from aftersales.adapters.db.bulk_sync import NotStaged, StagingStore, StagingUnitOfWork
 from aftersales.adapters.db.store import SqlStore
-from aftersales.adapters.platforms import PayloadError, adapter_for
+from aftersales.adapters.platforms import PayloadError, PlatformAdapter, adapter_for
 from aftersales.domain.errors import DomainError, InvalidInput
 from aftersales.domain.sync import PlatformSnapshot
 from aftersales.domain.vocabulary import Role
@@ -88,7 +88,7 @@ def read_lines(path: Path) -> Iterator[tuple[int, bytes]]:
                 yield number, raw
 
 
-def parse_line(platform: str, number: int, raw: bytes) -> PlatformSnapshot | LineError:
+def parse_line(adapter: PlatformAdapter, number: int, raw: bytes) -> PlatformSnapshot | LineError:
     try:
         payload = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -96,7 +96,7 @@ def parse_line(platform: str, number: int, raw: bytes) -> PlatformSnapshot | Lin
     if not isinstance(payload, dict):
         return LineError(number, "invalid_payload", "a payload must be a JSON object")
     try:
-        return adapter_for(platform).parse(payload)
+        return adapter.parse(payload)
     except PayloadError as exc:
         return LineError(number, exc.code, exc.message)
     except DomainError as exc:
@@ -107,11 +107,12 @@ def import_file(app: App, shop_id: str, platform: str, path: Path, *, batch: int
                 staged: bool = True, advance: Callable[[int], None] | None = None) -> ImportReport:
     """Import every line of `path`; `advance(bytes)` reports progress as lines are read."""
     check_shop(app, shop_id, platform)
+    adapter = adapter_for(platform)
     principal = Principal(shop_id, Role.platform, actor_id="import")
     report = ImportReport()
     pending: list[Numbered] = []
     for number, raw in read_lines(path):
-        parsed = parse_line(platform, number, raw)
+        parsed = parse_line(adapter, number, raw)
         if isinstance(parsed, LineError):
             report.errors.append(parsed)
         else:
