@@ -70,8 +70,9 @@ def _clone(conn: Connection, table: Table, template_id: str, n: int,
     conn.execute(stmt, {"tpl_id": template_id, **params})
 
 
-def template_case(app: App, base: datetime) -> tuple[ShopRecord, str, str]:
-    """A kuaishou shop with one case in awaiting_return whose deadline is `base - 1 day`."""
+def template_case(app: App, base: datetime, *, approve: bool = True) -> tuple[ShopRecord, str, str]:
+    """A kuaishou shop with one case in awaiting_return whose deadline is `base - 1 day`
+    (with `approve=False`: still requested, its review deadline long past)."""
     clock = app.deps.clock
     saved = clock.at  # type: ignore[attr-defined]
     try:
@@ -90,17 +91,18 @@ def template_case(app: App, base: datetime) -> tuple[ShopRecord, str, str]:
         buyer = Principal(shop.shop.id, Role.buyer, "load-buyer")
         loaded = cases.open_case(app.deps, buyer, cases.NewCase(
             order_id=order.id, type="return_refund", reason="no_reason", lines=((order.lines[0].id, 1),)))
-        agent = Principal(shop.shop.id, Role.agent, actor_id="seed")
-        cases.act(app.deps, agent, loaded.case.id, "approve")
+        if approve:
+            agent = Principal(shop.shop.id, Role.agent, actor_id="seed")
+            cases.act(app.deps, agent, loaded.case.id, "approve")
     finally:
         clock.at = saved  # type: ignore[attr-defined]
     return shop, order.id, loaded.case.id
 
 
-def seed(app: App, *, due: int, open_: int = 0, base: datetime) -> Seeded:
+def seed(app: App, *, due: int, open_: int = 0, base: datetime, approve: bool = True) -> Seeded:
     """`due` cases (the template among them) whose deadline passed at `base - 1 day`, and
     `open_` more that fall due ~10 days after `base`."""
-    shop, order_id, case_id = template_case(app, base)
+    shop, order_id, case_id = template_case(app, base, approve=approve)
     tag = secrets.token_hex(3)
     with app.engine.begin() as conn:
         line_id = conn.execute(text("SELECT id FROM order_lines WHERE order_id = :o"),
