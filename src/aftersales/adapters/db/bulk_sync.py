@@ -152,6 +152,8 @@ class StagingStore:
         staged.deadline, staged.now = deadline, now
 
     def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):  # introspection (copy, pickle, hasattr) stays ordinary
+            raise AttributeError(name)
         raise NotStaged(f"the staging store does not implement {name}")
 
     # --- flush ---------------------------------------------------------------------------
