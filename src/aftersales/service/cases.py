@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from aftersales.domain.case import ActionRequest, Case, CaseLine
 from aftersales.domain.errors import Forbidden, InvalidInput
@@ -11,7 +12,15 @@ from aftersales.domain.events import SYSTEM, Event
 from aftersales.domain.money import Money
 from aftersales.domain.policy import InspectionFacts, PolicyInput, Recommendation, check_request, evaluate
 from aftersales.domain.refunds import refundable
-from aftersales.domain.vocabulary import CaseType, EvidenceKind, Reason, RefundMethod, Role, State
+from aftersales.domain.vocabulary import (
+    REASONS,
+    CaseType,
+    EvidenceKind,
+    Reason,
+    RefundMethod,
+    Role,
+    State,
+)
 from aftersales.service import refunding
 from aftersales.service.casework import Loaded, load, refunded_amounts, save
 from aftersales.service.deps import Deps
@@ -111,7 +120,14 @@ def _auto_approve(deps: Deps, store: Store, loaded: Loaded, now: datetime) -> No
 
 def recommend(store: Store, loaded: Loaded, now: datetime) -> Recommendation:
     case = loaded.case
-    kinds = frozenset(_evidence_kind(e) for e in store.evidence(case.shop_id, case.id))
+    policy = loaded.shop.policy
+    # Only ask the database what a rule will actually look at.
+    kinds: frozenset[EvidenceKind] = frozenset()
+    if REASONS[case.reason].evidence and policy.require_evidence:
+        kinds = frozenset(_evidence_kind(e) for e in store.evidence(case.shop_id, case.id))
+    history = 0
+    if any(r.max_buyer_cases is not None for r in policy.auto_approve):
+        history = store.buyer_case_count(case.shop_id, case.buyer_id) - 1
     insp = case.inspection
     facts = None if insp is None else InspectionFacts(
         insp.condition, insp.sku_matches, insp.accessories_complete, insp.gifts_returned,
@@ -120,7 +136,7 @@ def recommend(store: Store, loaded: Loaded, now: datetime) -> Recommendation:
         case.type, case.reason, tuple((ln.line_id, ln.quantity) for ln in case.lines),
         case.requested_amount, loaded.order, loaded.profile, loaded.shop.policy, now,
         loaded.shop.shop.timezone, case.state, kinds, facts,
-        buyer_cases=store.buyer_case_count(case.shop_id, case.buyer_id) - 1,
+        buyer_cases=history,
         resubmissions=case.resubmissions,
     ))
 
@@ -136,14 +152,32 @@ def act(deps: Deps, principal: Principal, case_id: str, action: str,
         request: ActionRequest | None = None) -> Loaded:
     """Take one action on a case in one transaction; the case row is locked while we decide."""
     with deps.uow() as uow:
-        loaded = load(deps, uow.store, principal, case_id, lock=True)
-        now = deps.now_for(loaded.shop)
-        loaded.case.act(action, principal.actor, now, loaded.context(), request)
-        if action == "mark_refunded" and request is not None and request.reference:
-            refunding.mark_offline(uow.store, loaded, request.reference, now)
-        _after_move(deps, uow.store, loaded, now)
-        save(uow.store, loaded, now, principal.role)
+        loaded = _act(deps, uow.store, principal, case_id, action, request)
         uow.commit()
+    return loaded
+
+
+def act_view(deps: Deps, principal: Principal, case_id: str, action: str,
+             request: ActionRequest | None = None) -> dict[str, Any]:
+    """`act`, and the case as the caller now sees it, read in the same transaction."""
+    from aftersales.service.views import case_view
+
+    with deps.uow() as uow:
+        loaded = _act(deps, uow.store, principal, case_id, action, request)
+        view = case_view(uow.store, loaded, deps.now_for(loaded.shop), principal.role)
+        uow.commit()
+    return view
+
+
+def _act(deps: Deps, store: Store, principal: Principal, case_id: str, action: str,
+         request: ActionRequest | None) -> Loaded:
+    loaded = load(deps, store, principal, case_id, lock=True)
+    now = deps.now_for(loaded.shop)
+    loaded.case.act(action, principal.actor, now, loaded.context(), request)
+    if action == "mark_refunded" and request is not None and request.reference:
+        refunding.mark_offline(store, loaded, request.reference, now)
+    _after_move(deps, store, loaded, now)
+    save(store, loaded, now, principal.role)
     return loaded
 
 

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, insert, select, update
+from sqlalchemy import Connection, and_, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from aftersales.adapters.db import queries, reports
@@ -27,12 +27,45 @@ from aftersales.domain.vocabulary import Role, State
 from aftersales.service.errors import Conflict
 from aftersales.service.ports import CaseFilter, DueDeadline, LedgerEntry, Principal, ShopRecord
 
+_c, _d = t.cases.c, t.deadlines.c
+# Hot statements built once with named parameters: SQLAlchemy then reuses the compiled SQL
+# without recomputing a cache key from every value (see bench/RESULTS.md, transition cost).
+_CASE_COLUMNS = [col.name for col in t.cases.columns if col.name not in ("id", "shop_id")]
+UPDATE_CASE = update(t.cases).where(
+    _c.shop_id == bindparam("k_shop"), _c.id == bindparam("k_id"),
+    _c.version == bindparam("k_version"),
+).values({name: bindparam(name) for name in _CASE_COLUMNS})
+SUPERSEDE_PENDING = update(t.deadlines).where(
+    _d.case_id == bindparam("k_case"), _d.shop_id == bindparam("k_shop"),
+    _d.status == "pending").values(status="superseded", settled_at=bindparam("k_now"))
+MOVE_PENDING = update(t.deadlines).where(
+    _d.case_id == bindparam("k_case"), _d.shop_id == bindparam("k_shop"),
+    _d.key == bindparam("k_key"), _d.status == "pending").values(
+    due_at=bindparam("due_at"), outcome=bindparam("outcome"), source=bindparam("source"))
+DROP_SUPERSEDED_KEY = t.deadlines.delete().where(
+    _d.case_id == bindparam("k_case"), _d.key == bindparam("k_key"), _d.status == "superseded")
+SELECT_SHOP = select(t.shops).where(t.shops.c.id == bindparam("k_id"))
+SELECT_ORDER = select(t.orders).where(t.orders.c.shop_id == bindparam("k_shop"),
+                                      t.orders.c.id == bindparam("k_id"))
+SELECT_LINES = select(t.order_lines).where(t.order_lines.c.order_id == bindparam("k_order"),
+                                           t.order_lines.c.shop_id == bindparam("k_shop"))
+SELECT_ORDER_REFUNDS = select(t.refunds).where(
+    t.refunds.c.shop_id == bindparam("k_shop"), t.refunds.c.order_id == bindparam("k_order")
+).order_by(t.refunds.c.created_at, t.refunds.c.id)
+SELECT_EVENTS = select(t.case_events).where(
+    t.case_events.c.shop_id == bindparam("k_shop"), t.case_events.c.case_id == bindparam("k_case")
+).order_by(t.case_events.c.seq)
+SELECT_CASE = select(t.cases).where(_c.shop_id == bindparam("k_shop"), _c.id == bindparam("k_id"))
+
 
 class SqlStore:
     def __init__(self, conn: Connection, new_id: Any) -> None:
         self.conn = conn
         self.new_id = new_id
         self.pg = conn.dialect.name == "postgresql"
+        # The pending deadline each loaded case had, as (key, due_at): saving a case whose
+        # deadline did not change then costs no deadline statement at all.
+        self._deadline_seen: dict[str, tuple[str, datetime] | None] = {}
 
     # --- shops and tokens -----------------------------------------------------------------
     def add_shop(self, record: ShopRecord, now: datetime) -> None:
@@ -46,7 +79,7 @@ class SqlStore:
         return ShopRecord(shop, MerchantPolicy.from_dict(row.policy), row.clock_at)
 
     def get_shop(self, shop_id: str) -> ShopRecord | None:
-        row = self.conn.execute(select(t.shops).where(t.shops.c.id == shop_id)).first()
+        row = self.conn.execute(SELECT_SHOP, {"k_id": shop_id}).first()
         return None if row is None else self._shop(row)
 
     def list_shops(self) -> list[ShopRecord]:
@@ -81,15 +114,17 @@ class SqlStore:
         self.conn.execute(insert(t.order_lines), lines)
 
     def _order(self, where: Any) -> Order | None:
-        row = self.conn.execute(select(t.orders).where(where)).first()
+        return self._with_lines(self.conn.execute(select(t.orders).where(where)).first())
+
+    def _with_lines(self, row: Any) -> Order | None:
         if row is None:
             return None
-        lines = self.conn.execute(select(t.order_lines).where(
-            t.order_lines.c.order_id == row.id, t.order_lines.c.shop_id == row.shop_id)).all()
+        lines = self.conn.execute(SELECT_LINES, {"k_order": row.id, "k_shop": row.shop_id}).all()
         return order_from_rows(row, list(lines))
 
     def get_order(self, shop_id: str, order_id: str) -> Order | None:
-        return self._order(and_(t.orders.c.shop_id == shop_id, t.orders.c.id == order_id))
+        return self._with_lines(self.conn.execute(
+            SELECT_ORDER, {"k_shop": shop_id, "k_id": order_id}).first())
 
     def find_order(self, shop_id: str, platform_order_id: str) -> Order | None:
         return self._order(and_(t.orders.c.shop_id == shop_id,
@@ -121,8 +156,17 @@ class SqlStore:
     # --- cases and events -----------------------------------------------------------------
     def add_case(self, case: Case) -> None:
         row = case_row(case, None)
-        self.conn.execute(insert(t.cases).values(**row, version=1, event_count=0))
+        self.conn.execute(insert(t.cases), {**row, "version": 1, "event_count": 0})
         case.version = 1
+        self._deadline_seen[case.id] = None
+
+    def _remember(self, row: Any) -> Case:
+        case = case_from_row(row)
+        seen = None
+        if row.deadline_rule is not None and row.deadline_at is not None:
+            seen = (f"{row.state_seq}:{row.deadline_rule}", row.deadline_at)
+        self._deadline_seen[case.id] = seen
+        return case
 
     def _case(self, where: Any, lock: bool) -> Case | None:
         stmt = select(t.cases).where(where)
@@ -136,10 +180,13 @@ class SqlStore:
                 .with_for_update())
             stmt = stmt.with_for_update()
         row = self.conn.execute(stmt).first()
-        return None if row is None else case_from_row(row)
+        return None if row is None else self._remember(row)
 
     def get_case(self, shop_id: str, case_id: str, *, lock: bool = False) -> Case | None:
-        return self._case(and_(t.cases.c.shop_id == shop_id, t.cases.c.id == case_id), lock)
+        if lock and self.pg:
+            return self._case(and_(t.cases.c.shop_id == shop_id, t.cases.c.id == case_id), lock)
+        row = self.conn.execute(SELECT_CASE, {"k_shop": shop_id, "k_id": case_id}).first()
+        return None if row is None else self._remember(row)
 
     def find_case_by_platform_id(self, shop_id: str, platform_case_id: str, *,
                                  lock: bool = False) -> Case | None:
@@ -157,10 +204,10 @@ class SqlStore:
         new = case.events[case.events_saved:]
         base = case.event_base + case.events_saved
         row = case_row(case, deadline)
-        c = t.cases.c
-        result = self.conn.execute(update(t.cases).where(
-            c.shop_id == case.shop_id, c.id == case.id, c.version == case.version).values(
-            **row, version=case.version + 1, event_count=base + len(new)))
+        del row["id"], row["shop_id"]
+        result = self.conn.execute(UPDATE_CASE, {
+            **row, "version": case.version + 1, "event_count": base + len(new),
+            "k_shop": case.shop_id, "k_id": case.id, "k_version": case.version})
         if result.rowcount != 1:
             raise Conflict(f"case {case.id} was changed by someone else; reload and retry")
         case.version += 1
@@ -177,28 +224,35 @@ class SqlStore:
 
     def _replace_deadline(self, case: Case, deadline: Deadline | None, now: datetime) -> None:
         """Keep one pending row per case: the current deadline (rows are what workers claim)."""
-        d = t.deadlines.c
-        current = self.conn.execute(select(d.id, d.key, d.due_at).where(
-            d.case_id == case.id, d.shop_id == case.shop_id, d.status == "pending")).all()
-        keep = next((r.id for r in current if deadline is not None and r.key == deadline.key
-                     and r.due_at == deadline.at), None)
-        stale = [r.id for r in current if r.id != keep]
-        if stale:
-            self.conn.execute(update(t.deadlines).where(d.id.in_(stale))
-                              .values(status="superseded", settled_at=now))
-        if deadline is None or keep is not None:
+        new = None if deadline is None else (deadline.key, deadline.at)
+        if case.id in self._deadline_seen:
+            old = self._deadline_seen[case.id]
+            if old == new:
+                return
+        else:  # not loaded through this store: look the pending row up
+            d = t.deadlines.c
+            found = self.conn.execute(select(d.key, d.due_at).where(
+                d.case_id == case.id, d.shop_id == case.shop_id, d.status == "pending")).first()
+            old = None if found is None else (found.key, found.due_at)
+        keys = {"k_case": case.id, "k_shop": case.shop_id}
+        self._deadline_seen[case.id] = new
+        if deadline is not None and old is not None and old[0] == deadline.key:
+            # Same deadline, new time (a platform re-sent it): move the pending row.
+            self.conn.execute(MOVE_PENDING, {**keys, "k_key": deadline.key, "due_at": deadline.at,
+                                             "outcome": deadline.outcome.value,
+                                             "source": deadline.source})
             return
-        self.conn.execute(t.deadlines.delete().where(
-            d.case_id == case.id, d.key == deadline.key, d.status == "superseded"))
-        self.conn.execute(insert(t.deadlines).values(
-            id=self.new_id(), shop_id=case.shop_id, case_id=case.id, key=deadline.key,
-            due_at=deadline.at, outcome=deadline.outcome.value, source=deadline.source,
-            rule=deadline.rule, status="pending"))
+        self.conn.execute(SUPERSEDE_PENDING, {**keys, "k_now": now})
+        if deadline is None:
+            return
+        self.conn.execute(DROP_SUPERSEDED_KEY, {**keys, "k_key": deadline.key})
+        self.conn.execute(insert(t.deadlines), {
+            "id": self.new_id(), "shop_id": case.shop_id, "case_id": case.id, "key": deadline.key,
+            "due_at": deadline.at, "outcome": deadline.outcome.value, "source": deadline.source,
+            "rule": deadline.rule, "status": "pending"})
 
     def events(self, shop_id: str, case_id: str) -> list[Event]:
-        e = t.case_events.c
-        rows = self.conn.execute(select(t.case_events).where(
-            e.shop_id == shop_id, e.case_id == case_id).order_by(e.seq)).all()
+        rows = self.conn.execute(SELECT_EVENTS, {"k_shop": shop_id, "k_case": case_id}).all()
         return [Event(r.at, r.actor, r.kind, None if r.from_state is None else State(r.from_state),
                       None if r.to_state is None else State(r.to_state), r.explanation,
                       r.reason_code, dict(r.data or {})) for r in rows]
@@ -256,7 +310,8 @@ class SqlStore:
                            r.reference, r.settled_at, dict(r.lines or {}))
 
     def refunds_for_order(self, shop_id: str, order_id: str) -> list[LedgerEntry]:
-        return self.refunds(shop_id, order_id=order_id)
+        rows = self.conn.execute(SELECT_ORDER_REFUNDS, {"k_shop": shop_id, "k_order": order_id})
+        return [self._entry(x) for x in rows.all()]
 
     def refunds(self, shop_id: str, case_id: str | None = None,
                 order_id: str | None = None) -> list[LedgerEntry]:

@@ -23,5 +23,6 @@ def api_state(request: Request) -> ApiState:
     return state
 
 
-def get_deps(request: Request) -> Deps:
+async def get_deps(request: Request) -> Deps:
+    """async on purpose: a sync dependency costs a thread-pool hop on every request."""
     return api_state(request).app.deps

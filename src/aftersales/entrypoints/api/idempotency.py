@@ -41,7 +41,7 @@ POLL_SECONDS = 0.02
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 
 
-def idempotency_header(
+async def idempotency_header(
     idempotency_key: str | None = Header(
         None, alias="Idempotency-Key", min_length=1, max_length=MAX_KEY,
         description="Optional. The same key with the same body returns the first response "

@@ -18,11 +18,12 @@ from aftersales.entrypoints.api.auth import current_principal
 from aftersales.entrypoints.api.context import get_deps
 from aftersales.entrypoints.api.errors import ApiError
 from aftersales.entrypoints.api.idempotency import IdempotentRoute
-from aftersales.entrypoints.api.present import case_response, checked_id
+from aftersales.entrypoints.api.present import checked_id
+from aftersales.entrypoints.api.render import json_response
 from aftersales.entrypoints.api.schemas.actions import ACTIONS, ActionBody
 from aftersales.entrypoints.api.schemas.cases import CaseOut
 from aftersales.entrypoints.api.schemas.common import error_responses
-from aftersales.service.cases import act
+from aftersales.service.cases import act_view
 from aftersales.service.deps import Deps
 from aftersales.service.ports import Principal
 
@@ -32,8 +33,8 @@ router = APIRouter(route_class=IdempotentRoute, tags=["actions"])
 def _endpoint(action: str, model: type[ActionBody]) -> Callable[..., Response]:
     def run(deps: Deps, principal: Principal, case_id: str, body: ActionBody | None) -> Response:
         request = (body or model()).to_request()
-        loaded = act(deps, principal, checked_id(case_id, "case"), action, request)
-        return case_response(deps, principal, loaded)
+        view = act_view(deps, principal, checked_id(case_id, "case"), action, request)
+        return json_response(view)
 
     if any(field.is_required() for field in model.model_fields.values()):
         def required(case_id: str, body: model,  # type: ignore[valid-type]

@@ -1,0 +1,153 @@
+"""Full return flow through real HTTP, sequential, one client (issue 4 benchmark).
+
+create (POST /cases) → approve → ship_return → receive → inspect (accept; the sandbox
+refund completes inside that call), against `aftersales serve` started as a subprocess on
+127.0.0.1. The client is a single keep-alive `http.client` connection, so what is measured
+is the server's latency, not a client library's. Orders are posted before the clock starts.
+
+    .venv/bin/python bench/http_flow.py --db both --flows 300
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import db_args, fresh_engine, kinds, table  # noqa: E402
+
+from aftersales.entrypoints.bootstrap import bootstrap  # noqa: E402
+from aftersales.service import shops  # noqa: E402
+
+STEPS = ("create", "approve", "ship_return", "receive", "inspect")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def server(url: str, tmp: Path, workers: int = 1) -> Iterator[int]:
+    port = free_port()
+    env = {**os.environ, "AFTERSALES_DATABASE_URL": url, "AFTERSALES_DATA_DIR": str(tmp)}
+    cmd = [sys.executable, "-m", "uvicorn", "aftersales.entrypoints.api.app:create_app",
+           "--factory", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
+           "--log-level", "warning", "--no-access-log"]
+    proc = subprocess.Popen(cmd, env=env)
+    try:
+        for _ in range(200):
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+                conn.request("GET", "/api/v1/health")
+                if conn.getresponse().status == 200:
+                    break
+            except OSError:
+                time.sleep(0.05)
+        else:
+            raise RuntimeError("server did not start")
+        yield port
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+class Client:
+    def __init__(self, port: int, token: str) -> None:
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        self.headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+
+    def post(self, path: str, body: dict[str, object], token: str | None = None) -> dict:
+        headers = dict(self.headers)
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        self.conn.request("POST", "/api/v1" + path, json.dumps(body), headers)
+        res = self.conn.getresponse()
+        data = res.read()
+        if res.status >= 300:
+            raise RuntimeError(f"{path}: {res.status} {data[:300]!r}")
+        return json.loads(data)
+
+
+def order_body(i: int) -> dict[str, object]:
+    return {"platform_order_id": f"BENCH-{i}", "buyer_id": "b1",
+            "paid_at": "2026-11-18T10:00:00+08:00", "shipped_at": "2026-11-19T10:00:00+08:00",
+            "delivered_at": "2026-11-20T10:00:00+08:00", "payment_method": "alipay",
+            "currency": "CNY", "freight": 800, "free_shipping": False,
+            "lines": [{"sku": "DRESS-RED-M", "name": "连衣裙 红色 M", "unit_price": 19900,
+                       "quantity": 1, "paid_amount": 18900,
+                       "attributes": {"colour": "红色", "size": "M"}}]}
+
+
+def run(kind: str, flows: int, workers: int = 1) -> tuple[float, dict[str, list[float]]]:
+    with fresh_engine(kind) as (url, _engine):
+        tmp = Path(os.environ.get("TMPDIR", "/tmp")) / f"as-bench-files-{os.getpid()}"
+        app = bootstrap(url, evidence_dir=tmp)
+        shop = shops.create_shop(app.deps, "基准店", "kuaishou", sandbox=True)
+        tok = {r: shops.create_token(app.deps, shop.shop.id, r, "b1" if r == "buyer" else None)
+               for r in ("admin", "agent", "warehouse", "buyer", "platform")}
+        app.engine.dispose()
+        with server(url, tmp, workers) as port:
+            c = Client(port, tok["platform"])
+            orders = [c.post("/orders", order_body(i)) for i in range(flows)]
+            times: dict[str, list[float]] = {s: [] for s in STEPS}
+            start = time.perf_counter()
+            for i, order in enumerate(orders):
+                steps = [
+                    ("create", "/cases", {"order_id": order["id"], "type": "return_refund",
+                                          "reason": "no_reason",
+                                          "lines": [{"line_id": order["lines"][0]["id"],
+                                                     "quantity": 1}]}, "buyer"),
+                    ("approve", "approve", {}, "agent"),
+                    ("ship_return", "ship_return", {"carrier": "SF", "waybill": f"SF{i:08d}",
+                                                    "prepaid": True}, "buyer"),
+                    ("receive", "receive", {"prepaid": True}, "warehouse"),
+                    ("inspect", "inspect", {"verdict": "accept", "condition": "new",
+                                            "sku_matches": True, "accessories_complete": True,
+                                            "gifts_returned": True}, "warehouse"),
+                ]
+                case_id = ""
+                for name, path, body, role in steps:
+                    t0 = time.perf_counter()
+                    if name == "create":
+                        case = c.post(path, body, tok[role])
+                        case_id = case["id"]
+                    else:
+                        case = c.post(f"/cases/{case_id}/actions/{path}", body, tok[role])
+                    times[name].append(time.perf_counter() - t0)
+                assert case["state"] == "completed", case["state"]
+            elapsed = time.perf_counter() - start
+    return flows / elapsed, times
+
+
+def pct(values: list[float], q: float) -> str:
+    ordered = sorted(values)
+    return f"{ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000:.2f}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    db_args(parser)
+    parser.add_argument("--flows", type=int, default=300)
+    args = parser.parse_args()
+    rows = []
+    for kind in kinds(args):
+        rate, times = run(kind, args.flows)
+        steps = " / ".join(f"{s} {pct(times[s], .5)}/{pct(times[s], .99)}" for s in STEPS)
+        rows.append([kind, args.flows, f"{rate:.1f}", steps])
+        print(f"{kind}: {rate:.1f} flows/s; p50/p99 ms: {steps}", flush=True)
+    print(table(["database", "flows", "flows/s", "per-step p50/p99 (ms)"], rows))
+
+
+if __name__ == "__main__":
+    main()
