@@ -163,15 +163,15 @@ def test_merchant_fault_whole_order_refunds_the_outbound_freight() -> None:
     assert plan.goods == cny(12000) and plan.freight == cny(1000) and plan.total == order.total_paid
 
 
-def test_whole_order_return_freight_stops_at_what_the_order_took() -> None:
-    """DOMAIN.md Money rules: "one order's refunds can never exceed what the order took" —
-    as implemented this also bounds the return-freight reimbursement, so a full merchant-fault
-    return gets goods + outbound freight and no return freight. (Ambiguous against "the
-    merchant bears the return freight": reported, pinned here so a change is deliberate.)"""
+def test_whole_order_return_freight_is_reimbursed_beyond_what_the_order_took() -> None:
+    """DOMAIN.md Money rules: merchant-responsible reasons → "the merchant bears the return
+    freight". Goods and outbound freight stay within what the order took; the return freight
+    the buyer paid a carrier was never part of the order, so it is reimbursed on top (up to
+    the policy's cap). Decided over the earlier reading that capped it at the order total."""
     order = _order()
     plan = plan_refund(order, make_profile(), _facts(order, return_freight=cny(800),
                                                      return_freight_cap=cny(2000)))
-    assert plan.total == order.total_paid and plan.freight == cny(1000)
+    assert plan.total == order.total_paid + cny(800) and plan.freight == cny(1800)
 
 
 def test_partial_return_keeps_the_outbound_freight() -> None:
@@ -274,7 +274,10 @@ def test_goods_never_exceed_the_refundable_and_freight_never_exceeds_what_is_lef
                         goods, order_left(order, cny(11000)), return_freight=cny(800),
                         return_freight_cap=cny(2000))
     plan = plan_refund(order, make_profile(), facts)
-    assert plan.goods == cny(2000) and plan.freight == cny(0) and plan.total == cny(2000)
+    # The order has 20.00 left: goods take it all, no outbound freight fits; the 8.00 return
+    # freight the buyer paid is reimbursed on top (it was never part of the order).
+    assert plan.goods == cny(2000) and plan.freight == cny(800) and plan.total == cny(2800)
+    assert plan.return_freight == cny(800)
     assert plan.method == RefundMethod.balance
 
 
@@ -299,7 +302,9 @@ def test_a_plan_never_pays_more_than_the_order_has_left(
                         return_freight=None if return_freight is None else cny(return_freight),
                         return_freight_cap=cny(2000))
     plan = plan_refund(order, profile, facts)
-    assert plan.total <= left
+    reimbursed = plan.return_freight or cny(0)
+    assert plan.total - reimbursed <= left  # the order's own money
+    assert reimbursed <= cny(min(2000, return_freight or 0))  # the carrier's, up to the cap
     assert plan.goods <= goods
     assert all(e.amount.amount >= 0 for e in plan.entries)
     assert all(e.amount.amount > 0 for e in plan.entries if e.kind is not LedgerKind.compensation)

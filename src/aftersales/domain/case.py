@@ -176,9 +176,14 @@ class Case:
     def _move(self, row: transitions.Transition, actor: Actor, now: datetime, text: str,
               reason_code: str | None, req: ActionRequest) -> Event:
         before = self.state
-        if row.target != before or row.action not in ("flag_overdue", "refund_failed"):
+        # Only a change of state restarts the clock: a counter-offer or a declined offer keeps
+        # the case in `requested` under the deadline it already had (a platform-sent one
+        # included) — PLATFORMS.md principle 1; a merchant cannot buy time with an offer.
+        if row.target != before:
             self.state_seq += 1
             self.state_entered_at = now
+            if before is State.requested:
+                self.offer = None  # an offer never outlives the request it answered
         self.state = row.target
         event = Event(at=now, actor=str(actor), kind=row.kind or row.action, from_state=before,
                       to_state=row.target, explanation=text, reason_code=reason_code,

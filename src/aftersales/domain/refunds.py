@@ -107,6 +107,7 @@ class RefundPlan:
     method: RefundMethod
     notes: tuple[str, ...] = ()
     entries: tuple[PlannedEntry, ...] = field(default=())
+    return_freight: Money | None = None  # the part of `freight` outside the order's total
 
     @property
     def total(self) -> Money:
@@ -136,41 +137,57 @@ def _whole_order(order: Order, lines: Iterable[tuple[str, int]]) -> bool:
 
 
 def plan_refund(order: Order, profile: Profile, facts: RefundInput) -> RefundPlan:
+    """Goods and outbound freight stay within what the order took; the return freight the
+    buyer paid a carrier on the merchant's account is reimbursed on top (up to the policy's
+    cap): it was never part of the order, and DOMAIN.md makes it the merchant's."""
     zero = Money.zero(order.currency)
     if facts.case_type is CaseType.compensation:
         amount = facts.approved.min(facts.order_left)
-        entry = PlannedEntry(LedgerKind.compensation, amount, facts.method)
-        return RefundPlan(zero, zero, amount, zero, facts.method, entries=(entry,))
+        entries: tuple[PlannedEntry, ...] = (
+            (PlannedEntry(LedgerKind.compensation, amount, facts.method),) if amount.amount else ())
+        return RefundPlan(zero, zero, amount, zero, facts.method, entries=entries)
     notes: list[str] = []
-    deduction = zero
-    if facts.gifts_returned is False:
-        for line_id, _ in facts.lines:
-            deduction = deduction + extras_value(order.line(line_id).gifts, order.currency)
-        notes.append(f"gifts not returned: {deduction.format()} deducted at listed price")
+    deduction = _gift_deduction(order, facts, notes)
     goods = (facts.approved.min(facts.refundable_goods) - deduction).clamp_zero()
-    freight = _freight(order, profile, facts, notes)
-    freight = freight.min((facts.order_left - goods).clamp_zero())
+    outbound, back = _freight(order, profile, facts, notes)
+    freight = outbound.min((facts.order_left - goods).clamp_zero()) + back
     entries = tuple(
         PlannedEntry(kind, amount, facts.method)
         for kind, amount in ((LedgerKind.goods, goods), (LedgerKind.freight, freight))
         if amount.amount > 0
     )
-    return RefundPlan(goods, freight, zero, deduction, facts.method, tuple(notes), entries)
+    return RefundPlan(goods, freight, zero, deduction, facts.method, tuple(notes), entries, back)
 
 
-def _freight(order: Order, profile: Profile, facts: RefundInput, notes: list[str]) -> Money:
+def _gift_deduction(order: Order, facts: RefundInput, notes: list[str]) -> Money:
+    """A gift not returned is charged at its listed price — for lines that come back whole;
+    when only some units come back, the gift stays with the units the buyer keeps."""
+    deduction = Money.zero(order.currency)
+    if facts.gifts_returned is not False:
+        return deduction
+    for line_id, quantity in facts.lines:
+        line = order.line(line_id)
+        if quantity >= line.quantity:
+            deduction = deduction + extras_value(line.gifts, order.currency)
+    if deduction.amount:
+        notes.append(f"gifts not returned: {deduction.format()} deducted at listed price")
+    return deduction
+
+
+def _freight(order: Order, profile: Profile, facts: RefundInput,
+             notes: list[str]) -> tuple[Money, Money]:
+    """(outbound freight refunded, return freight reimbursed)."""
     terms = freight_terms(facts.reason, profile, facts.buyer_pays_no_reason)
-    freight = Money.zero(order.currency)
+    outbound = back = Money.zero(order.currency)
     money_back = facts.case_type in (CaseType.refund_only, CaseType.return_refund)
     if terms.outbound_refunded and money_back and _whole_order(order, facts.lines):
-        freight = freight + order.freight
+        outbound = order.freight
         if order.freight.amount:
             notes.append(f"outbound freight {order.freight.format()} refunded")
     if (terms.return_paid_by == "merchant" and facts.case_type in RETURNING_TYPES
             and facts.return_freight is not None):
-        back = facts.return_freight
+        back = facts.return_freight.clamp_zero()
         if facts.return_freight_cap is not None:
             back = back.min(facts.return_freight_cap)
-        freight = freight + back
         notes.append(f"return freight {back.format()} reimbursed (merchant-responsible reason)")
-    return freight
+    return outbound, back
