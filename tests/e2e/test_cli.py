@@ -9,16 +9,21 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from aftersales.adapters.clock import FixedClock
+from aftersales.entrypoints.bootstrap import bootstrap
 from conftest import DATABASES, T0, database, migrated_engine
 from integration.payloads import kuaishou_stream
+from integration.seeding import seed
 
 CLI = Path(sys.executable).parent / "aftersales"
 
@@ -164,3 +169,27 @@ def test_bad_lines_are_reported_by_number_and_the_rest_load(sqlite_shop: tuple[P
     errors = result.stderr.strip().splitlines()
     assert [e.split(":")[0] for e in errors] == ["line 3", "line 4"]
     assert "2 created, 4 updated" in result.stdout and "2 failed" in result.stdout
+
+
+def test_worker_fires_due_deadlines_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'worker.db'}"
+    with migrated_engine(db) as engine:
+        seed(bootstrap(engine=engine, clock=FixedClock(datetime.now(UTC))), due=5, base=datetime.now(UTC))
+    base = [str(CLI)] if CLI.exists() else [sys.executable, "-m", "aftersales.entrypoints.cli"]
+    proc = subprocess.Popen([*base, "--database", db, "worker", "--interval", "0.2"], cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        with migrated_engine(db) as engine:
+            deadline = time.monotonic() + 30
+            fired = 0
+            while fired < 5 and time.monotonic() < deadline:
+                time.sleep(0.2)
+                with engine.connect() as conn:
+                    fired = conn.exec_driver_sql(
+                        "SELECT count(*) FROM deadlines WHERE status = 'fired'").scalar_one()
+        assert fired == 5
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0 and "Traceback" not in err
+    assert "stopped after" in err and "5 deadlines fired" in err
