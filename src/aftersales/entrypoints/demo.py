@@ -217,15 +217,15 @@ def run_demo(deps: Deps, *, seed: int = 20260302) -> DemoResult:
 
 def print_summary(console: Console, result: DemoResult, seconds: float, tokens_file: Path) -> None:
     table = Table(title=f"Demo shops (sandbox clocks), built in {seconds:.1f}s")
-    for col in ("platform", "shop", "cases", "即将超时", "overdue", "id"):
-        table.add_column(col, no_wrap=col in ("id", "platform"))
+    for col in ("platform", "shop", "cases", "即将超时", "overdue"):
+        table.add_column(col)
     for s in result.shops:
         table.add_row(s.record.shop.platform, s.record.shop.name, str(sum(s.states.values())),
-                      str(s.near), str(s.overdue), s.record.shop.id)
+                      str(s.near), str(s.overdue))
     console.print(table)
-    console.print("API tokens (shown once; also in the tokens file):")
+    console.print("Shop ids and API tokens (shown once; also in the tokens file):")
     for s in result.shops:
+        console.print(f"{s.record.shop.platform}  {s.record.shop.id}", markup=False)
         for role, token in s.tokens.items():
-            console.print(f"  {s.record.shop.platform:<13} {role:<20} {token}", soft_wrap=True,
-                          markup=False)
+            console.print(f"    {role:<22} {token}", soft_wrap=True, markup=False)
     console.print(f"tokens written to {tokens_file}")
