@@ -51,6 +51,25 @@ def _enum_or_error(kind: type, value: str, field: str) -> object:
 
 def open_case(deps: Deps, principal: Principal, data: NewCase, *, case_id: str | None = None,
               platform_case_id: str | None = None) -> Loaded:
+    with deps.uow() as uow:
+        loaded = _open(deps, uow.store, principal, data, case_id, platform_case_id)
+        uow.commit()
+    return loaded
+
+
+def open_case_view(deps: Deps, principal: Principal, data: NewCase) -> dict[str, Any]:
+    """`open_case`, and the new case as the caller sees it, in the same transaction."""
+    from aftersales.service.views import case_view
+
+    with deps.uow() as uow:
+        loaded = _open(deps, uow.store, principal, data, None, None)
+        view = case_view(uow.store, loaded, loaded.case.opened_at, principal.role)
+        uow.commit()
+    return view
+
+
+def _open(deps: Deps, store: Store, principal: Principal, data: NewCase, case_id: str | None,
+          platform_case_id: str | None) -> Loaded:
     if principal.role not in OPEN_ROLES:
         raise Forbidden(f"role {principal.role} may not open a case")
     ctype = _enum_or_error(CaseType, data.type, "type")
@@ -58,50 +77,47 @@ def open_case(deps: Deps, principal: Principal, data: NewCase, *, case_id: str |
     method = _enum_or_error(RefundMethod, data.refund_method or "original", "refund_method")
     assert isinstance(ctype, CaseType) and isinstance(reason, Reason)
     assert isinstance(method, RefundMethod)
-    with deps.uow() as uow:
-        store = uow.store
-        shop = store.get_shop(principal.shop_id)
-        order = store.get_order(principal.shop_id, data.order_id)
-        if shop is None or order is None or (
-                principal.role is Role.buyer and order.buyer_id != principal.buyer_id):
-            raise NotFound(f"no order {data.order_id}", code="order_not_found")
-        now = deps.now_for(shop)
-        profile = deps.profiles(shop.shop.platform)
-        ledger = store.refunds_for_order(shop.shop.id, order.id)
-        by_line, total = refunded_amounts(order, ledger)
-        for line_id, _ in data.lines:
-            order.line(line_id)
-        cap = refundable(order, data.lines, by_line, total) if data.lines else (
-            order.total_paid - total).clamp_zero()
-        requested = Money(data.requested_amount, order.currency) if data.requested_amount is not None else cap
-        if requested.amount < 0:
-            raise InvalidInput("requested_amount cannot be negative", code="invalid_amount")
-        prior = [c for c in store.cases_on_order(shop.shop.id, order.id) if not _cancelled(c)]
-        per_sku: dict[str, int] = {}
-        for c in prior:
-            for ln in c.lines:
-                sku = order.line(ln.line_id).sku
-                per_sku[sku] = per_sku.get(sku, 0) + 1
-        pin = PolicyInput(ctype, reason, data.lines, requested, order, profile, shop.policy, now,
-                          shop.shop.timezone)
-        check_request(pin, prior_lines={ln.line_id for c in prior for ln in c.lines},
-                      prior_per_sku=per_sku, refundable=cap)
-        case = Case(
-            id=case_id or deps.new_id(), shop_id=shop.shop.id, order_id=order.id,
-            buyer_id=order.buyer_id, type=ctype, reason=reason,
-            lines=tuple(CaseLine(lid, q) for lid, q in data.lines), requested_amount=requested,
-            opened_at=now, profile_id=profile.id, profile_version=profile.version,
-            refund_method=method, description=data.description.strip(),
-            buyer_refused_delivery=data.buyer_refused_delivery, platform_case_id=platform_case_id,
-        )
-        case.record("opened", principal.actor, now,
-                    f"{principal.actor} opened a {ctype} case: {reason}",
-                    data={"requested_amount": requested.to_dict()})
-        store.add_case(case)
-        loaded = Loaded(shop, case, order, profile, ledger)
-        _auto_approve(deps, store, loaded, now)
-        save(store, loaded, now)
-        uow.commit()
+    shop = store.get_shop(principal.shop_id)
+    order = store.get_order(principal.shop_id, data.order_id)
+    if shop is None or order is None or (
+            principal.role is Role.buyer and order.buyer_id != principal.buyer_id):
+        raise NotFound(f"no order {data.order_id}", code="order_not_found")
+    now = deps.now_for(shop)
+    profile = deps.profiles(shop.shop.platform)
+    ledger = store.refunds_for_order(shop.shop.id, order.id)
+    by_line, total = refunded_amounts(order, ledger)
+    for line_id, _ in data.lines:
+        order.line(line_id)
+    cap = refundable(order, data.lines, by_line, total) if data.lines else (
+        order.total_paid - total).clamp_zero()
+    requested = Money(data.requested_amount, order.currency) if data.requested_amount is not None else cap
+    if requested.amount < 0:
+        raise InvalidInput("requested_amount cannot be negative", code="invalid_amount")
+    prior = [c for c in store.cases_on_order(shop.shop.id, order.id) if not _cancelled(c)]
+    per_sku: dict[str, int] = {}
+    for c in prior:
+        for ln in c.lines:
+            sku = order.line(ln.line_id).sku
+            per_sku[sku] = per_sku.get(sku, 0) + 1
+    pin = PolicyInput(ctype, reason, data.lines, requested, order, profile, shop.policy, now,
+                      shop.shop.timezone)
+    check_request(pin, prior_lines={ln.line_id for c in prior for ln in c.lines},
+                  prior_per_sku=per_sku, refundable=cap)
+    case = Case(
+        id=case_id or deps.new_id(), shop_id=shop.shop.id, order_id=order.id,
+        buyer_id=order.buyer_id, type=ctype, reason=reason,
+        lines=tuple(CaseLine(lid, q) for lid, q in data.lines), requested_amount=requested,
+        opened_at=now, profile_id=profile.id, profile_version=profile.version,
+        refund_method=method, description=data.description.strip(),
+        buyer_refused_delivery=data.buyer_refused_delivery, platform_case_id=platform_case_id,
+    )
+    case.record("opened", principal.actor, now,
+                f"{principal.actor} opened a {ctype} case: {reason}",
+                data={"requested_amount": requested.to_dict()})
+    store.add_case(case)
+    loaded = Loaded(shop, case, order, profile, ledger)
+    _auto_approve(deps, store, loaded, now)
+    save(store, loaded, now)
     return loaded
 
 

@@ -12,6 +12,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, and_, bindparam, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 from aftersales.adapters.db import queries, reports
@@ -324,17 +326,16 @@ class SqlStore:
         return [self._entry(x) for x in self.conn.execute(stmt.order_by(r.created_at, r.id)).all()]
 
     def add_refund(self, entry: LedgerEntry) -> bool:
-        try:
-            with self.conn.begin_nested():
-                self.conn.execute(insert(t.refunds).values(
-                    id=entry.id, shop_id=entry.shop_id, case_id=entry.case_id,
-                    order_id=entry.order_id, round=entry.round, kind=entry.kind,
-                    amount=entry.amount.amount, currency=entry.amount.currency,
-                    method=entry.method, status=entry.status, reference=entry.reference,
-                    lines=dict(entry.lines), created_at=entry.created_at))
-        except IntegrityError:
-            return False
-        return True
+        """Insert once: the (case, round, kind) unique key turns a repeat into a no-op."""
+        row = {"id": entry.id, "shop_id": entry.shop_id, "case_id": entry.case_id,
+               "order_id": entry.order_id, "round": entry.round, "kind": entry.kind,
+               "amount": entry.amount.amount, "currency": entry.amount.currency,
+               "method": entry.method, "status": entry.status, "reference": entry.reference,
+               "lines": dict(entry.lines), "created_at": entry.created_at}
+        dialect_insert = pg_insert if self.pg else sqlite_insert
+        stmt = dialect_insert(t.refunds).on_conflict_do_nothing(
+            index_elements=["case_id", "round", "kind"]).returning(t.refunds.c.id)
+        return self.conn.execute(stmt, row).first() is not None
 
     def settle_refund(self, shop_id: str, entry_id: str, status: str, reference: str | None,
                       now: datetime) -> None:

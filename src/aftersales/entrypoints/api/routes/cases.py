@@ -28,7 +28,7 @@ from aftersales.entrypoints.api.schemas.cases import (
     CaseType as CaseTypeName,
 )
 from aftersales.entrypoints.api.schemas.common import QueryText, QueryTime, error_responses
-from aftersales.service.cases import open_case
+from aftersales.service.cases import open_case_view
 from aftersales.service.casework import load
 from aftersales.service.deps import Deps
 from aftersales.service.orders import get_order
@@ -106,8 +106,7 @@ def post_case(body: CaseIn, deps: Deps = Depends(get_deps),
                                         order_id=body.order_id)
         return case_response(deps, principal, loaded, 201 if result == "created" else 200)
     _check_currency(deps, principal, body)
-    loaded = open_case(deps, principal, body.to_command())
-    return case_response(deps, principal, loaded, 201)
+    return json_response(open_case_view(deps, principal, body.to_command()), 201)
 
 
 @router.get("/cases/{case_id}", response_model=CaseOut, summary="One case with its events",
