@@ -23,10 +23,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import db_args, fresh_engine, kinds, table  # noqa: E402
+from _common import db_args, fresh_engine, kinds, table
 
-from aftersales.entrypoints.bootstrap import bootstrap  # noqa: E402
-from aftersales.service import shops  # noqa: E402
+from aftersales.entrypoints.bootstrap import bootstrap
+from aftersales.service import shops
 
 STEPS = ("create", "approve", "ship_return", "receive", "inspect")
 
