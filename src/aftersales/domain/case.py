@@ -173,6 +173,13 @@ class Case:
         self.fired.add(key)  # only once it did fire: a refused outcome leaves the case as it was
         return event
 
+    def mark_deadline_failed(self, key: str, now: datetime, reason: str) -> Event:
+        """The outcome could not be performed: never retried, and the case shows as overdue
+        so an agent sees it at the top of the queue instead of a deadline that never fires."""
+        self.fired.add(key)
+        self.overdue = True
+        return self.record("deadline_failed", SYSTEM, now, reason)
+
     def _move(self, row: transitions.Transition, actor: Actor, now: datetime, text: str,
               reason_code: str | None, req: ActionRequest) -> Event:
         before = self.state

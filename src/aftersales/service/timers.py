@@ -9,6 +9,7 @@ nothing half-done, and the next sweep finds the same rows still pending.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -19,8 +20,10 @@ from aftersales.service import notifications
 from aftersales.service.cases import _after_move
 from aftersales.service.casework import load_case, save
 from aftersales.service.deps import Deps
-from aftersales.service.errors import NotASandbox
+from aftersales.service.errors import Conflict, NotASandbox
 from aftersales.service.ports import DueDeadline, Principal, Store
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -68,14 +71,29 @@ def sweep(deps: Deps, now: datetime, *, batch: int = 200, shop_id: str | None = 
                 try:
                     with uow.savepoint():
                         done.append(fire_one(deps, uow.store, due, now))
-                except DomainError:
-                    # The outcome cannot apply (e.g. nothing left to refund): settle the row
-                    # so no sweep spins on it; the case keeps its state and the desk sees it.
-                    uow.store.settle_deadline(due.id, "failed", now)
+                except Conflict:
+                    continue  # the case changed meanwhile: the next sweep re-checks this row
+                except Exception as exc:  # one bad row must not stall the rows behind it
+                    log.warning("deadline %s of case %s failed: %s", due.key, due.case_id, exc)
+                    with uow.savepoint():
+                        _fail(deps, uow.store, due, now, exc)
             uow.commit()
         if len(claimed) < batch:
             break
     return [f for f in done if f.result == "fired"]
+
+
+def _fail(deps: Deps, store: Store, due: DueDeadline, now: datetime, exc: Exception) -> None:
+    """Settle the row as failed and say so on the case (overdue, with an event)."""
+    store.settle_deadline(due.id, "failed", now)
+    case = store.get_case(due.shop_id, due.case_id, lock=True)
+    if case is None:
+        return
+    loaded = load_case(deps, store, case)
+    reason = exc.message if isinstance(exc, DomainError) else type(exc).__name__
+    case.mark_deadline_failed(due.key, now, f"automatic outcome {due.outcome} could not be "
+                                            f"performed ({reason}); handle this case by hand")
+    save(store, loaded, now, Role.system)
 
 
 def advance_clock(deps: Deps, principal: Principal, *, to: datetime | None = None,
