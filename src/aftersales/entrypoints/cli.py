@@ -155,7 +155,8 @@ def demo(ctx: typer.Context,
     with application.deps.uow() as uow:
         exists = bool(uow.store.list_shops())
     if exists and if_empty:
-        out.print("demo: the database already has shops; nothing to do")
+        out.print("demo: the database already has shops; nothing to do "
+                  f"(sign-in and tokens of the demo: {tokens_file})", markup=False, soft_wrap=True)
         return
     if exists:
         raise InvalidInput("the database already has shops; the demo fills an empty one "

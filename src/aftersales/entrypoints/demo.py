@@ -12,6 +12,7 @@ platform timers fire, "near" cases are left a few hours before their deadline (å
 from __future__ import annotations
 
 import random
+import secrets
 import tomllib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -27,6 +28,8 @@ from aftersales.domain.case import ActionRequest, Inspection
 from aftersales.domain.deadlines import current_deadline, is_near_timeout
 from aftersales.domain.money import Money
 from aftersales.domain.vocabulary import Condition, Role
+from aftersales.entrypoints.console.staff import STAFF_ROLES as CONSOLE_ROLES
+from aftersales.entrypoints.console.staff import seed_staff
 from aftersales.service import cases, orders, shops, timers
 from aftersales.service.deps import Deps
 from aftersales.service.ports import Principal, ShopRecord
@@ -53,9 +56,12 @@ class ShopResult:
 @dataclass
 class DemoResult:
     shops: list[ShopResult] = field(default_factory=list)
+    staff_password: str = ""
 
     def tokens_json(self) -> dict[str, Any]:
-        return {"shops": [{"id": s.record.shop.id, "name": s.record.shop.name,
+        return {"staff_sign_in": {"usernames": list(CONSOLE_ROLES),
+                                  "password": self.staff_password},
+                "shops": [{"id": s.record.shop.id, "name": s.record.shop.name,
                            "platform": s.record.shop.platform, "tokens": s.tokens}
                           for s in self.shops]}
 
@@ -194,7 +200,9 @@ class ShopDemo:
 def run_demo(deps: Deps, *, seed: int = 20260302) -> DemoResult:
     """Create the demo shops, orders, cases and tokens; returns them for printing."""
     data = load_data()
-    result = DemoResult()
+    # A fresh password per demo database, printed once and kept in the tokens file:
+    # a demo that anyone could sign in to with a well-known password is a bad habit.
+    result = DemoResult(staff_password=secrets.token_urlsafe(9))
     for index, platform in enumerate(PLATFORMS):
         record = shops.create_shop(deps, data["shops"][platform], platform, sandbox=True)
         builder = ShopDemo(deps, record, data, random.Random(f"{seed}-{platform}"))
@@ -203,6 +211,7 @@ def run_demo(deps: Deps, *, seed: int = 20260302) -> DemoResult:
         builder.advance_to_near(builder.phase("near"))
         builder.phase("now")
         builder.summarise()
+        seed_staff(deps, record.shop.id, result.staff_password)
         tokens = builder.result.tokens
         tokens["admin"] = shops.create_token(deps, record.shop.id, "admin", label="demo admin")
         if index == 0:
@@ -229,3 +238,9 @@ def print_summary(console: Console, result: DemoResult, seconds: float, tokens_f
         for role, token in s.tokens.items():
             console.print(f"    {role:<22} {token}", soft_wrap=True, markup=False)
     console.print(f"tokens written to {tokens_file}")
+    console.print(f"Desk sign-in (every shop): usernames {', '.join(CONSOLE_ROLES)}; "
+                  f"password {result.staff_password}", markup=False, soft_wrap=True)
+    first = result.shops[0]
+    buyer = next((t for r, t in first.tokens.items() if r.startswith("buyer:")), None)
+    if buyer:
+        console.print(f"Buyer portal: /portal/login?token={buyer}", markup=False, soft_wrap=True)
