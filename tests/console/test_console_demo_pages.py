@@ -12,8 +12,6 @@ from fastapi import FastAPI
 from aftersales.adapters.db.migrate import upgrade
 from aftersales.entrypoints.bootstrap import bootstrap
 from aftersales.entrypoints.console import mount_console
-from aftersales.entrypoints.console.sample import PASSWORD
-from aftersales.entrypoints.console.staff import seed_staff
 from aftersales.entrypoints.demo import run_demo
 from console.console_helpers import sign_in
 
@@ -26,13 +24,11 @@ with warnings.catch_warnings():
 def test_every_demo_page_renders_for_admin(tmp_path: Path) -> None:
     wired = bootstrap(f"sqlite:///{tmp_path}/demo.db", evidence_dir=tmp_path / "evidence")
     upgrade(wired.engine)
-    result = run_demo(wired.deps)
-    for shop in result.shops:
-        seed_staff(wired.deps, shop.record.shop.id, PASSWORD)
+    result = run_demo(wired.deps)  # seeds the staff of every shop with one fresh password
     web = FastAPI()
     mount_console(web, wired.deps, secret="demo")
     with TestClient(web, follow_redirects=False) as client:
-        token = sign_in(client, "admin")  # one sign-in opens all nine shops
+        token = sign_in(client, "admin", result.staff_password)  # opens all nine shops
         switcher = client.get("/queue").text
         assert switcher.count('<option value="') >= len(result.shops)
         marks = 0
