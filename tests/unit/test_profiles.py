@@ -118,8 +118,50 @@ def test_no_two_deadline_rules_overlap(platform: str) -> None:
     """DOMAIN.md: each non-terminal state carries one deadline; two matching rules would
     make the outcome depend on their order."""
     clashes = [(a.rule, b.rule) for a, b in combinations(load_profile(platform).deadlines, 2)
-               if overlaps(a, b)]
+               if a.fallback == b.fallback and overlaps(a, b)]
     assert clashes == []
+
+
+MERCHANT_ACTS = (State.requested, State.return_in_transit, State.awaiting_reshipment)
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
+def test_every_state_where_the_merchant_must_act_has_a_deadline(platform: str) -> None:
+    """DOMAIN.md: no request ever times out unnoticed — in every state where the merchant
+    must act, every case type that can be there has a deadline (a platform rule, else the
+    internal target of profiles/internal_targets.toml), whatever the order's facts."""
+    profile = load_profile(platform)
+    facts_list = [{"order_shipped": shipped, "order_delivered": delivered,
+                   "buyer_refused_delivery": refused, "offer_pending": offer}
+                  for shipped in (False, True) for delivered in (False, True)
+                  for refused in (False, True) for offer in (False, True)
+                  if shipped or not delivered]
+    missing = [
+        (state.value, case_type.value, facts)
+        for case_type in CaseType for state in MERCHANT_ACTS
+        if state in _reachable_states(case_type)
+        for facts in facts_list
+        if not any(case_type in r.types and all(facts[k] == v for k, v in r.when.items())
+                   for r in profile.deadline_rules(state))
+    ]
+    assert missing == []
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
+def test_internal_targets_only_flag_and_only_fill_gaps(platform: str) -> None:
+    """profiles/internal_targets.toml never decides for the merchant (flag_overdue only), and
+    a platform rule for the same state and case type always wins over it."""
+    from aftersales.domain.deadlines import matching_rules
+
+    from .factories import make_case, make_order
+
+    profile = load_profile(platform)
+    fallbacks = [r for r in profile.deadlines if r.fallback]
+    assert fallbacks and all(r.outcome.value == "flag_overdue" for r in fallbacks)
+    for case_type in CaseType:
+        case = make_case(case_type, order=make_order(), profile=profile)
+        rules = matching_rules(case, make_order(), profile)
+        assert not (any(r.fallback for r in rules) and any(not r.fallback for r in rules))
 
 
 def _reachable_states(case_type: CaseType) -> set[State]:

@@ -36,7 +36,7 @@ _HEAD = frozenset({"id", "version", "name", "currencies", "near_timeout_share",
                    "near_timeout_hours"})
 _RULE = frozenset({"value", "source", "confidence"})
 _DEADLINE = frozenset({"rule", "state", "types", "when", "hours", "days", "minutes", "outcome",
-                       "source", "confidence", "zh", "en", "anchor", "alternatives"})
+                       "source", "confidence", "zh", "en", "anchor", "alternatives", "fallback"})
 _ALTERNATIVE = frozenset({"hours", "days", "minutes", "source", "confidence"})
 _FREIGHT = frozenset({"outbound_refunded", "return_paid_by"})
 
@@ -70,16 +70,40 @@ def load_profile_file(path: str | Path) -> Profile:
 def _load_packaged(platform: str) -> Profile:
     resource = resources.files("aftersales.profiles").joinpath(f"{platform}.toml")
     text = resource.read_text(encoding="utf-8")
-    return parse_profile(text, origin=f"profiles/{platform}.toml", expected_id=platform)
+    return parse_profile(text, origin=f"profiles/{platform}.toml", expected_id=platform,
+                         fallbacks=internal_targets())
 
 
-def parse_profile(text: str, *, origin: str, expected_id: str | None = None) -> Profile:
+@cache
+def internal_targets() -> tuple[Mapping[str, Any], ...]:
+    """profiles/internal_targets.toml: flag_overdue floors where a profile has no rule."""
+    origin = "profiles/internal_targets.toml"
+    text = resources.files("aftersales.profiles").joinpath("internal_targets.toml").read_text(
+        encoding="utf-8")
+    try:
+        entries = tomllib.loads(text).get("fallback", [])
+    except tomllib.TOMLDecodeError as exc:
+        raise ProfileError(f"{origin}: not valid TOML: {exc}") from None
+    for i, entry in enumerate(entries):
+        _only(_table(entry, f"{origin}: fallback[{i}]"), _DEADLINE, f"{origin}: fallback[{i}]")
+        if entry.get("outcome") != "flag_overdue":
+            raise ProfileError(f"{origin}: fallback[{i}].outcome: internal targets only flag "
+                               "(flag_overdue); they never decide for the merchant")
+    return tuple(entries)
+
+
+def parse_profile(text: str, *, origin: str, expected_id: str | None = None,
+                  fallbacks: tuple[Mapping[str, Any], ...] = ()) -> Profile:
     """Parse and validate one profile document; `origin` names it in every error."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ProfileError(f"{origin}: not valid TOML: {exc}") from None
     _check_keys(data, origin)
+    if fallbacks:
+        pid = data.get("profile", {}).get("id", expected_id)
+        data = {**data, "deadlines": [*data.get("deadlines", []), *(
+            {**entry, "rule": f"{pid}.{entry['rule']}", "fallback": True} for entry in fallbacks)]}
     profile = profile_from_dict(data, origin)
     if expected_id is not None and profile.id != expected_id:
         raise ProfileError(

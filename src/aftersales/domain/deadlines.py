@@ -60,11 +60,14 @@ def case_facts(case: Case, order: Order) -> dict[str, bool]:
 
 
 def matching_rules(case: Case, order: Order, profile: Profile) -> list[DeadlineRule]:
+    """The profile's rules for the case as it stands; internal targets only where none apply."""
     facts = case_facts(case, order)
-    return [
+    found = [
         r for r in profile.deadline_rules(case.state)
         if case.type in r.types and all(facts[k] == v for k, v in r.when.items())
     ]
+    platform = [r for r in found if not r.fallback]
+    return platform or found
 
 
 def _anchor(case: Case, rule: DeadlineRule) -> datetime | None:

@@ -50,6 +50,7 @@ class DeadlineRule:
     anchor: str = "state_entered"
     calendar_days: bool = False  # counted in calendar days in the shop's timezone
     conflict: str | None = None  # what the other sources said, shown to the agent
+    fallback: bool = False  # an internal target: only where no platform rule applies
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +135,9 @@ def _deadline(entry: Mapping[str, Any], where: str) -> DeadlineRule:
     for fact, value in when.items():
         if fact not in FACTS or not isinstance(value, bool):
             raise ProfileError(f"{where}.when.{fact}: facts are {FACTS}, each true or false")
+    fallback = entry.get("fallback", False)
+    if not isinstance(fallback, bool):
+        raise ProfileError(f"{where}.fallback: must be true or false")
     anchor = entry.get("anchor", "state_entered")
     if anchor not in ANCHORS:
         raise ProfileError(f"{where}.anchor: {anchor!r} is not one of {ANCHORS}")
@@ -141,7 +145,7 @@ def _deadline(entry: Mapping[str, Any], where: str) -> DeadlineRule:
         rule=str(rule), state=state, duration=duration, outcome=outcome, source=source,
         confidence=confidence, explanation_zh=str(_require(entry, "zh", where)),
         explanation_en=str(_require(entry, "en", where)), types=types, when=dict(when),
-        anchor=anchor, calendar_days=calendar, conflict=conflict,
+        anchor=anchor, calendar_days=calendar, conflict=conflict, fallback=fallback,
     )
 
 
