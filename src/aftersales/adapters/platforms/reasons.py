@@ -12,6 +12,8 @@ Order matters: "收到商品与描述不符" must be not_as_described, "未收�
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from aftersales.domain.vocabulary import Reason
 
 _KEYWORDS: tuple[tuple[Reason, tuple[str, ...]], ...] = (
@@ -32,6 +34,7 @@ _KEYWORDS: tuple[tuple[Reason, tuple[str, ...]], ...] = (
 )
 
 
+@lru_cache(maxsize=4096)  # buyers pick from a short list: the same texts recur (import path)
 def map_reason(text: str | None) -> Reason | None:
     """The domain reason for a platform's reason text; None when the platform sent none."""
     if text is None or not text.strip():
