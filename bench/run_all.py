@@ -1,6 +1,6 @@
 """`make bench`: every benchmark with the arguments RESULTS.md was produced with.
 
-Runs in roughly five minutes on two cores (the 1M-case sweep dominates: seeding a million
+Runs in roughly ten minutes on two cores (the 1M-case sweep dominates: seeding a million
 cases is most of it). Figures print as Markdown tables to paste into RESULTS.md.
 """
 
@@ -15,6 +15,8 @@ RUNS = [
     ["sweep.py", "--db", "both", "--due", "10000", "--open", "10000", "1000000"],
     ["import_throughput.py", "--db", "both", "--payloads", "100000", "--single", "3000"],
     ["transition.py", "--db", "both", "--cases", "1000"],
+    ["http_flow.py", "--db", "both", "--flows", "300"],
+    ["http_transitions.py", "--cases", "5000", "--seconds", "15", "--pool", "80000"],
 ]
 
 
