@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
 
 from aftersales.adapters.profiles import PLATFORMS
 from aftersales.domain.errors import DomainError
@@ -68,43 +69,46 @@ def routes(dk: Desk) -> APIRouter:
     async def batch(request: Request) -> Response:
         ctx = dk.staff(request, Role.agent)
         form = await dk.form(request, ctx)
-        L = ctx.lang
-        ids = form_list(form, "case_id")[:200]
-        try:
-            limit = Money.parse_major(form_str(form, "max_amount") or "0", "CNY")
-        except DomainError as exc:
-            ctx.flash("error", dk.error_text(L, exc))
+
+        def run() -> Response:  # database work off the event loop
+            L = ctx.lang
+            ids = form_list(form, "case_id")[:200]
+            try:
+                limit = Money.parse_major(form_str(form, "max_amount") or "0", "CNY")
+            except DomainError as exc:
+                ctx.flash("error", dk.error_text(L, exc))
+                return dk.redirect(ctx, "/queue")
+            rows = []
+            for case_id in ids:
+                row: dict[str, Any] = {"id": case_id, "ok": False, "why": "", "plan": None, "case": None}
+                try:
+                    page = desk.case_page(dk.deps, ctx.principal, case_id)
+                    c = row["case"] = page["case"]
+                    amt = c["requested_amount"]
+                    if c["type"] != "refund_only" or "approve" not in c["allowed_actions"]:
+                        row["why"] = L.gettext("not a refund-only case waiting for approval")
+                    elif amt["currency"] != limit.currency or amt["amount"] > limit.amount:
+                        row["why"] = L.gettext("over the amount limit")
+                    else:
+                        row["plan"] = desk.preview(dk.deps, ctx.principal, case_id, "approve")
+                        row["ok"] = True
+                except DomainError as exc:
+                    row["why"] = dk.error_text(L, exc)
+                rows.append(row)
+            if not form_bool(form, "confirm"):
+                return dk.render(ctx, "batch.html", rows=rows, max_amount=form_str(form, "max_amount"))
+            done = 0
+            for row in rows:
+                if not row["ok"]:
+                    continue
+                try:
+                    cases.act(dk.deps, ctx.principal, row["id"], "approve")
+                    done += 1
+                except DomainError as exc:
+                    ctx.flash("error", f"{row['id'][-8:]}: {dk.error_text(L, exc)}")
+            ctx.flash("ok", L.gettext("Approved %(n)s cases.", n=done))
             return dk.redirect(ctx, "/queue")
-        rows = []
-        for case_id in ids:
-            row: dict[str, Any] = {"id": case_id, "ok": False, "why": "", "plan": None, "case": None}
-            try:
-                page = desk.case_page(dk.deps, ctx.principal, case_id)
-                c = row["case"] = page["case"]
-                amt = c["requested_amount"]
-                if c["type"] != "refund_only" or "approve" not in c["allowed_actions"]:
-                    row["why"] = L.gettext("not a refund-only case waiting for approval")
-                elif amt["currency"] != limit.currency or amt["amount"] > limit.amount:
-                    row["why"] = L.gettext("over the amount limit")
-                else:
-                    row["plan"] = desk.preview(dk.deps, ctx.principal, case_id, "approve")
-                    row["ok"] = True
-            except DomainError as exc:
-                row["why"] = dk.error_text(L, exc)
-            rows.append(row)
-        if not form_bool(form, "confirm"):
-            return dk.render(ctx, "batch.html", rows=rows, max_amount=form_str(form, "max_amount"))
-        done = 0
-        for row in rows:
-            if not row["ok"]:
-                continue
-            try:
-                cases.act(dk.deps, ctx.principal, row["id"], "approve")
-                done += 1
-            except DomainError as exc:
-                ctx.flash("error", f"{row['id'][-8:]}: {dk.error_text(L, exc)}")
-        ctx.flash("ok", L.gettext("Approved %(n)s cases.", n=done))
-        return dk.redirect(ctx, "/queue")
+        return await run_in_threadpool(run)
 
     @r.get("/cases/{case_id}")
     def case_page(request: Request, case_id: str) -> Response:
@@ -124,36 +128,45 @@ def routes(dk: Desk) -> APIRouter:
     async def act(request: Request, case_id: str, action: str) -> Response:
         ctx = dk.staff(request)
         form = await dk.form(request, ctx)
-        back = "/warehouse/cases/" + case_id if ctx.role is Role.warehouse else "/cases/" + case_id
-        return take(dk, ctx, case_id, action, form, back)
+
+        def run() -> Response:  # database work off the event loop
+            back = "/warehouse/cases/" + case_id if ctx.role is Role.warehouse else "/cases/" + case_id
+            return take(dk, ctx, case_id, action, form, back)
+        return await run_in_threadpool(run)
 
     @r.post("/cases/{case_id}/messages")
     async def message(request: Request, case_id: str) -> Response:
         ctx = dk.staff(request)
         form = await dk.form(request, ctx)
-        try:
-            cases.add_message(dk.deps, ctx.principal, case_id, form_str(form, "body"))
-        except DomainError as exc:
-            ctx.flash("error", dk.error_text(ctx.lang, exc))
-        return dk.redirect(ctx, f"/cases/{case_id}#messages")
+
+        def run() -> Response:  # database work off the event loop
+            try:
+                cases.add_message(dk.deps, ctx.principal, case_id, form_str(form, "body"))
+            except DomainError as exc:
+                ctx.flash("error", dk.error_text(ctx.lang, exc))
+            return dk.redirect(ctx, f"/cases/{case_id}#messages")
+        return await run_in_threadpool(run)
 
     @r.post("/cases/{case_id}/buyer-link")
     async def buyer_link(request: Request, case_id: str) -> Response:
         """An admin makes a portal link for the case's buyer (a `buyer` token, shown once)."""
         ctx = dk.staff(request, Role.admin)
         await dk.form(request, ctx)
-        try:
-            page = desk.case_page(dk.deps, ctx.principal, case_id)
-            token = shops.create_token(dk.deps, ctx.principal.shop_id, "buyer", page["case"]["buyer_id"],
-                                       label="console buyer link")
-        except DomainError as exc:
-            dk.fail(ctx, exc)
-        link = str(request.base_url).rstrip("/") + "/portal/login?token=" + token
-        lines = {ln["id"]: ln for ln in page["order"]["lines"]}
-        for ln in lines.values():
-            ln["safe_link"] = safe_link(ln["link"])
-        return dk.render(ctx, "case.html", p=page, c=page["case"], lines=lines,
-                         reject_codes=REJECT_CODES, quick=QUICK_REPLIES,
-                         methods=[m.value for m in RefundMethod], buyer_link=link)
+
+        def run() -> Response:  # database work off the event loop
+            try:
+                page = desk.case_page(dk.deps, ctx.principal, case_id)
+                token = shops.create_token(dk.deps, ctx.principal.shop_id, "buyer", page["case"]["buyer_id"],
+                                           label="console buyer link")
+            except DomainError as exc:
+                dk.fail(ctx, exc)
+            link = str(request.base_url).rstrip("/") + "/portal/login?token=" + token
+            lines = {ln["id"]: ln for ln in page["order"]["lines"]}
+            for ln in lines.values():
+                ln["safe_link"] = safe_link(ln["link"])
+            return dk.render(ctx, "case.html", p=page, c=page["case"], lines=lines,
+                             reject_codes=REJECT_CODES, quick=QUICK_REPLIES,
+                             methods=[m.value for m in RefundMethod], buyer_link=link)
+        return await run_in_threadpool(run)
 
     return r

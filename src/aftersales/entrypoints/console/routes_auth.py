@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
 
 from aftersales.domain.errors import DomainError
 from aftersales.domain.vocabulary import Role
@@ -64,22 +65,25 @@ def routes(desk: Desk) -> APIRouter:
     async def login(request: Request) -> Response:
         ctx = desk.ctx(request)
         form = await desk.form(request, ctx)
-        username, password = form_str(form, "username"), str(form.get("password") or "")
-        nxt = form_str(form, "next")
-        ip = request.client.host if request.client else "?"
-        key = f"{username.lower()}|{ip}"
-        if desk.limiter.blocked(key):
-            return desk.render(ctx, "login.html", status=429, next=nxt, username=username,
-                               error=ctx.lang.gettext("Too many failed sign-ins. Wait 5 minutes."))
-        found = users.sign_in(desk.deps, desk.directory, username, password) if username else []
-        if not found:
-            desk.limiter.fail(key)
-            return desk.render(ctx, "login.html", status=401, next=nxt, username=username,
-                               error=ctx.lang.gettext("Wrong username or password."))
-        desk.limiter.clear(key)
-        accounts = [Account(u.id, u.shop_id, reads.shop_info(desk.deps, u.shop_id)["name"], u.principal)
-                    for u in found]
-        return _start(desk, ctx, accounts, found[0].display_name, _next(nxt, found[0].role))
+
+        def run() -> Response:  # database work off the event loop
+            username, password = form_str(form, "username"), str(form.get("password") or "")
+            nxt = form_str(form, "next")
+            ip = request.client.host if request.client else "?"
+            key = f"{username.lower()}|{ip}"
+            if desk.limiter.blocked(key):
+                return desk.render(ctx, "login.html", status=429, next=nxt, username=username,
+                                   error=ctx.lang.gettext("Too many failed sign-ins. Wait 5 minutes."))
+            found = users.sign_in(desk.deps, desk.directory, username, password) if username else []
+            if not found:
+                desk.limiter.fail(key)
+                return desk.render(ctx, "login.html", status=401, next=nxt, username=username,
+                                   error=ctx.lang.gettext("Wrong username or password."))
+            desk.limiter.clear(key)
+            accounts = [Account(u.id, u.shop_id, reads.shop_info(desk.deps, u.shop_id)["name"], u.principal)
+                        for u in found]
+            return _start(desk, ctx, accounts, found[0].display_name, _next(nxt, found[0].role))
+        return await run_in_threadpool(run)
 
     @r.post("/logout")
     async def logout(request: Request) -> Response:
@@ -94,14 +98,17 @@ def routes(desk: Desk) -> APIRouter:
     async def switch(request: Request) -> Response:
         ctx = desk.staff(request)
         form = await desk.form(request, ctx)
-        assert ctx.session is not None
-        wanted = form_str(form, "shop")
-        for i, acc in enumerate(ctx.session.accounts):
-            if acc.shop_id == wanted:
-                ctx.session.current = i
-                ctx.session.data["timezone"] = reads.shop_info(desk.deps, acc.shop_id)["timezone"]
-                return desk.redirect(ctx, HOME.get(acc.principal.role, "/"))
-        raise PageError(404, ctx.lang.gettext("Not found."))
+
+        def run() -> Response:  # database work off the event loop
+            assert ctx.session is not None
+            wanted = form_str(form, "shop")
+            for i, acc in enumerate(ctx.session.accounts):
+                if acc.shop_id == wanted:
+                    ctx.session.current = i
+                    ctx.session.data["timezone"] = reads.shop_info(desk.deps, acc.shop_id)["timezone"]
+                    return desk.redirect(ctx, HOME.get(acc.principal.role, "/"))
+            raise PageError(404, ctx.lang.gettext("Not found."))
+        return await run_in_threadpool(run)
 
     @r.get("/portal/login")
     def portal_login(request: Request, token: str = "") -> Response:

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
 
 from aftersales.adapters.profiles import load_all
 from aftersales.domain.errors import DomainError
@@ -83,18 +84,21 @@ def routes(dk: Desk) -> APIRouter:
     async def advance(request: Request) -> Response:
         ctx = dk.staff(request, Role.admin)
         form = await dk.form(request, ctx)
-        amount, unit = form_str(form, "amount"), form_str(form, "unit")
-        fired = None
-        try:
-            if unit not in ("h", "d") or not amount.isdigit():
-                raise DomainError("amount and unit", code="invalid_duration")
-            _, done = timers.advance_clock(dk.deps, ctx.principal, by=f"{amount}{unit}")
-            fired = [{"case_id": f.case_id, "outcome": f.outcome, "at": f.at.astimezone(UTC).isoformat()}
-                     for f in done]
-        except DomainError as exc:
-            ctx.flash("error", dk.error_text(ctx.lang, exc))
-        if ctx.session is not None and fired is not None:
-            ctx.session.data["fired"] = fired  # shown once by the page we redirect to
-        return dk.redirect(ctx, "/clock")
+
+        def run() -> Response:  # database work off the event loop
+            amount, unit = form_str(form, "amount"), form_str(form, "unit")
+            fired = None
+            try:
+                if unit not in ("h", "d") or not amount.isdigit():
+                    raise DomainError("amount and unit", code="invalid_duration")
+                _, done = timers.advance_clock(dk.deps, ctx.principal, by=f"{amount}{unit}")
+                fired = [{"case_id": f.case_id, "outcome": f.outcome, "at": f.at.astimezone(UTC).isoformat()}
+                         for f in done]
+            except DomainError as exc:
+                ctx.flash("error", dk.error_text(ctx.lang, exc))
+            if ctx.session is not None and fired is not None:
+                ctx.session.data["fired"] = fired  # shown once by the page we redirect to
+            return dk.redirect(ctx, "/clock")
+        return await run_in_threadpool(run)
 
     return r

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
 
 from aftersales.domain.errors import DomainError
 from aftersales.entrypoints.console.web import Ctx, Desk, uploads
@@ -20,8 +21,9 @@ async def save_uploads(dk: Desk, ctx: Ctx, case_id: str, form: object, field: st
         data = await upload.read()
         if not data:
             continue
-        try:
-            evidence.add_evidence(dk.deps, ctx.principal, case_id, data, upload.filename)
+        try:  # the database work runs off the event loop
+            await run_in_threadpool(evidence.add_evidence, dk.deps, ctx.principal, case_id, data,
+                                    upload.filename)
             count += 1
         except DomainError as exc:
             ctx.flash("error", f"{upload.filename}: {dk.error_text(ctx.lang, exc)}")

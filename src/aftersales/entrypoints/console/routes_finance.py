@@ -10,6 +10,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
 
 from aftersales.domain.errors import DomainError
 from aftersales.domain.vocabulary import LedgerKind, RefundMethod, Role
@@ -97,6 +98,9 @@ def routes(dk: Desk) -> APIRouter:
     async def mark(request: Request, case_id: str) -> Response:
         ctx = dk.staff(request, Role.finance)
         form = await dk.form(request, ctx)
-        return take(dk, ctx, case_id, "mark_refunded", form, "/finance")
+
+        def run() -> Response:  # database work off the event loop
+            return take(dk, ctx, case_id, "mark_refunded", form, "/finance")
+        return await run_in_threadpool(run)
 
     return r

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
 
 from aftersales.domain.errors import DomainError
 from aftersales.domain.money import Money
@@ -46,7 +47,8 @@ def routes(dk: Desk) -> APIRouter:
         ctx = dk.buyer(request)
         form = await dk.form(request, ctx)
         back = f"/portal/orders/{order_id}/new"
-        try:
+
+        def run() -> str:  # database work off the event loop; returns the new case id
             order = buyers.my_order(dk.deps, ctx.principal, order_id)
             lines = []
             for ln in order.lines:
@@ -60,13 +62,16 @@ def routes(dk: Desk) -> APIRouter:
                 requested_amount=Money.parse_major(amount, order.currency).amount if amount else None,
                 refund_method=form_str(form, "refund_method") or None,
                 description=form_str(form, "description"))
-            loaded = cases.open_case(dk.deps, ctx.principal, data)
+            return cases.open_case(dk.deps, ctx.principal, data).case.id
+
+        try:
+            case_id = await run_in_threadpool(run)
         except DomainError as exc:
             ctx.flash("error", dk.error_text(ctx.lang, exc))
             return dk.redirect(ctx, back)
-        await save_uploads(dk, ctx, loaded.case.id, form, "photos")
+        await save_uploads(dk, ctx, case_id, form, "photos")
         ctx.flash("ok", ctx.lang.gettext("Your request was sent to the shop."))
-        return dk.redirect(ctx, f"/portal/cases/{loaded.case.id}")
+        return dk.redirect(ctx, f"/portal/cases/{case_id}")
 
     @r.get("/portal/cases/{case_id}")
     def case_page(request: Request, case_id: str) -> Response:
@@ -82,29 +87,38 @@ def routes(dk: Desk) -> APIRouter:
     async def act(request: Request, case_id: str, action: str) -> Response:
         ctx = dk.buyer(request)
         form = await dk.form(request, ctx)
-        return take(dk, ctx, case_id, action, form, f"/portal/cases/{case_id}")
+
+        def run() -> Response:  # database work off the event loop
+            return take(dk, ctx, case_id, action, form, f"/portal/cases/{case_id}")
+        return await run_in_threadpool(run)
 
     @r.post("/portal/cases/{case_id}/messages")
     async def message(request: Request, case_id: str) -> Response:
         ctx = dk.buyer(request)
         form = await dk.form(request, ctx)
-        try:
-            cases.add_message(dk.deps, ctx.principal, case_id, form_str(form, "body"))
-        except DomainError as exc:
-            ctx.flash("error", dk.error_text(ctx.lang, exc))
-        return dk.redirect(ctx, f"/portal/cases/{case_id}#messages")
+
+        def run() -> Response:  # database work off the event loop
+            try:
+                cases.add_message(dk.deps, ctx.principal, case_id, form_str(form, "body"))
+            except DomainError as exc:
+                ctx.flash("error", dk.error_text(ctx.lang, exc))
+            return dk.redirect(ctx, f"/portal/cases/{case_id}#messages")
+        return await run_in_threadpool(run)
 
     @r.post("/portal/cases/{case_id}/rate")
     async def rate(request: Request, case_id: str) -> Response:
         ctx = dk.buyer(request)
         form = await dk.form(request, ctx)
-        stars = form_str(form, "stars")
-        try:
-            cases.rate(dk.deps, ctx.principal, case_id, int(stars) if stars.isdigit() else 0)
-        except DomainError as exc:
-            ctx.flash("error", dk.error_text(ctx.lang, exc))
+
+        def run() -> Response:  # database work off the event loop
+            stars = form_str(form, "stars")
+            try:
+                cases.rate(dk.deps, ctx.principal, case_id, int(stars) if stars.isdigit() else 0)
+            except DomainError as exc:
+                ctx.flash("error", dk.error_text(ctx.lang, exc))
+                return dk.redirect(ctx, f"/portal/cases/{case_id}")
+            ctx.flash("ok", ctx.lang.gettext("Thank you for your rating."))
             return dk.redirect(ctx, f"/portal/cases/{case_id}")
-        ctx.flash("ok", ctx.lang.gettext("Thank you for your rating."))
-        return dk.redirect(ctx, f"/portal/cases/{case_id}")
+        return await run_in_threadpool(run)
 
     return r

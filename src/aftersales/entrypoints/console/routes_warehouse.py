@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
 
 from aftersales.domain.errors import DomainError
 from aftersales.domain.vocabulary import Condition, Disposition, Role
@@ -35,17 +36,20 @@ def routes(dk: Desk) -> APIRouter:
     async def scan(request: Request) -> Response:
         ctx = dk.staff(request, Role.warehouse)
         form = await dk.form(request, ctx)
-        L = ctx.lang
-        waybill = form_str(form, "waybill")
-        try:
-            loaded = parcels.scan(dk.deps, ctx.principal, waybill, form_str(form, "carrier") or None)
-        except DomainError as exc:
-            ctx.flash("error", dk.error_text(L, exc))
-            return dk.redirect(ctx, "/warehouse")
-        if loaded is None:
-            ctx.flash("warn", L.gettext("Unknown waybill %(w)s: kept as an unmatched parcel.", w=waybill))
-            return dk.redirect(ctx, "/warehouse")
-        return dk.redirect(ctx, f"/warehouse/cases/{loaded.case.id}")
+
+        def run() -> Response:  # database work off the event loop
+            L = ctx.lang
+            waybill = form_str(form, "waybill")
+            try:
+                loaded = parcels.scan(dk.deps, ctx.principal, waybill, form_str(form, "carrier") or None)
+            except DomainError as exc:
+                ctx.flash("error", dk.error_text(L, exc))
+                return dk.redirect(ctx, "/warehouse")
+            if loaded is None:
+                ctx.flash("warn", L.gettext("Unknown waybill %(w)s: kept as an unmatched parcel.", w=waybill))
+                return dk.redirect(ctx, "/warehouse")
+            return dk.redirect(ctx, f"/warehouse/cases/{loaded.case.id}")
+        return await run_in_threadpool(run)
 
     @r.get("/warehouse/cases/{case_id}")
     def case_screen(request: Request, case_id: str) -> Response:
@@ -65,7 +69,8 @@ def routes(dk: Desk) -> APIRouter:
         form = await dk.form(request, ctx)
         if action == "inspect":
             await save_uploads(dk, ctx, case_id, form, "photos")
-        return take(dk, ctx, case_id, action, form, f"/warehouse/cases/{case_id}")
+        return await run_in_threadpool(take, dk, ctx, case_id, action, form,
+                                       f"/warehouse/cases/{case_id}")
 
     @r.get("/warehouse/parcels")
     def unmatched(request: Request) -> Response:
@@ -82,13 +87,16 @@ def routes(dk: Desk) -> APIRouter:
     async def attach(request: Request, parcel_id: str) -> Response:
         ctx = dk.staff(request, Role.warehouse, Role.agent)
         form = await dk.form(request, ctx)
-        case_id = form_str(form, "case_id")
-        try:
-            parcels.attach(dk.deps, ctx.principal, parcel_id, case_id)
-        except DomainError as exc:
-            ctx.flash("error", dk.error_text(ctx.lang, exc))
-            return dk.redirect(ctx, "/warehouse/parcels")
-        ctx.flash("ok", ctx.lang.gettext("Parcel attached."))
-        return dk.redirect(ctx, f"/warehouse/cases/{case_id}")
+
+        def run() -> Response:  # database work off the event loop
+            case_id = form_str(form, "case_id")
+            try:
+                parcels.attach(dk.deps, ctx.principal, parcel_id, case_id)
+            except DomainError as exc:
+                ctx.flash("error", dk.error_text(ctx.lang, exc))
+                return dk.redirect(ctx, "/warehouse/parcels")
+            ctx.flash("ok", ctx.lang.gettext("Parcel attached."))
+            return dk.redirect(ctx, f"/warehouse/cases/{case_id}")
+        return await run_in_threadpool(run)
 
     return r
