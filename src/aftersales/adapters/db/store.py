@@ -44,11 +44,39 @@ MOVE_PENDING = update(t.deadlines).where(
     _d.case_id == bindparam("k_case"), _d.shop_id == bindparam("k_shop"),
     _d.key == bindparam("k_key"), _d.status == "pending").values(
     due_at=bindparam("due_at"), outcome=bindparam("outcome"), source=bindparam("source"))
-DROP_SUPERSEDED_KEY = t.deadlines.delete().where(
-    _d.case_id == bindparam("k_case"), _d.key == bindparam("k_key"), _d.status == "superseded")
+
+
+def _upsert_deadline(dialect_insert: Any) -> Any:
+    stmt = dialect_insert(t.deadlines)
+    return stmt.on_conflict_do_update(
+        index_elements=["case_id", "key"],
+        set_={"due_at": stmt.excluded.due_at, "outcome": stmt.excluded.outcome,
+              "source": stmt.excluded.source, "rule": stmt.excluded.rule,
+              "status": "pending", "settled_at": None})
+
+
+UPSERT_DEADLINE_PG = _upsert_deadline(pg_insert)
+UPSERT_DEADLINE_SQLITE = _upsert_deadline(sqlite_insert)
 SELECT_SHOP = select(t.shops).where(t.shops.c.id == bindparam("k_id"))
-SELECT_ORDER = select(t.orders).where(t.orders.c.shop_id == bindparam("k_shop"),
-                                      t.orders.c.id == bindparam("k_id"))
+_LINE_COLS = [c.label(f"line_{c.name}") for c in t.order_lines.columns]
+SELECT_ORDER_WITH_LINES = select(t.orders, *_LINE_COLS).join(
+    t.order_lines, t.order_lines.c.order_id == t.orders.c.id).where(
+    t.orders.c.shop_id == bindparam("k_shop"), t.orders.c.id == bindparam("k_id"),
+    t.order_lines.c.shop_id == bindparam("k_shop"))
+
+
+class _LineRow:
+    """A joined row seen as an order_lines row (attributes without the `line_` prefix)."""
+
+    __slots__ = ("_row",)
+
+    def __init__(self, row: Any) -> None:
+        self._row = row
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._row, f"line_{name}")
+
+
 SELECT_LINES = select(t.order_lines).where(t.order_lines.c.order_id == bindparam("k_order"),
                                            t.order_lines.c.shop_id == bindparam("k_shop"))
 SELECT_ORDER_REFUNDS = select(t.refunds).where(
@@ -125,8 +153,13 @@ class SqlStore:
         return order_from_rows(row, list(lines))
 
     def get_order(self, shop_id: str, order_id: str) -> Order | None:
-        return self._with_lines(self.conn.execute(
-            SELECT_ORDER, {"k_shop": shop_id, "k_id": order_id}).first())
+        """The order and its lines in one round trip (one row per line)."""
+        rows = self.conn.execute(SELECT_ORDER_WITH_LINES, {"k_shop": shop_id, "k_id": order_id}).all()
+        if not rows:
+            return None
+        head = rows[0]
+        lines = [_LineRow(r) for r in rows]
+        return order_from_rows(head, lines)  # type: ignore[arg-type]
 
     def find_order(self, shop_id: str, platform_order_id: str) -> Order | None:
         return self._order(and_(t.orders.c.shop_id == shop_id,
@@ -247,8 +280,8 @@ class SqlStore:
         self.conn.execute(SUPERSEDE_PENDING, {**keys, "k_now": now})
         if deadline is None:
             return
-        self.conn.execute(DROP_SUPERSEDED_KEY, {**keys, "k_key": deadline.key})
-        self.conn.execute(insert(t.deadlines), {
+        # One statement: a key superseded earlier in the same state comes back as pending.
+        self.conn.execute(UPSERT_DEADLINE_PG if self.pg else UPSERT_DEADLINE_SQLITE, {
             "id": self.new_id(), "shop_id": case.shop_id, "case_id": case.id, "key": deadline.key,
             "due_at": deadline.at, "outcome": deadline.outcome.value, "source": deadline.source,
             "rule": deadline.rule, "status": "pending"})
