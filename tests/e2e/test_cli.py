@@ -120,7 +120,22 @@ def sqlite_shop(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, st
     db = f"sqlite:///{where / 'bad.db'}"
     run("migrate", cwd=where, db=db)
     shop_id = run("shop", "create", "--name", "x", "--platform", "douyin", cwd=where, db=db).stdout.strip()
+    (where / "notjson.txt").write_text("auto_approve: yes\n", encoding="utf-8")
+    (where / "float.json").write_text('{"auto_approve": [{"max_amount": 29.99}]}', encoding="utf-8")
     return where, db, shop_id
+
+
+def test_shop_policy_is_set_from_a_file_and_printed(sqlite_shop: tuple[Path, str, str]) -> None:
+    """The merchant's policy is data per shop: `aftersales shop policy` stores and shows it."""
+    where, db, shop_id = sqlite_shop
+    (where / "policy.json").write_text(
+        json.dumps({"auto_approve": [{"max_amount": 3000}], "extra": {"alert_email": "a@b.cn"}}),
+        encoding="utf-8")
+    stored = run("shop", "policy", "--shop", shop_id, "--file", "policy.json", cwd=where, db=db)
+    assert stored.returncode == 0, stored.stderr
+    shown = json.loads(run("shop", "policy", "--shop", shop_id, cwd=where, db=db).stdout)
+    assert shown["auto_approve"][0]["max_amount"] == 3000
+    assert shown["extra"] == {"alert_email": "a@b.cn"}
 
 
 BAD_INPUT = {
@@ -140,6 +155,11 @@ BAD_INPUT = {
     "unreachable database": (["--database", "postgresql+psycopg://postgres@127.0.0.1:9/x", "migrate"],
                              "database error"),
     "not a database url": (["--database", "mysql://x", "migrate"], "invalid_database_url"),
+    "policy not json": (["shop", "policy", "--shop", "{shop}", "--file", "notjson.txt"],
+                        "invalid_policy"),
+    "policy float amount": (["shop", "policy", "--shop", "{shop}", "--file", "float.json"],
+                            "invalid_policy"),
+    "policy unknown shop": (["shop", "policy", "--shop", "nope"], "shop_not_found"),
 }
 
 

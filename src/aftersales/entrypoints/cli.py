@@ -179,6 +179,28 @@ def shop_create(ctx: typer.Context, name: str = typer.Option(..., "--name"),
     print(record.shop.id)
 
 
+@shop_app.command("policy")
+def shop_policy(ctx: typer.Context, shop: str = typer.Option(..., "--shop", help="Shop id"),
+                file: Path | None = typer.Option(None, "--file",
+                                                 help="JSON policy to store (omit to print it)")) -> None:
+    """Print a shop's merchant policy as JSON, or replace it with the one in --file."""
+    deps = _app(ctx).deps
+    if file is None:
+        with deps.uow() as uow:
+            record = shops.require_shop(uow.store, shop)
+        print(json.dumps(record.policy.to_dict(), ensure_ascii=False, indent=2))
+        return
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise InvalidInput(f"{file}: not JSON: {exc.msg} (line {exc.lineno})",
+                           code="invalid_policy") from None
+    if not isinstance(data, dict):
+        raise InvalidInput(f"{file}: a policy is a JSON object", code="invalid_policy")
+    view = shops.set_policy(deps, None, shop, data)
+    print(json.dumps(view["policy"], ensure_ascii=False, indent=2))
+
+
 @token_app.command("create")
 def token_create(ctx: typer.Context, shop: str = typer.Option(..., "--shop", help="Shop id"),
                  role: str = typer.Option(..., "--role"),

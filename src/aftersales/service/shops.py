@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from aftersales.domain.errors import InvalidInput
+from aftersales.domain.errors import Forbidden, InvalidInput
 from aftersales.domain.merchant_policy import MerchantPolicy
 from aftersales.domain.orders import Shop
 from aftersales.domain.vocabulary import TOKEN_ROLES, Role
@@ -77,3 +78,37 @@ def require_shop(store: Store, shop_id: str) -> ShopRecord:
     if record is None:
         raise NotFound(f"no shop {shop_id}", code="shop_not_found")
     return record
+
+
+def shop_view(record: ShopRecord) -> dict[str, object]:
+    s = record.shop
+    return {"id": s.id, "name": s.name, "platform": s.platform, "timezone": s.timezone,
+            "sandbox": s.sandbox, "clock": None if record.clock_at is None
+            else record.clock_at.isoformat(), "policy": record.policy.to_dict()}
+
+
+def get_shop(deps: Deps, principal: Principal) -> dict[str, object]:
+    """The caller's shop and its merchant policy (staff only: buyers see no policy)."""
+    if principal.role is Role.buyer:
+        raise Forbidden("buyers do not see the shop's policy")
+    with deps.uow() as uow:
+        return shop_view(require_shop(uow.store, principal.shop_id))
+
+
+def set_policy(deps: Deps, principal: Principal | None, shop_id: str,
+               data: Mapping[str, object]) -> dict[str, object]:
+    """Replace the shop's merchant policy (auto-approval rules, windows, freight cap, alerts).
+
+    Validated whole before anything is written; cases already open keep deciding under the
+    new policy from their next evaluation on (the policy is the merchant's, not the case's).
+    `principal` None means the CLI, run by whoever runs the server.
+    """
+    if principal is not None and (principal.role is not Role.admin or principal.shop_id != shop_id):
+        raise Forbidden("only the shop's admin sets its policy")
+    policy = MerchantPolicy.from_dict(data)
+    with deps.uow() as uow:
+        require_shop(uow.store, shop_id)
+        uow.store.set_policy(shop_id, policy)
+        record = require_shop(uow.store, shop_id)
+        uow.commit()
+    return shop_view(record)

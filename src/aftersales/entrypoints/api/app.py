@@ -15,7 +15,17 @@ from fastapi import FastAPI
 from aftersales.entrypoints.api import errors
 from aftersales.entrypoints.api.context import ApiState
 from aftersales.entrypoints.api.limits import BodyLimitMiddleware
-from aftersales.entrypoints.api.routes import actions, cases, clock, meta, orders, parcels, refunds, threads
+from aftersales.entrypoints.api.routes import (
+    actions,
+    cases,
+    clock,
+    meta,
+    orders,
+    parcels,
+    refunds,
+    shop,
+    threads,
+)
 from aftersales.entrypoints.api.settings import ApiSettings
 from aftersales.entrypoints.bootstrap import App, bootstrap
 
@@ -52,7 +62,7 @@ def create_app(app: App | None = None, *, database_url: str | None = None,
     )
     api.state.api = ApiState(wired, config)
     errors.install(api)
-    for module in (orders, cases, actions, threads, parcels, refunds, clock, meta):
+    for module in (orders, cases, actions, threads, parcels, refunds, clock, shop, meta):
         api.include_router(module.router, prefix=BASE)
     api.add_middleware(BodyLimitMiddleware, max_json_bytes=config.max_json_bytes,
                        max_upload_bytes=config.max_upload_bytes or wired.deps.max_upload_bytes)
