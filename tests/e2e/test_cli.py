@@ -31,13 +31,14 @@ CLI = Path(sys.executable).parent / "aftersales"
 Result = subprocess.CompletedProcess[str]
 
 
-def run(*args: str, cwd: Path, db: str | None = None, timeout: float = 60) -> Result:
+def run(*args: str, cwd: Path, db: str | None = None, timeout: float = 60,
+        stdin: str | None = None) -> Result:
     base = [str(CLI)] if CLI.exists() else [sys.executable, "-m", "aftersales.entrypoints.cli"]
     env = {k: v for k, v in os.environ.items() if k != "AFTERSALES_DEBUG"}
     if db is not None:
         env["AFTERSALES_DATABASE_URL"] = db
     return subprocess.run([*base, *args], cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=timeout)
+                          timeout=timeout, input=stdin)
 
 
 def one_line_error(result: Result) -> str:
@@ -123,6 +124,22 @@ def sqlite_shop(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, st
     (where / "notjson.txt").write_text("auto_approve: yes\n", encoding="utf-8")
     (where / "float.json").write_text('{"auto_approve": [{"max_amount": 29.99}]}', encoding="utf-8")
     return where, db, shop_id
+
+
+def test_user_create_makes_a_desk_account(sqlite_shop: tuple[Path, str, str]) -> None:
+    """A merchant creates staff accounts for the desk; bad ones are refused in one line."""
+    where, db, shop_id = sqlite_shop
+    made = run("user", "create", "--shop", shop_id, "--username", "lin", "--role", "agent",
+               "--password-stdin", cwd=where, db=db, stdin="long-enough-1\n")
+    assert made.returncode == 0 and len(made.stdout.strip()) == 36, made.stderr
+    for args, stdin, code in (
+        (["--username", "lin", "--role", "agent"], "long-enough-1\n", "username_taken"),
+        (["--username", "wu", "--role", "agent"], "short\n", "weak_password"),
+        (["--username", "wu", "--role", "buyer"], "long-enough-1\n", "invalid_role"),
+    ):
+        line = one_line_error(run("user", "create", "--shop", shop_id, *args, "--password-stdin",
+                                  cwd=where, db=db, stdin=stdin))
+        assert code in line
 
 
 def test_shop_policy_is_set_from_a_file_and_printed(sqlite_shop: tuple[Path, str, str]) -> None:

@@ -40,6 +40,9 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=N
 shop_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None, help="Manage shops.")
 token_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None, help="Manage API tokens.")
 app.add_typer(shop_app, name="shop")
+user_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None,
+                       help="Manage staff accounts for the desk.")
+app.add_typer(user_app, name="user")
 app.add_typer(token_app, name="token")
 
 out = Console(highlight=False)
@@ -199,6 +202,24 @@ def shop_policy(ctx: typer.Context, shop: str = typer.Option(..., "--shop", help
         raise InvalidInput(f"{file}: a policy is a JSON object", code="invalid_policy")
     view = shops.set_policy(deps, None, shop, data)
     print(json.dumps(view["policy"], ensure_ascii=False, indent=2))
+
+
+@user_app.command("create")
+def user_create(ctx: typer.Context, shop: str = typer.Option(..., "--shop", help="Shop id"),
+                username: str = typer.Option(..., "--username"),
+                role: str = typer.Option(..., "--role", help="admin, agent, warehouse or finance"),
+                name: str | None = typer.Option(None, "--name", help="Display name"),
+                password_stdin: bool = typer.Option(
+                    False, "--password-stdin", help="Read the password from standard input")) -> None:
+    """Create a staff account for the desk; the password is asked for (or read from stdin)."""
+    from aftersales.entrypoints.console.staff import create_user
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    user = create_user(_app(ctx).deps, shop, username, password, role, name)
+    print(user.id)
 
 
 @token_app.command("create")
