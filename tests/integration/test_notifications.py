@@ -94,3 +94,18 @@ def test_no_alert_address_no_mail(tmp_path: Path) -> None:
     timers.advance_clock(app.deps, admin, by="49h")
     with app.deps.uow() as uow:
         assert uow.store.claim_notifications(10) == []
+
+
+def test_near_timeout_alert_goes_out_once_before_the_platform_decides(tmp_path: Path, smtp) -> None:
+    """DOMAIN.md: a case with less than 12 hours left is flagged 即将超时 — and the merchant
+    is told then, once, before the platform's automatic outcome (Kuaishou: 48 h review)."""
+    inbox, port = smtp
+    app, admin = _sandbox(tmp_path, "ops@shop.example")
+    mailer = SmtpMailer("127.0.0.1", port)
+    timers.advance_clock(app.deps, admin, by="30h")  # 18 h left: not near yet
+    assert notifications.send_pending(app.deps, mailer) == 0
+    timers.advance_clock(app.deps, admin, by="7h")  # 11 h left: near
+    timers.advance_clock(app.deps, admin, by="1h")  # still near: no second alert
+    assert notifications.send_pending(app.deps, mailer) == 1
+    subject = str(make_header(decode_header(message_from_bytes(inbox.messages[0][2])["Subject"])))
+    assert subject.startswith("[即将超时]") and "auto_approve" in subject

@@ -48,8 +48,11 @@ class WorkerStats:
 
 
 def run_pass(deps: Deps, *, batch: int = 200) -> list[Fired]:
-    """One pass: everything due now in live (non-sandbox) shops, then the notifications."""
-    fired = timers.sweep(deps, deps.clock.now(), batch=batch, live_only=True)
+    """One pass: everything due now in live (non-sandbox) shops, the 即将超时 alerts for
+    deadlines entering their last hours, then the notifications."""
+    now = deps.clock.now()
+    fired = timers.sweep(deps, now, batch=batch, live_only=True)
+    notifications.warn_near_due(deps, now, live_only=True)
     send_queued_notifications(deps)
     return fired
 

@@ -10,7 +10,7 @@ without one gets no mail, only the marks on the desk.
 from __future__ import annotations
 
 import smtplib
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from aftersales.domain.case import Case
 from aftersales.service.deps import Deps
@@ -41,6 +41,47 @@ def deadline_alert(deps: Deps, store: Store, shop: ShopRecord, case: Case, now: 
     body = (f"{last.explanation}\n\nCase {case.id}, order {case.order_id}, buyer {case.buyer_id}.\n"
             f"State: {last.from_state} → {last.to_state} at {last.at.isoformat()}.")
     enqueue(deps, store, shop, case, subject, body, now)
+
+
+CLAIM_HORIZON = timedelta(hours=48)
+
+
+def warn_near_due(deps: Deps, now: datetime, *, live_only: bool = True,
+                  shop_id: str | None = None, limit: int = 500) -> int:
+    """Queue a 即将超时 alert for each deadline entering its last hours, once per deadline.
+
+    DOMAIN.md: a case is near its deadline with less than 12 hours (or 20% of its window)
+    left; the alert goes out when the last 12 hours (the profile's `near_timeout_hours`)
+    begin, so the merchant hears before the platform decides for them.
+    """
+    queued = 0
+    with deps.uow() as uow:
+        store = uow.store
+        # Claim a generous horizon; each row is then held to its own platform's "near".
+        rows = store.claim_near_due(now + CLAIM_HORIZON, limit, live_only=live_only,
+                                    shop_id=shop_id)
+        shops: dict[str, ShopRecord | None] = {}
+        warned = []
+        for row in rows:
+            shop = shops.setdefault(row.shop_id, store.get_shop(row.shop_id))
+            if shop is None:
+                continue
+            profile = deps.profiles(shop.shop.platform)
+            if row.due_at > now + timedelta(hours=profile.near_timeout_hours):
+                continue  # this platform's "near" has not begun yet
+            warned.append(row.id)
+            left = row.due_at - now
+            hours = max(0, int(left.total_seconds() // 3600))
+            queued += enqueue(
+                deps, store, shop, None,
+                f"[即将超时] {shop.shop.name}: case {row.case_id[-8:]} — {row.outcome} in {hours} h",
+                f"Case {row.case_id} reaches its deadline at {row.due_at.isoformat()} "
+                f"({hours} h left). If nothing is done, the outcome is {row.outcome} "
+                f"(rule {row.key.split(':', 1)[-1]}).\n案件将于 {row.due_at.isoformat()} 到期，"
+                f"剩余约 {hours} 小时，到期后将执行：{row.outcome}。", now)
+        store.mark_warned(warned, now)
+        uow.commit()
+    return queued
 
 
 def send_pending(deps: Deps, mailer: Mailer, limit: int = 50) -> int:

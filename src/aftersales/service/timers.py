@@ -122,6 +122,7 @@ def advance_clock(deps: Deps, principal: Principal, *, to: datetime | None = Non
         step = target if nxt is None else max(nxt, cursor)
         _set_clock(deps, principal.shop_id, step)
         fired += sweep(deps, step, shop_id=principal.shop_id)
+        notifications.warn_near_due(deps, step, live_only=False, shop_id=principal.shop_id)
         if step >= target:
             break
         cursor = step

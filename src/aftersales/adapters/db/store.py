@@ -328,6 +328,27 @@ class SqlStore:
         return [DueDeadline(r.id, r.shop_id, r.case_id, r.key, r.due_at, r.outcome)
                 for r in self.conn.execute(stmt).all()]
 
+    def claim_near_due(self, until: datetime, limit: int, *, live_only: bool = False,
+                       shop_id: str | None = None) -> list[DueDeadline]:
+        """Pending deadlines due by `until` whose near-timeout alert has not gone out."""
+        d = t.deadlines.c
+        stmt = select(d.id, d.shop_id, d.case_id, d.key, d.due_at, d.outcome).where(
+            d.status == "pending", d.due_at <= until, d.warned_at.is_(None))
+        if shop_id is not None:
+            stmt = stmt.where(d.shop_id == shop_id)
+        if live_only:
+            stmt = stmt.where(d.shop_id.not_in(select(t.shops.c.id).where(t.shops.c.sandbox)))
+        stmt = stmt.order_by(d.due_at).limit(limit)
+        if self.pg:
+            stmt = stmt.with_for_update(skip_locked=True)
+        return [DueDeadline(r.id, r.shop_id, r.case_id, r.key, r.due_at, r.outcome)
+                for r in self.conn.execute(stmt).all()]
+
+    def mark_warned(self, deadline_ids: Sequence[str], now: datetime) -> None:
+        if deadline_ids:
+            self.conn.execute(update(t.deadlines).where(t.deadlines.c.id.in_(list(deadline_ids)))
+                              .values(warned_at=now))
+
     def settle_deadline(self, deadline_id: str, status: str, now: datetime) -> None:
         self.conn.execute(update(t.deadlines).where(t.deadlines.c.id == deadline_id)
                           .values(status=status, settled_at=now))

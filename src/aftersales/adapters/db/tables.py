@@ -210,6 +210,7 @@ deadlines = Table(
     Column("rule", String(80), nullable=False),
     Column("status", String(12), nullable=False),  # pending | fired | superseded | stale
     Column("settled_at", TS),
+    Column("warned_at", TS),  # when the near-timeout (即将超时) alert was queued
     UniqueConstraint("case_id", "key"),
     Index("ix_deadlines_pending_due", "due_at", postgresql_where=text("status = 'pending'"),
           sqlite_where=text("status = 'pending'")),
