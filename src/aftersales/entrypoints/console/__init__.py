@@ -17,6 +17,7 @@ from aftersales.entrypoints.console import (
     routes_evidence,
     routes_finance,
     routes_portal,
+    routes_settings,
     routes_warehouse,
 )
 from aftersales.entrypoints.console.web import HERE, Desk, PageError, Redirect
@@ -29,7 +30,7 @@ def mount_console(app: FastAPI, deps: Deps, *, secret: str | None = None) -> Des
     """Add the console to `app`; returns the Desk (sessions, limiter) for tests and tooling."""
     dk = Desk(deps, secret=secret)
     for module in (routes_auth, routes_agent, routes_evidence, routes_warehouse, routes_finance,
-                   routes_portal, routes_dashboard):
+                   routes_portal, routes_dashboard, routes_settings):
         app.include_router(module.routes(dk), include_in_schema=False)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="console-static")
 
