@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 
-from console.console_helpers import sign_in
-
 from aftersales.service import shops
+from console.console_helpers import sign_in
 
 
 def test_admin_saves_a_policy_that_the_service_then_uses(client, world) -> None:
