@@ -37,6 +37,7 @@ def body_for(action: str) -> dict[str, Any]:
         "receive": {"prepaid": True},
         "inspect": ACCEPT,
         "reship": {"carrier": "YTO", "waybill": f"YTO{n}"},
+        "ship_order": {"carrier": "SF", "waybill": f"SFO{n}"},
         "escalate": {"statement": "the merchant refused a real defect"},
         "rule": {"in_favor_of": "buyer"},
         "mark_refunded": {"reference": f"BANK-{n}"},

@@ -37,3 +37,19 @@ def test_only_the_admin_sets_it_and_bad_policies_change_nothing(desk: Desk) -> N
         "auto_approve"] == []
     assert_error(desk.client.get("/api/v1/shop", headers=shop.auth("buyer")), 403)
     assert_error(desk.client.get("/api/v1/shop"), 401)
+
+
+def test_shipping_the_order_closes_an_unshipped_taobao_refund(desk: Desk) -> None:
+    """PLATFORMS.md Taobao: the seller cannot refuse an unshipped refund-only request, but
+    shipping in time closes it; the order then counts as shipped."""
+    shop = desk.shop("taobao")
+    order = desk.order(shop, shipped_at=None, delivered_days_ago=None)
+    case = desk.open_case(shop, order, type="refund_only", reason="no_reason")
+    refused = desk.act(shop, case["id"], "reject", "agent",
+                       {"reason_code": "other", "explanation": "已发货"}, expect=None)
+    assert_error(refused, 422, "cannot_refuse")
+    closed = desk.act(shop, case["id"], "ship_order", "warehouse",
+                      {"carrier": "SF", "waybill": "SF100200300"}).json()
+    assert closed["state"] == "closed" and closed["events"][-1]["kind"] == "ship_order"
+    got = desk.client.get(f"/api/v1/orders/{order['id']}", headers=shop.auth("agent")).json()
+    assert got["shipped_at"] is not None

@@ -63,3 +63,34 @@ def test_no_ledger_entry_for_a_zero_compensation() -> None:
     _, ctx = setup(order=order)
     plan = plan_refund(order, ctx.profile, facts)
     assert plan.entries == () and not any(e.kind is LedgerKind.compensation for e in plan.entries)
+
+
+def test_shipping_in_time_closes_an_unshipped_refund_only_request() -> None:
+    """PLATFORMS.md Taobao: "refund-only, not yet shipped … the seller can instead ship in
+    time, which closes the request"; Douyin: "a pre-shipment refund is refused only by
+    shipping". The profile says where (`shipping_closes_unshipped_refund`)."""
+    from aftersales.domain.errors import RuleRefused
+
+    from .factories import make_order, make_profile, sourced
+
+    profile = make_profile(rules={"shipping_closes_unshipped_refund": sourced(True, "secondary")})
+    unshipped = make_order()
+    case, ctx = setup(CaseType.refund_only, Reason.no_reason, order=unshipped, profile=profile)
+    case.act("ship_order", AGENT, T0, ctx, req(carrier="SF", waybill="SF1"))
+    assert case.state is State.closed and case.events[-1].data["waybill"] == "SF1"
+
+    shipped, sctx = setup(CaseType.refund_only, Reason.no_reason, profile=profile)
+    try:
+        shipped.act("ship_order", AGENT, T0, sctx, req(carrier="SF", waybill="SF2"))
+    except RuleRefused as exc:
+        assert exc.code == "already_shipped"
+    else:
+        raise AssertionError("an order that already shipped cannot close the request again")
+
+    elsewhere, ectx = setup(CaseType.refund_only, Reason.no_reason, order=make_order())
+    try:
+        elsewhere.act("ship_order", AGENT, T0, ectx, req(carrier="SF", waybill="SF3"))
+    except RuleRefused as exc:
+        assert exc.code == "cannot_close_by_shipping"
+    else:
+        raise AssertionError("a platform without the rule does not close requests by shipping")

@@ -283,6 +283,14 @@ def _guard_offline_pending(case: Case, ctx: CaseContext, now: datetime) -> None:
         raise RuleRefused("no offline refund is waiting for a reference", code="nothing_to_mark")
 
 
+def _guard_shipping_closes(case: Case, ctx: CaseContext, now: datetime) -> None:
+    if not ctx.profile.rule("shipping_closes_unshipped_refund", False):
+        raise RuleRefused(f"{ctx.profile.name}: shipping the order does not close a refund "
+                          "request here", code="cannot_close_by_shipping")
+    if ctx.order.shipped_at is not None:
+        raise RuleRefused("the order has already shipped", code="already_shipped")
+
+
 GUARDS: dict[str, Callable[[Case, CaseContext, datetime], None]] = {
     "refusable": _guard_refusable,
     "offer_pending": _guard_offer_pending,
@@ -290,6 +298,7 @@ GUARDS: dict[str, Callable[[Case, CaseContext, datetime], None]] = {
     "escalation_open": _guard_escalation_open,
     "resubmission_allowed": _guard_resubmission,
     "offline_pending": _guard_offline_pending,
+    "shipping_closes_request": _guard_shipping_closes,
 }
 
 
@@ -386,6 +395,13 @@ def _reship(case: Case, req: ActionRequest, ctx: CaseContext, now: datetime) -> 
     return f"replacement shipped: {case.reship_carrier} {case.reship_waybill}"
 
 
+def _ship_order(case: Case, req: ActionRequest, ctx: CaseContext, now: datetime) -> str:
+    if not req.carrier or not req.waybill:
+        raise InvalidInput("ship_order needs carrier and waybill", code="waybill_required")
+    return (f"order shipped in time ({req.carrier.strip()} {req.waybill.strip()}): "
+            "the unshipped refund-only request closes")
+
+
 def _escalate(case: Case, req: ActionRequest, ctx: CaseContext, now: datetime) -> str:
     if not req.statement or not req.statement.strip():
         raise InvalidInput("escalation needs a statement", code="statement_required")
@@ -429,6 +445,7 @@ EFFECTS: dict[str, Effect] = {
     "counter_offer": _counter_offer, "accept_offer": _accept_offer,
     "decline_offer": _decline_offer, "ship_return": _ship_return, "receive": _receive,
     "confirm_receipt": _confirm_receipt, "inspect": _inspect, "reship": _reship,
+    "ship_order": _ship_order,
     "escalate": _escalate, "rule": _rule, "mark_refunded": _mark_refunded,
     "resubmit": _resubmit, "flag_overdue": _flag_overdue, "give_up_goods": _give_up_goods,
 }

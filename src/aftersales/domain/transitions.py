@@ -61,6 +61,10 @@ TABLE: tuple[Transition, ...] = (
     _t(S.requested, "decline_offer", S.requested, BUYER, guard="offer_pending"),
     _t(S.requested, "cancel", S.closed, BUYER),
     _t(S.requested, "auto_close", S.closed, SYSTEM),
+    # Shipping the order in time closes an unshipped refund-only request where the platform
+    # says so (Taobao, Douyin: "a pre-shipment refund is refused only by shipping").
+    _t(S.requested, "ship_order", S.closed, ("agent", "warehouse", "admin"),
+       types={T.refund_only}, guard="shipping_closes_request"),
     # awaiting_return (待买家退货): the buyer must ship and fill in the waybill.
     _t(S.awaiting_return, "ship_return", S.return_in_transit, BUYER),
     _t(S.awaiting_return, "give_up_goods", S.refunding, AGENT, types={T.return_refund}),

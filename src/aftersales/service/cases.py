@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -192,6 +192,9 @@ def _act(deps: Deps, store: Store, principal: Principal, case_id: str, action: s
     loaded.case.act(action, principal.actor, now, loaded.context(), request)
     if action == "mark_refunded" and request is not None and request.reference:
         refunding.mark_offline(store, loaded, request.reference, now)
+    if action == "ship_order":  # the fact the action states: the order left the warehouse
+        loaded.order = replace(loaded.order, shipped_at=now)
+        store.update_order_dates(loaded.order)
     _after_move(deps, store, loaded, now)
     save(store, loaded, now, principal.role)
     return loaded

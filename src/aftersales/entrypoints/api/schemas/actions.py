@@ -185,6 +185,9 @@ ACTIONS: dict[str, tuple[type[ActionBody], str, str]] = {
     "inspect": (Inspect, "warehouse", "Record the inspection: accept or refuse"),
     "give_up_goods": (Empty, "agent", "Refund without waiting for the parcel"),
     "reship": (Reship, "warehouse, agent", "Ship the replacement or the missing piece"),
+    "ship_order": (Reship, "agent, warehouse",
+                   "Ship the order in time: closes an unshipped refund-only request where the "
+                   "platform says so (Taobao/Tmall, Douyin)"),
     "escalate": (Escalate, "buyer", "Ask the platform to intervene after a rejection"),
     "resubmit": (Resubmit, "buyer", "Resubmit after a rejection, where the platform allows it"),
     "rule": (Rule, "platform", "The platform's ruling in a dispute"),
