@@ -16,7 +16,7 @@ from aftersales.domain.events import Event
 from aftersales.domain.money import Money
 from aftersales.domain.orders import Order
 from aftersales.domain.profile import Profile
-from aftersales.domain.transitions import allowed_actions
+from aftersales.domain.transitions import PUBLIC_ACTIONS, allowed_actions
 from aftersales.domain.vocabulary import Role, State
 from aftersales.service.casework import Loaded
 from aftersales.service.ports import LedgerEntry, Store
@@ -113,7 +113,7 @@ def case_view(store: Store, loaded: Loaded, now: datetime, role: Role | None = N
             "suggested_amount": money(rec.suggested_amount),
         },
         "allowed_actions": [a for a in allowed_actions(case.state, case.type, role)
-                            if a in _PUBLIC] if role else [],
+                            if a in PUBLIC_ACTIONS] if role else [],
         "return_parcel": {"carrier": case.return_carrier, "waybill": case.return_waybill,
                           "prepaid": case.return_prepaid,
                           "freight": money(case.return_freight)},
@@ -141,11 +141,3 @@ def case_view(store: Store, loaded: Loaded, now: datetime, role: Role | None = N
         view["events"] = [event_view(e) for e in store.events(case.shop_id, case.id)]
     return view
 
-
-def _public() -> frozenset[str]:
-    from aftersales.domain.transitions import PUBLIC_ACTIONS
-
-    return PUBLIC_ACTIONS
-
-
-_PUBLIC = _public()
