@@ -25,6 +25,7 @@ from aftersales.domain.events import Event
 from aftersales.domain.merchant_policy import MerchantPolicy
 from aftersales.domain.money import Money
 from aftersales.domain.orders import Order, Shop
+from aftersales.domain.upstream import UpstreamClaim
 from aftersales.domain.vocabulary import Role, State
 from aftersales.service.errors import Conflict
 from aftersales.service.ports import CaseFilter, DueDeadline, LedgerEntry, Principal, ShopRecord
@@ -396,6 +397,50 @@ class SqlStore:
         r = t.refunds.c
         self.conn.execute(update(t.refunds).where(r.shop_id == shop_id, r.id == entry_id)
                           .values(status=status, reference=reference, settled_at=now))
+
+    # --- upstream claims (PLATFORMS.md / 1688 dropshipping) --------------------------------
+    def _claim(self, r: Any) -> UpstreamClaim:
+        return UpstreamClaim(
+            r.id, r.shop_id, r.case_id, r.supplier, r.supplier_order_id,
+            Money(r.amount, r.currency), Money(r.recovered, r.currency), r.status,
+            r.description, r.evidence_count, r.opened_at, r.settled_at,
+            None if r.supplier_paid is None else Money(r.supplier_paid, r.currency))
+
+    @staticmethod
+    def _claim_row(claim: UpstreamClaim) -> dict[str, Any]:
+        paid = claim.supplier_paid
+        return {"case_id": claim.case_id, "supplier": claim.supplier,
+                "supplier_order_id": claim.supplier_order_id, "amount": claim.amount.amount,
+                "recovered": claim.recovered.amount, "currency": claim.amount.currency,
+                "supplier_paid": None if paid is None else paid.amount, "status": claim.status,
+                "description": claim.description, "evidence_count": claim.evidence_count,
+                "opened_at": claim.opened_at, "settled_at": claim.settled_at}
+
+    def add_claim(self, claim: UpstreamClaim) -> None:
+        self.conn.execute(insert(t.upstream_claims).values(
+            id=claim.id, shop_id=claim.shop_id, **self._claim_row(claim)))
+
+    def get_claim(self, shop_id: str, claim_id: str) -> UpstreamClaim | None:
+        u = t.upstream_claims.c
+        row = self.conn.execute(select(t.upstream_claims).where(
+            u.shop_id == shop_id, u.id == claim_id)).first()
+        return None if row is None else self._claim(row)
+
+    def claims(self, shop_id: str, case_id: str | None = None,
+               status: str | None = None) -> list[UpstreamClaim]:
+        u = t.upstream_claims.c
+        stmt = select(t.upstream_claims).where(u.shop_id == shop_id)
+        if case_id is not None:
+            stmt = stmt.where(u.case_id == case_id)
+        if status is not None:
+            stmt = stmt.where(u.status == status)
+        rows = self.conn.execute(stmt.order_by(u.opened_at, u.id)).all()
+        return [self._claim(r) for r in rows]
+
+    def save_claim(self, claim: UpstreamClaim) -> None:
+        u = t.upstream_claims.c
+        self.conn.execute(update(t.upstream_claims).where(
+            u.shop_id == claim.shop_id, u.id == claim.id).values(self._claim_row(claim)))
 
     # --- evidence, messages, parcels, tasks, notifications ------------------------------------
     def _add(self, table: Any, shop_id: str, row: Mapping[str, Any]) -> None:

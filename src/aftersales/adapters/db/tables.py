@@ -313,3 +313,23 @@ users = Table(
     Column("created_at", TS, nullable=False),
     UniqueConstraint("shop_id", "username"),
 )
+
+# Upstream claims (PLATFORMS.md / 1688 dropshipping): the merchant's refund claims on its
+# suppliers, one row per claim, and what was recovered on each.
+upstream_claims = Table(
+    "upstream_claims", metadata, _id(), _shop(),
+    Column("case_id", ID, ForeignKey("cases.id"), nullable=False),
+    Column("supplier", String(200), nullable=False),
+    Column("supplier_order_id", String(120), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("recovered", BigInteger, nullable=False),
+    Column("supplier_paid", BigInteger),
+    Column("currency", String(3), nullable=False),
+    Column("status", String(24), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("evidence_count", Integer, nullable=False),
+    Column("opened_at", TS, nullable=False),
+    Column("settled_at", TS),
+    Index(None, "shop_id", "status"),
+    Index(None, "case_id"),
+)

@@ -25,6 +25,7 @@ from aftersales.entrypoints.api.routes import (
     refunds,
     shop,
     threads,
+    upstream,
 )
 from aftersales.entrypoints.api.settings import ApiSettings
 from aftersales.entrypoints.bootstrap import App, bootstrap
@@ -62,7 +63,8 @@ def create_app(app: App | None = None, *, database_url: str | None = None,
     )
     api.state.api = ApiState(wired, config)
     errors.install(api)
-    for module in (orders, cases, actions, threads, parcels, refunds, clock, shop, meta):
+    for module in (orders, cases, actions, threads, parcels, refunds, clock, shop, upstream,
+                   meta):
         api.include_router(module.router, prefix=BASE)
     api.add_middleware(BodyLimitMiddleware, max_json_bytes=config.max_json_bytes,
                        max_upload_bytes=config.max_upload_bytes or wired.deps.max_upload_bytes)
