@@ -22,6 +22,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import Engine
 
 from aftersales.adapters.clock import FixedClock
@@ -34,6 +35,14 @@ from aftersales.entrypoints.bootstrap import App, bootstrap
 from aftersales.service import cases, orders, shops
 from aftersales.service.casework import Loaded
 from aftersales.service.ports import Principal, ShopRecord
+
+# CI replays the same examples on every run (derandomized), so a green main cannot turn red
+# by chance; developers' runs keep exploring new examples and find what CI would not.
+# No per-example deadline: a loaded 2-core machine must not fail a property by timing.
+hypothesis_settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
+hypothesis_settings.register_profile("dev", deadline=None)
+hypothesis_settings.load_profile("ci" if os.environ.get("CI") == "true" else "dev")
+
 
 PG_HOST = os.environ.get("AFTERSALES_TEST_PG_HOST", "127.0.0.1")
 PG_ADMIN = f"host={PG_HOST} port=5432 user=postgres dbname=test connect_timeout=3"
