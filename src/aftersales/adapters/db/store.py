@@ -7,28 +7,26 @@ saved with a version check as a second guard.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, and_, bindparam, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import IntegrityError
 
 from aftersales.adapters.db import queries, reports
 from aftersales.adapters.db import tables as t
 from aftersales.adapters.db.mapping import case_from_row, case_row, order_from_rows, order_rows
+from aftersales.adapters.db.records import RecordsMixin
 from aftersales.domain.case import Case
 from aftersales.domain.deadlines import Deadline
 from aftersales.domain.events import Event
 from aftersales.domain.merchant_policy import MerchantPolicy
-from aftersales.domain.money import Money
 from aftersales.domain.orders import Order, Shop
-from aftersales.domain.upstream import UpstreamClaim
 from aftersales.domain.vocabulary import Role, State
 from aftersales.service.errors import Conflict
-from aftersales.service.ports import CaseFilter, DueDeadline, LedgerEntry, Principal, ShopRecord
+from aftersales.service.ports import CaseFilter, DueDeadline, Principal, ShopRecord
 
 _c, _d = t.cases.c, t.deadlines.c
 # Hot statements built once with named parameters: SQLAlchemy then reuses the compiled SQL
@@ -80,16 +78,13 @@ class _LineRow:
 
 SELECT_LINES = select(t.order_lines).where(t.order_lines.c.order_id == bindparam("k_order"),
                                            t.order_lines.c.shop_id == bindparam("k_shop"))
-SELECT_ORDER_REFUNDS = select(t.refunds).where(
-    t.refunds.c.shop_id == bindparam("k_shop"), t.refunds.c.order_id == bindparam("k_order")
-).order_by(t.refunds.c.created_at, t.refunds.c.id)
 SELECT_EVENTS = select(t.case_events).where(
     t.case_events.c.shop_id == bindparam("k_shop"), t.case_events.c.case_id == bindparam("k_case")
 ).order_by(t.case_events.c.seq)
 SELECT_CASE = select(t.cases).where(_c.shop_id == bindparam("k_shop"), _c.id == bindparam("k_id"))
 
 
-class SqlStore:
+class SqlStore(RecordsMixin):
     def __init__(self, conn: Connection, new_id: Any) -> None:
         self.conn = conn
         self.new_id = new_id
@@ -359,171 +354,3 @@ class SqlStore:
         value = self.conn.execute(select(func.min(d.due_at)).where(
             d.shop_id == shop_id, d.status == "pending", d.due_at <= until)).scalar()
         return t.UtcDateTime().process_result_value(value, self.conn.dialect)
-
-    # --- ledger ---------------------------------------------------------------------------
-    def _entry(self, r: Any) -> LedgerEntry:
-        return LedgerEntry(r.id, r.shop_id, r.case_id, r.order_id, r.round, r.kind,
-                           Money(r.amount, r.currency), r.method, r.status, r.created_at,
-                           r.reference, r.settled_at, dict(r.lines or {}))
-
-    def refunds_for_order(self, shop_id: str, order_id: str) -> list[LedgerEntry]:
-        rows = self.conn.execute(SELECT_ORDER_REFUNDS, {"k_shop": shop_id, "k_order": order_id})
-        return [self._entry(x) for x in rows.all()]
-
-    def refunds(self, shop_id: str, case_id: str | None = None,
-                order_id: str | None = None) -> list[LedgerEntry]:
-        r = t.refunds.c
-        stmt = select(t.refunds).where(r.shop_id == shop_id)
-        if case_id:
-            stmt = stmt.where(r.case_id == case_id)
-        if order_id:
-            stmt = stmt.where(r.order_id == order_id)
-        return [self._entry(x) for x in self.conn.execute(stmt.order_by(r.created_at, r.id)).all()]
-
-    def add_refund(self, entry: LedgerEntry) -> bool:
-        """Insert once: the (case, round, kind) unique key turns a repeat into a no-op."""
-        row = {"id": entry.id, "shop_id": entry.shop_id, "case_id": entry.case_id,
-               "order_id": entry.order_id, "round": entry.round, "kind": entry.kind,
-               "amount": entry.amount.amount, "currency": entry.amount.currency,
-               "method": entry.method, "status": entry.status, "reference": entry.reference,
-               "lines": dict(entry.lines), "created_at": entry.created_at}
-        dialect_insert = pg_insert if self.pg else sqlite_insert
-        stmt = dialect_insert(t.refunds).on_conflict_do_nothing(
-            index_elements=["case_id", "round", "kind"]).returning(t.refunds.c.id)
-        return self.conn.execute(stmt, row).first() is not None
-
-    def settle_refund(self, shop_id: str, entry_id: str, status: str, reference: str | None,
-                      now: datetime) -> None:
-        r = t.refunds.c
-        self.conn.execute(update(t.refunds).where(r.shop_id == shop_id, r.id == entry_id)
-                          .values(status=status, reference=reference, settled_at=now))
-
-    # --- upstream claims (PLATFORMS.md / 1688 dropshipping) --------------------------------
-    def _claim(self, r: Any) -> UpstreamClaim:
-        return UpstreamClaim(
-            r.id, r.shop_id, r.case_id, r.supplier, r.supplier_order_id,
-            Money(r.amount, r.currency), Money(r.recovered, r.currency), r.status,
-            r.description, r.evidence_count, r.opened_at, r.settled_at,
-            None if r.supplier_paid is None else Money(r.supplier_paid, r.currency))
-
-    @staticmethod
-    def _claim_row(claim: UpstreamClaim) -> dict[str, Any]:
-        paid = claim.supplier_paid
-        return {"case_id": claim.case_id, "supplier": claim.supplier,
-                "supplier_order_id": claim.supplier_order_id, "amount": claim.amount.amount,
-                "recovered": claim.recovered.amount, "currency": claim.amount.currency,
-                "supplier_paid": None if paid is None else paid.amount, "status": claim.status,
-                "description": claim.description, "evidence_count": claim.evidence_count,
-                "opened_at": claim.opened_at, "settled_at": claim.settled_at}
-
-    def add_claim(self, claim: UpstreamClaim) -> None:
-        self.conn.execute(insert(t.upstream_claims).values(
-            id=claim.id, shop_id=claim.shop_id, **self._claim_row(claim)))
-
-    def get_claim(self, shop_id: str, claim_id: str) -> UpstreamClaim | None:
-        u = t.upstream_claims.c
-        row = self.conn.execute(select(t.upstream_claims).where(
-            u.shop_id == shop_id, u.id == claim_id)).first()
-        return None if row is None else self._claim(row)
-
-    def claims(self, shop_id: str, case_id: str | None = None,
-               status: str | None = None) -> list[UpstreamClaim]:
-        u = t.upstream_claims.c
-        stmt = select(t.upstream_claims).where(u.shop_id == shop_id)
-        if case_id is not None:
-            stmt = stmt.where(u.case_id == case_id)
-        if status is not None:
-            stmt = stmt.where(u.status == status)
-        rows = self.conn.execute(stmt.order_by(u.opened_at, u.id)).all()
-        return [self._claim(r) for r in rows]
-
-    def save_claim(self, claim: UpstreamClaim) -> None:
-        u = t.upstream_claims.c
-        self.conn.execute(update(t.upstream_claims).where(
-            u.shop_id == claim.shop_id, u.id == claim.id).values(self._claim_row(claim)))
-
-    # --- evidence, messages, parcels, tasks, notifications ------------------------------------
-    def _add(self, table: Any, shop_id: str, row: Mapping[str, Any]) -> None:
-        self.conn.execute(insert(table).values(**row, shop_id=shop_id))
-
-    def _rows(self, stmt: Any) -> list[dict[str, Any]]:
-        return [dict(r._mapping) for r in self.conn.execute(stmt).all()]
-
-    def add_evidence(self, shop_id: str, case_id: str, row: Mapping[str, Any]) -> None:
-        self._add(t.evidence, shop_id, {**row, "case_id": case_id})
-
-    def evidence(self, shop_id: str, case_id: str) -> list[dict[str, Any]]:
-        e = t.evidence.c
-        return self._rows(select(t.evidence).where(e.shop_id == shop_id, e.case_id == case_id)
-                          .order_by(e.at))
-
-    def add_message(self, shop_id: str, case_id: str, row: Mapping[str, Any]) -> None:
-        self._add(t.messages, shop_id, {**row, "case_id": case_id})
-
-    def messages(self, shop_id: str, case_id: str) -> list[dict[str, Any]]:
-        m = t.messages.c
-        return self._rows(select(t.messages).where(m.shop_id == shop_id, m.case_id == case_id)
-                          .order_by(m.at, m.id))
-
-    def add_parcel(self, shop_id: str, row: Mapping[str, Any]) -> None:
-        self._add(t.parcels, shop_id, row)
-
-    def parcels(self, shop_id: str, status: str | None = None) -> list[dict[str, Any]]:
-        p = t.parcels.c
-        stmt = select(t.parcels).where(p.shop_id == shop_id)
-        if status:
-            stmt = stmt.where(p.status == status)
-        return self._rows(stmt.order_by(p.scanned_at.desc()))
-
-    def attach_parcel(self, shop_id: str, parcel_id: str, case_id: str) -> bool:
-        p = t.parcels.c
-        res = self.conn.execute(update(t.parcels).where(
-            p.shop_id == shop_id, p.id == parcel_id, p.status == "unmatched")
-            .values(case_id=case_id, status="matched"))
-        return res.rowcount == 1
-
-    def add_task(self, shop_id: str, row: Mapping[str, Any]) -> None:
-        self._add(t.tasks, shop_id, row)
-
-    def add_notification(self, shop_id: str, row: Mapping[str, Any]) -> None:
-        self._add(t.notifications, shop_id, row)
-
-    def claim_notifications(self, limit: int) -> list[dict[str, Any]]:
-        """Unsent messages, oldest first; SKIP LOCKED lets several workers share the queue."""
-        n = t.notifications.c
-        stmt = select(t.notifications).where(n.sent_at.is_(None), n.attempts < 5) \
-            .order_by(n.created_at).limit(limit)
-        if self.pg:
-            stmt = stmt.with_for_update(skip_locked=True)
-        return self._rows(stmt)
-
-    def mark_notification(self, notification_id: str, sent_at: datetime | None) -> None:
-        n = t.notifications.c
-        self.conn.execute(update(t.notifications).where(n.id == notification_id).values(
-            sent_at=sent_at, attempts=n.attempts + 1))
-
-    # --- idempotency ----------------------------------------------------------------------
-    def get_idempotency(self, shop_id: str, key: str) -> tuple[str, int | None, str | None] | None:
-        k = t.idempotency_keys.c
-        row = self.conn.execute(select(k.request_hash, k.status_code, k.response).where(
-            k.shop_id == shop_id, k.key == key)).first()
-        return None if row is None else (row.request_hash, row.status_code, row.response)
-
-    def claim_idempotency(self, shop_id: str, key: str, request_hash: str, now: datetime) -> bool:
-        try:
-            with self.conn.begin_nested():
-                self.conn.execute(insert(t.idempotency_keys).values(
-                    shop_id=shop_id, key=key, request_hash=request_hash, created_at=now))
-        except IntegrityError:
-            return False
-        return True
-
-    def release_idempotency(self, shop_id: str, key: str) -> None:
-        """A request that failed with a server error frees its key, so a retry runs again."""
-        k = t.idempotency_keys.c
-        self.conn.execute(t.idempotency_keys.delete().where(k.shop_id == shop_id, k.key == key))
-
-    def finish_idempotency(self, shop_id: str, key: str, status: int, response: str) -> None:
-        k = t.idempotency_keys.c
-        self.conn.execute(update(t.idempotency_keys).where(k.shop_id == shop_id, k.key == key)
-                          .values(status_code=status, response=response))
