@@ -14,7 +14,7 @@ from aftersales.domain.money import Money
 from aftersales.domain.vocabulary import TERMINAL_STATES, CaseType, Reason, RefundMethod, Role, State
 from aftersales.entrypoints.console.actions import take
 from aftersales.entrypoints.console.web import Desk, form_bool, form_list, form_str, safe_link
-from aftersales.service import cases, desk, queries, shops
+from aftersales.service import cases, desk, queries, shops, upstream
 from aftersales.service.ports import CaseFilter
 
 # Reasons an agent may give for a rejection (the policy's reject rules, and "other").
@@ -120,9 +120,34 @@ def routes(dk: Desk) -> APIRouter:
         lines = {ln["id"]: ln for ln in page["order"]["lines"]}
         for ln in lines.values():
             ln["safe_link"] = safe_link(ln["link"])
+        claims = None  # upstream claims, only where the platform profile has the rule
+        if dk.deps.profiles(page["case"]["platform"]).rule("upstream_claim") is not None \
+                and ctx.role in (Role.agent, Role.admin, Role.finance):
+            claims = upstream.list_claims(dk.deps, ctx.principal, case_id=case_id)
         return dk.render(ctx, "case.html", p=page, c=page["case"], lines=lines,
                          reject_codes=REJECT_CODES, quick=QUICK_REPLIES,
-                         methods=[m.value for m in RefundMethod], buyer_link=None)
+                         methods=[m.value for m in RefundMethod], buyer_link=None, claims=claims)
+
+    @r.post("/cases/{case_id}/upstream-claims")
+    async def open_claim(request: Request, case_id: str) -> Response:
+        ctx = dk.staff(request, Role.agent)
+        form = await dk.form(request, ctx)
+
+        def run() -> Response:  # database work off the event loop
+            try:
+                page = desk.case_page(dk.deps, ctx.principal, case_id)
+                currency = page["case"]["requested_amount"]["currency"]
+                amount = Money.parse_major(form_str(form, "amount") or "0", currency)
+                count = form_str(form, "evidence_count")
+                upstream.open_claim(dk.deps, ctx.principal, case_id, form_str(form, "supplier"),
+                                    form_str(form, "supplier_order_id"), amount.amount,
+                                    form_str(form, "description"),
+                                    int(count) if count.isdigit() else 0)
+                ctx.flash("ok", ctx.lang.gettext("Claim opened."))
+            except DomainError as exc:
+                ctx.flash("error", dk.error_text(ctx.lang, exc))
+            return dk.redirect(ctx, f"/cases/{case_id}#upstream")
+        return await run_in_threadpool(run)
 
     @r.post("/cases/{case_id}/act/{action}")
     async def act(request: Request, case_id: str, action: str) -> Response:

@@ -13,10 +13,11 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from aftersales.domain.errors import DomainError
+from aftersales.domain.money import Money
 from aftersales.domain.vocabulary import LedgerKind, RefundMethod, Role
 from aftersales.entrypoints.console.actions import take
-from aftersales.entrypoints.console.web import Desk
-from aftersales.service import queries
+from aftersales.entrypoints.console.web import Desk, form_str
+from aftersales.service import desk, queries, upstream
 
 FIELDS = ("id", "case_id", "order_id", "kind", "amount", "currency", "method", "status", "reference",
           "at", "settled_at")
@@ -73,7 +74,32 @@ def routes(dk: Desk) -> APIRouter:
         offline = [e for e in everything if e["method"] == "offline" and e["status"] == "pending"]
         return dk.render(ctx, "finance.html", rows=rows, q=q, totals=totals(rows), offline=offline,
                          methods=[m.value for m in RefundMethod], kinds=[k.value for k in LedgerKind],
-                         statuses=("pending", "succeeded", "failed"))
+                         statuses=("pending", "succeeded", "failed"), upstream=_upstream(ctx))
+
+    def _upstream(ctx: Any) -> dict[str, Any] | None:
+        """Claims on suppliers, for shops whose platform profile has the dropshipping rule."""
+        shop = desk.shop_info(dk.deps, ctx.principal.shop_id)
+        if dk.deps.profiles(shop["platform"]).rule("upstream_claim") is None:
+            return None
+        return {"report": upstream.unrecovered(dk.deps, ctx.principal),
+                "claims": upstream.list_claims(dk.deps, ctx.principal)}
+
+    @r.post("/finance/claims/{claim_id}/recovery")
+    async def recovery(request: Request, claim_id: str) -> Response:
+        ctx = dk.staff(request, Role.finance)
+        form = await dk.form(request, ctx)
+
+        def run() -> Response:  # database work off the event loop
+            try:
+                claim = upstream.get_claim(dk.deps, ctx.principal, claim_id)
+                currency = claim["amount"]["currency"]
+                amount = Money.parse_major(form_str(form, "amount") or "0", currency)
+                upstream.record_recovery(dk.deps, ctx.principal, claim_id, amount.amount, currency)
+                ctx.flash("ok", ctx.lang.gettext("Recovery recorded."))
+            except DomainError as exc:
+                ctx.flash("error", dk.error_text(ctx.lang, exc))
+            return dk.redirect(ctx, "/finance#upstream")
+        return await run_in_threadpool(run)
 
     @r.get("/finance/export.csv")
     def export(request: Request) -> Response:
