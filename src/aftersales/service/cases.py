@@ -8,7 +8,7 @@ from typing import Any
 
 from aftersales.domain.case import ActionRequest, Case, CaseLine
 from aftersales.domain.errors import Forbidden, InvalidInput
-from aftersales.domain.events import SYSTEM, Event
+from aftersales.domain.events import SYSTEM
 from aftersales.domain.money import Money
 from aftersales.domain.policy import InspectionFacts, PolicyInput, Recommendation, check_request, evaluate
 from aftersales.domain.refunds import refundable
@@ -93,7 +93,9 @@ def _open(deps: Deps, store: Store, principal: Principal, data: NewCase, case_id
     requested = Money(data.requested_amount, order.currency) if data.requested_amount is not None else cap
     if requested.amount < 0:
         raise InvalidInput("requested_amount cannot be negative", code="invalid_amount")
-    prior = [c for c in store.cases_on_order(shop.shop.id, order.id) if not _cancelled(c)]
+    on_order = store.cases_on_order(shop.shop.id, order.id)
+    cancelled = store.cancelled_by_buyer(shop.shop.id, [c.id for c in on_order])
+    prior = [c for c in on_order if c.id not in cancelled]
     per_sku: dict[str, int] = {}
     for c in prior:
         for ln in c.lines:
@@ -119,10 +121,6 @@ def _open(deps: Deps, store: Store, principal: Principal, data: NewCase, case_id
     _auto_approve(deps, store, loaded, now)
     save(store, loaded, now)
     return loaded
-
-
-def _cancelled(case: Case) -> bool:
-    return case.state is State.closed and any(e.kind == "cancel" for e in case.events)
 
 
 def _auto_approve(deps: Deps, store: Store, loaded: Loaded, now: datetime) -> None:
@@ -249,10 +247,6 @@ def rate(deps: Deps, principal: Principal, case_id: str, stars: int) -> Loaded:
         save(uow.store, loaded, now)
         uow.commit()
     return loaded
-
-
-def history(store: Store, loaded: Loaded) -> list[Event]:
-    return store.events(loaded.case.shop_id, loaded.case.id)
 
 
 def get(deps: Deps, principal: Principal, case_id: str) -> Loaded:

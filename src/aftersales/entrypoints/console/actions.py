@@ -7,7 +7,7 @@ from starlette.datastructures import FormData
 
 from aftersales.domain.errors import DomainError
 from aftersales.entrypoints.console import forms
-from aftersales.entrypoints.console.web import Ctx, Desk, form_bool
+from aftersales.entrypoints.console.web import Ctx, Desk, form_bool, form_str
 from aftersales.service import cases, desk
 
 
@@ -46,3 +46,12 @@ def _invalid(action: str) -> DomainError:
     from aftersales.domain.errors import InvalidTransition
 
     return InvalidTransition(f"{action} is not open to you in this state")
+
+
+def post_message(dk: Desk, ctx: Ctx, case_id: str, form: FormData, back: str) -> Response:
+    """A message in the case's thread, from staff or the buyer; errors come back as a flash."""
+    try:
+        cases.add_message(dk.deps, ctx.principal, case_id, form_str(form, "body"))
+    except DomainError as exc:
+        ctx.flash("error", dk.error_text(ctx.lang, exc))
+    return dk.redirect(ctx, back)

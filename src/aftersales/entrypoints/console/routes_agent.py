@@ -12,7 +12,7 @@ from aftersales.adapters.profiles import PLATFORMS
 from aftersales.domain.errors import DomainError
 from aftersales.domain.money import Money
 from aftersales.domain.vocabulary import TERMINAL_STATES, CaseType, Reason, RefundMethod, Role, State
-from aftersales.entrypoints.console.actions import take
+from aftersales.entrypoints.console.actions import post_message, take
 from aftersales.entrypoints.console.web import Desk, form_bool, form_list, form_str, safe_link
 from aftersales.service import cases, desk, queries, shops, upstream
 from aftersales.service.ports import CaseFilter
@@ -163,14 +163,8 @@ def routes(dk: Desk) -> APIRouter:
     async def message(request: Request, case_id: str) -> Response:
         ctx = dk.staff(request)
         form = await dk.form(request, ctx)
-
-        def run() -> Response:  # database work off the event loop
-            try:
-                cases.add_message(dk.deps, ctx.principal, case_id, form_str(form, "body"))
-            except DomainError as exc:
-                ctx.flash("error", dk.error_text(ctx.lang, exc))
-            return dk.redirect(ctx, f"/cases/{case_id}#messages")
-        return await run_in_threadpool(run)
+        return await run_in_threadpool(post_message, dk, ctx, case_id, form,
+                                       f"/cases/{case_id}#messages")
 
     @r.post("/cases/{case_id}/buyer-link")
     async def buyer_link(request: Request, case_id: str) -> Response:

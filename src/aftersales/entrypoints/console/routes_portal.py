@@ -9,7 +9,7 @@ from starlette.concurrency import run_in_threadpool
 from aftersales.domain.errors import DomainError
 from aftersales.domain.money import Money
 from aftersales.domain.vocabulary import CaseType, Reason, RefundMethod
-from aftersales.entrypoints.console.actions import take
+from aftersales.entrypoints.console.actions import post_message, take
 from aftersales.entrypoints.console.routes_evidence import save_uploads
 from aftersales.entrypoints.console.web import Desk, form_str, safe_link
 from aftersales.service import buyers, cases, desk
@@ -96,14 +96,8 @@ def routes(dk: Desk) -> APIRouter:
     async def message(request: Request, case_id: str) -> Response:
         ctx = dk.buyer(request)
         form = await dk.form(request, ctx)
-
-        def run() -> Response:  # database work off the event loop
-            try:
-                cases.add_message(dk.deps, ctx.principal, case_id, form_str(form, "body"))
-            except DomainError as exc:
-                ctx.flash("error", dk.error_text(ctx.lang, exc))
-            return dk.redirect(ctx, f"/portal/cases/{case_id}#messages")
-        return await run_in_threadpool(run)
+        back = f"/portal/cases/{case_id}#messages"
+        return await run_in_threadpool(post_message, dk, ctx, case_id, form, back)
 
     @r.post("/portal/cases/{case_id}/rate")
     async def rate(request: Request, case_id: str) -> Response:
