@@ -49,25 +49,19 @@ class Deadline:
         return self.at - self.started_at
 
 
-def case_facts(case: Case, order: Order) -> dict[str, bool]:
-    """The facts deadline rules may be conditioned on (profile.FACTS)."""
-    return {
-        "order_shipped": order.shipped_at is not None,
-        "order_delivered": order.delivered_at is not None,
-        "buyer_refused_delivery": case.buyer_refused_delivery,
-        "offer_pending": case.offer is not None,
-    }
+def case_facts(case: Case, order: Order) -> tuple[tuple[str, bool], ...]:
+    """The facts deadline rules may be conditioned on (profile.FACTS), as hashable pairs."""
+    return (
+        ("order_shipped", order.shipped_at is not None),
+        ("order_delivered", order.delivered_at is not None),
+        ("buyer_refused_delivery", case.buyer_refused_delivery),
+        ("offer_pending", case.offer is not None),
+    )
 
 
 def matching_rules(case: Case, order: Order, profile: Profile) -> list[DeadlineRule]:
     """The profile's rules for the case as it stands; internal targets only where none apply."""
-    facts = case_facts(case, order)
-    found = [
-        r for r in profile.deadline_rules(case.state)
-        if case.type in r.types and all(facts[k] == v for k, v in r.when.items())
-    ]
-    platform = [r for r in found if not r.fallback]
-    return platform or found
+    return list(profile.matching(case.state, case.type, case_facts(case, order)))
 
 
 def _anchor(case: Case, rule: DeadlineRule) -> datetime | None:

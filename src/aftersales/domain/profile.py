@@ -71,6 +71,19 @@ class Profile:
     status_map: Mapping[str, str]
     near_timeout_share: float = 0.2
     near_timeout_hours: int = 12
+    # Rules by state, and the rules matching a (state, type, facts) situation: asked for on
+    # every save of every case, and a profile never changes once loaded.
+    _by_state: Mapping[State, tuple[DeadlineRule, ...]] = field(
+        init=False, repr=False, compare=False, hash=False)
+    _matching: dict[tuple[Any, ...], tuple[DeadlineRule, ...]] = field(
+        init=False, repr=False, compare=False, hash=False)
+
+    def __post_init__(self) -> None:
+        by_state: dict[State, list[DeadlineRule]] = {}
+        for rule in self.deadlines:
+            by_state.setdefault(rule.state, []).append(rule)
+        object.__setattr__(self, "_by_state", {k: tuple(v) for k, v in by_state.items()})
+        object.__setattr__(self, "_matching", {})
 
     def rule(self, name: str, default: Any = None) -> Any:
         """The value of an eligibility rule (e.g. `no_reason_days`), or `default`."""
@@ -78,7 +91,21 @@ class Profile:
         return default if found is None else found.value
 
     def deadline_rules(self, state: State) -> list[DeadlineRule]:
-        return [d for d in self.deadlines if d.state == state]
+        return list(self._by_state.get(state, ()))
+
+    def matching(self, state: State, case_type: CaseType,
+                 facts: tuple[tuple[str, bool], ...]) -> tuple[DeadlineRule, ...]:
+        """The rules for a case in `state` of `case_type` with these facts; internal targets
+        (fallback rules) only where no platform rule applies."""
+        key = (state, case_type, facts)
+        found = self._matching.get(key)
+        if found is None:
+            known = dict(facts)
+            every = [r for r in self._by_state.get(state, ())
+                     if case_type in r.types and all(known[k] == v for k, v in r.when.items())]
+            found = tuple(r for r in every if not r.fallback) or tuple(every)
+            self._matching[key] = found
+        return found
 
 
 def _duration(entry: Mapping[str, Any], where: str) -> tuple[timedelta, bool]:
