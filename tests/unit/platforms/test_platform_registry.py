@@ -57,6 +57,27 @@ def test_every_fixture_parses(path: Path) -> None:
 SYNC_FILES = sorted(FIXTURES.glob("*/sync.jsonl"))
 
 
+def _every_payload() -> list[tuple[str, dict[str, object]]]:
+    found = [(p.parent.name, json.loads(p.read_text("utf-8"))) for p in FIXTURE_FILES]
+    for path in SYNC_FILES:
+        found += [(path.parent.name, json.loads(line))
+                  for line in path.read_text("utf-8").splitlines() if line.strip()]
+    return found
+
+
+@pytest.mark.parametrize(("platform", "payload"), _every_payload())
+def test_order_key_is_the_order_parse_reads(platform: str, payload: dict[str, object]) -> None:
+    """Bulk import sends all payloads of one order to one process by this key (ISSUE 3)."""
+    adapter = adapter_for(platform)
+    assert adapter.order_key(payload) == adapter.parse(payload).platform_order_id
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
+def test_order_key_of_a_payload_without_an_order_names_the_missing_field(platform: str) -> None:
+    with pytest.raises(PayloadError, match=r"missing field|must be a JSON object"):
+        adapter_for(platform).order_key({})
+
+
 def test_every_platform_has_a_sync_file() -> None:
     assert {p.parent.name for p in SYNC_FILES} == set(PLATFORMS)
 

@@ -44,11 +44,20 @@ _STATES: dict[str, State] = {
 }
 
 
+_ORDER_ID = "orderId"  # the platform's order id: what bulk import partitions by
+
 class Alibaba1688Adapter:
     platform = "alibaba_1688"
 
+    def order_key(self, payload: Mapping[str, Any]) -> str:
+        """The platform's order id, as parse() reads it, without the rest of the parse."""
+        return self._fields(payload).text(_ORDER_ID)
+
+    def _fields(self, payload: Mapping[str, Any]) -> Fields:
+        return Fields(self.platform, unwrap(payload, "result.opOrderRefundModelDetail"))
+
     def parse(self, payload: Mapping[str, Any]) -> PlatformSnapshot:
-        f = Fields(self.platform, unwrap(payload, "result.opOrderRefundModelDetail"))
+        f = self._fields(payload)
         status = f.text("status")
         if status not in _STATES:
             raise f.unknown("status", status)
@@ -66,7 +75,7 @@ class Alibaba1688Adapter:
         return PlatformSnapshot(
             platform=self.platform,
             platform_case_id=f.text("refundId"),
-            platform_order_id=f.text("orderId"),
+            platform_order_id=f.text(_ORDER_ID),
             platform_status=status,
             state=state,
             version=epoch_ms(_time(f, "gmtModified")),

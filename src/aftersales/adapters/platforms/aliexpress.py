@@ -60,9 +60,16 @@ _TYPES = {"refund": CaseType.refund_only, "return_and_refund": CaseType.return_r
 class AliExpressAdapter:
     platform = "aliexpress"
 
-    def parse(self, payload: Mapping[str, Any]) -> PlatformSnapshot:
-        f = Fields(self.platform, unwrap(
+    def order_key(self, payload: Mapping[str, Any]) -> str:
+        """The platform's order id, as parse() reads it, without the rest of the parse."""
+        return _order_id(self._fields(payload))
+
+    def _fields(self, payload: Mapping[str, Any]) -> Fields:
+        return Fields(self.platform, unwrap(
             payload, "aliexpress_issue_detail_get_response.result_object", "result_object"))
+
+    def parse(self, payload: Mapping[str, Any]) -> PlatformSnapshot:
+        f = self._fields(payload)
         issue_status = f.text("issue_status")
         if issue_status not in _ISSUE:
             raise f.unknown("issue_status", issue_status)
@@ -88,7 +95,7 @@ class AliExpressAdapter:
         return PlatformSnapshot(
             platform=self.platform,
             platform_case_id=f.text("issue_id") if f.has("issue_id") else f.text("id"),
-            platform_order_id=f.opt_text("parent_order_id") or f.text("order_id"),
+            platform_order_id=_order_id(f),
             platform_status=f"{issue_status}/{solution_status}",
             state=state,
             version=_version(f, every),
@@ -151,3 +158,8 @@ def _version(f: Fields, solutions: list[Fields]) -> int:
     if f.has("gmt_modified") or not dated:  # (absent: the error names gmt_modified)
         return epoch_ms(f.local_time("gmt_modified", AE_TIME))
     return max(epoch_ms(s.local_time("gmt_modified", AE_TIME)) for s in dated)
+
+
+def _order_id(f: Fields) -> str:
+    """A split order's cases belong to the parent order."""
+    return f.opt_text("parent_order_id") or f.text("order_id")

@@ -44,6 +44,11 @@ class PlatformAdapter(Protocol):
 
     def parse(self, payload: Mapping[str, Any]) -> PlatformSnapshot: ...
 
+    def order_key(self, payload: Mapping[str, Any]) -> str:
+        """parse(payload).platform_order_id, reading only that field (import partitions
+        payloads by order, so that all cases of one order go to one import process)."""
+        ...
+
 
 # platform code -> "module:Class", imported on first use so that the platform modules
 # (which import this one) never form an import cycle with the registry.

@@ -69,10 +69,16 @@ _ARBITRATING = frozenset({1, 4, 5})
 class DouyinAdapter:
     platform = "douyin"
 
-    def parse(self, payload: Mapping[str, Any]) -> PlatformSnapshot:
+    def order_key(self, payload: Mapping[str, Any]) -> str:
+        """The platform's order id, as parse() reads it, without the rest of the parse."""
+        return _order_id(*self._fields(payload))
+
+    def _fields(self, payload: Mapping[str, Any]) -> tuple[Fields, Fields | None]:
         root = Fields(self.platform, payload)
-        f = root.opt_sub("aftersale_info") or root
-        order = root.opt_sub("order_info")
+        return root.opt_sub("aftersale_info") or root, root.opt_sub("order_info")
+
+    def parse(self, payload: Mapping[str, Any]) -> PlatformSnapshot:
+        f, order = self._fields(payload)
         status = f.integer("aftersale_status")
         if status not in _STATES:
             raise f.unknown("aftersale_status", status)

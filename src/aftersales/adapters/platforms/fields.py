@@ -75,7 +75,9 @@ class Fields:
         return value
 
     def text(self, field: str) -> str:
-        value = self.require(field)
+        return self._text(field, self.require(field))
+
+    def _text(self, field: str, value: Any) -> str:
         if isinstance(value, str):
             return value.strip()
         if isinstance(value, int) and not isinstance(value, bool):
@@ -83,10 +85,13 @@ class Fields:
         raise self.error(field, f"must be a string or an integer id, got {value!r}")
 
     def opt_text(self, field: str) -> str | None:
-        return self.text(field) if self.has(field) else None
+        value = self.raw(field)
+        return None if value is None else self._text(field, value)
 
     def integer(self, field: str) -> int:
-        value = self.require(field)
+        return self._integer(field, self.require(field))
+
+    def _integer(self, field: str, value: Any) -> int:
         if isinstance(value, int) and not isinstance(value, bool):
             return value
         if isinstance(value, str) and _INT.fullmatch(value.strip()):
@@ -95,7 +100,8 @@ class Fields:
         raise self.error(field, f"must be an integer, got {kind}{value!r}")
 
     def opt_int(self, field: str) -> int | None:
-        return self.integer(field) if self.has(field) else None
+        value = self.raw(field)
+        return None if value is None else self._integer(field, value)
 
     def flag(self, field: str) -> bool | None:
         value = self.raw(field)
@@ -107,7 +113,9 @@ class Fields:
 
     def fen(self, field: str, currency: str = "CNY") -> Money:
         """Integer minor units (分). Floats are refused: 12.5 could mean ¥12.50 or 12.5 fen."""
-        value = self.require(field)
+        return self._fen(field, self.require(field), currency)
+
+    def _fen(self, field: str, value: Any, currency: str) -> Money:
         if isinstance(value, str) and _INT.fullmatch(value.strip()):
             value = int(value)
         if not isinstance(value, int) or isinstance(value, bool):
@@ -116,7 +124,8 @@ class Fields:
         return self._money(field, value, currency)
 
     def opt_fen(self, field: str, currency: str = "CNY") -> Money | None:
-        return self.fen(field, currency) if self.has(field) else None
+        value = self.raw(field)
+        return None if value is None else self._fen(field, value, currency)
 
     def major(self, field: str, currency: str) -> Money:
         """A decimal string in major units ("12.50" yuan), parsed exactly by Money.parse_major."""

@@ -58,11 +58,20 @@ _MERCHANT_REJECTED = 3  # negotiateStatus: 商家驳回，等待买家修改
 _REFUND_FAILED = 70
 
 
+_ORDER_ID = "oid"  # the platform's order id: what bulk import partitions by
+
 class KuaishouAdapter:
     platform = "kuaishou"
 
+    def order_key(self, payload: Mapping[str, Any]) -> str:
+        """The platform's order id, as parse() reads it, without the rest of the parse."""
+        return self._fields(payload).text(_ORDER_ID)
+
+    def _fields(self, payload: Mapping[str, Any]) -> Fields:
+        return Fields(self.platform, unwrap(payload, "data"))
+
     def parse(self, payload: Mapping[str, Any]) -> PlatformSnapshot:
-        f = Fields(self.platform, unwrap(payload, "data"))
+        f = self._fields(payload)
         status = f.integer("status")
         if status not in _STATES:
             raise f.unknown("status", status)
@@ -90,7 +99,7 @@ class KuaishouAdapter:
         return PlatformSnapshot(
             platform=self.platform,
             platform_case_id=f.text("refundId"),
-            platform_order_id=f.text("oid"),
+            platform_order_id=f.text(_ORDER_ID),
             platform_status=raw_status,
             state=state,
             version=f.integer("updateTime"),  # milliseconds

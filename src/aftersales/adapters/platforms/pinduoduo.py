@@ -78,8 +78,14 @@ _LIST_TYPES: dict[int, CaseType | None] = {
 }
 
 
+_ORDER_ID = "order_sn"  # the platform's order id: what bulk import partitions by
+
 class PinduoduoAdapter:
     platform = "pinduoduo"
+
+    def order_key(self, payload: Mapping[str, Any]) -> str:
+        """The platform's order id, as parse() reads it, without the rest of the parse."""
+        return Fields(self.platform, payload).text(_ORDER_ID)
 
     def parse(self, payload: Mapping[str, Any]) -> PlatformSnapshot:
         f = Fields(self.platform, payload)
@@ -111,7 +117,7 @@ class PinduoduoAdapter:
         return PlatformSnapshot(
             platform=self.platform,
             platform_case_id=f.text("id"),
-            platform_order_id=f.text("order_sn"),
+            platform_order_id=f.text(_ORDER_ID),
             platform_status=raw_status,
             state=state,
             version=self._version(f),

@@ -46,11 +46,20 @@ _STATES: dict[str, State] = {
 _CS_DISPUTED = frozenset({2, 3, 4, 5})
 
 
+_ORDER_ID = "tid"  # the platform's order id: what bulk import partitions by
+
 class TaobaoAdapter:
     platform = "taobao"
 
+    def order_key(self, payload: Mapping[str, Any]) -> str:
+        """The platform's order id, as parse() reads it, without the rest of the parse."""
+        return self._fields(payload).text(_ORDER_ID)
+
+    def _fields(self, payload: Mapping[str, Any]) -> Fields:
+        return Fields(self.platform, unwrap(payload, "refund_get_response.refund"))
+
     def parse(self, payload: Mapping[str, Any]) -> PlatformSnapshot:
-        f = Fields(self.platform, unwrap(payload, "refund_get_response.refund"))
+        f = self._fields(payload)
         status = f.text("status")
         if status not in _STATES:
             raise f.unknown("status", status)
@@ -73,7 +82,7 @@ class TaobaoAdapter:
         return PlatformSnapshot(
             platform=self.platform,
             platform_case_id=f.text("refund_id"),
-            platform_order_id=f.text("tid"),
+            platform_order_id=f.text(_ORDER_ID),
             platform_status=raw_status,
             state=state,
             version=self._version(f),

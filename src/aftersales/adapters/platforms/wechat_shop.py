@@ -63,11 +63,20 @@ _TYPES = {"REFUND": CaseType.refund_only, "RETURN": CaseType.return_refund,
 _ABSOLUTE = 10**9  # a "deadline" this large is a unix timestamp, not seconds left
 
 
+_ORDER_ID = "order_id"  # the platform's order id: what bulk import partitions by
+
 class WechatShopAdapter:
     platform = "wechat_shop"
 
+    def order_key(self, payload: Mapping[str, Any]) -> str:
+        """The platform's order id, as parse() reads it, without the rest of the parse."""
+        return self._fields(payload).text(_ORDER_ID)
+
+    def _fields(self, payload: Mapping[str, Any]) -> Fields:
+        return Fields(self.platform, unwrap(payload, "after_sale_order"))
+
     def parse(self, payload: Mapping[str, Any]) -> PlatformSnapshot:
-        f = Fields(self.platform, unwrap(payload, "after_sale_order"))
+        f = self._fields(payload)
         status = f.text("status")
         if status not in _STATES:
             raise f.unknown("status", status)
@@ -94,7 +103,7 @@ class WechatShopAdapter:
         return PlatformSnapshot(
             platform=self.platform,
             platform_case_id=f.text("after_sale_order_id"),
-            platform_order_id=f.text("order_id"),
+            platform_order_id=f.text(_ORDER_ID),
             platform_status=raw_status,
             state=state,
             version=epoch_ms(updated),
