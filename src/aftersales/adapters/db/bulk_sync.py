@@ -19,13 +19,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
+from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, insert, select, tuple_, update
+from sqlalchemy import Connection, Table, delete, select, tuple_, update
 
 from aftersales.adapters.db import tables as t
 from aftersales.adapters.db.mapping import case_from_row, case_row, order_from_rows, order_rows
+from aftersales.adapters.db.tables import UtcDateTime
 from aftersales.domain.case import Case
 from aftersales.domain.deadlines import Deadline
 from aftersales.domain.money import Money
@@ -159,22 +161,21 @@ class StagingStore:
     # --- flush ---------------------------------------------------------------------------
     def flush(self) -> None:
         """Write everything staged, in the caller's transaction."""
+        writer = _Writer(self.conn)
         if self.new_orders:
             heads, lines = [], []
             for order, now in self.new_orders:
                 head, rows = order_rows(order, now)
                 heads.append(head)
                 lines += rows
-            self.conn.execute(insert(t.orders), heads)
-            self.conn.execute(insert(t.order_lines), lines)
-        self._flush_cases()
-        if self.events:
-            self.conn.execute(insert(t.case_events), self.events)
-        if self.new_refunds:
-            self.conn.execute(insert(t.refunds), [_refund_row(e) for e in self.new_refunds])
-        self._flush_deadlines()
+            writer.insert(t.orders, heads)
+            writer.insert(t.order_lines, lines)
+        self._flush_cases(writer)
+        writer.insert(t.case_events, self.events)
+        writer.insert(t.refunds, [_refund_row(e) for e in self.new_refunds])
+        self._flush_deadlines(writer)
 
-    def _flush_cases(self) -> None:
+    def _flush_cases(self, writer: _Writer) -> None:
         fresh, changed = [], []
         for staged in self.cases.values():
             case = staged.case
@@ -185,19 +186,12 @@ class StagingStore:
             if staged.loaded_version is None:
                 fresh.append(row)
             else:
-                changed.append({**row, "b_id": case.id, "b_version": staged.loaded_version})
-        if fresh:
-            self.conn.execute(insert(t.cases), fresh)
-        if changed:
-            c = t.cases.c
-            cols = [k for k in changed[0] if not k.startswith("b_") and k not in ("id", "shop_id")]
-            stmt = update(t.cases).where(c.id == bindparam("b_id"), c.version == bindparam("b_version")) \
-                .values({k: bindparam(k) for k in cols})
-            result = self.conn.execute(stmt, changed)
-            if result.rowcount != len(changed):
-                raise Conflict("a case in the import batch was changed by someone else; retrying")
+                changed.append((row, staged.loaded_version))
+        writer.insert(t.cases, fresh)
+        if changed and writer.update_versioned(t.cases, changed) != len(changed):
+            raise Conflict("a case in the import batch was changed by someone else; retrying")
 
-    def _flush_deadlines(self) -> None:
+    def _flush_deadlines(self, writer: _Writer) -> None:
         d = t.deadlines.c
         supersede: list[str] = []
         inserts: list[dict[str, Any]] = []
@@ -224,8 +218,111 @@ class StagingStore:
         for chunk in _chunks(old, 500):
             self.conn.execute(delete(t.deadlines).where(
                 tuple_(d.case_id, d.key).in_(chunk), d.status == "superseded"))
-        if inserts:
-            self.conn.execute(insert(t.deadlines), inserts)
+        writer.insert(t.deadlines, inserts)
+
+
+class _Plan:
+    """How to turn a row dict into the driver's parameter tuple for these columns.
+
+    Each column's value goes through its type's bind processor, as in SQLAlchemy; UtcDateTime
+    on SQLite has a direct equivalent (UTC, naive, "YYYY-MM-DD HH:MM:SS.ffffff" — the text
+    SQLAlchemy's SQLite DATETIME stores), since datetimes are most of the conversions.
+    """
+
+    def __init__(self, table: Table, names: list[str], dialect: Any) -> None:
+        self.names = names
+        self.get = itemgetter(*names) if len(names) > 1 else (lambda row: (row[names[0]],))
+        self.convert: list[tuple[int, Any]] = []
+        for i, name in enumerate(names):
+            kind = table.c[name].type
+            if isinstance(kind, UtcDateTime) and dialect.name == "sqlite":
+                self.convert.append((i, _sqlite_utc_text))
+                continue
+            processor = kind.dialect_impl(dialect).bind_processor(dialect)
+            if processor is not None:
+                self.convert.append((i, processor))
+
+    def values(self, row: dict[str, Any]) -> tuple[Any, ...] | list[Any]:
+        if not self.convert:
+            return self.get(row)  # type: ignore[no-any-return]
+        out = list(self.get(row))
+        for i, processor in self.convert:
+            value = out[i]
+            if value is not None:
+                out[i] = processor(value)
+        return out
+
+
+def _sqlite_utc_text(value: datetime) -> str:
+    if value.tzinfo is None:
+        raise ValueError("naive datetime given to the database")
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+class _Writer:
+    """Many rows straight to the driver, in the connection's open transaction.
+
+    Why not `conn.execute(insert(table), rows)`: SQLAlchemy builds and checks a parameter
+    set per row (≈ 1 µs a column), which was a third of an import's time. The values still
+    go through each column type's own bind processor (so a datetime or JSON value is
+    stored exactly as the Core path stores it); only the per-row bookkeeping is skipped.
+    PostgreSQL receives inserts by COPY, SQLite by one prepared executemany.
+    """
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.dialect = conn.dialect
+        self.postgres = self.dialect.name == "postgresql"
+        self.driver = conn.connection.driver_connection
+
+    def _plan(self, table: Table, names: Iterable[str]) -> _Plan:
+        return _Plan(table, list(names), self.dialect)
+
+    def insert(self, table: Table, rows: list[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        plan = self._plan(table, rows[0])
+        columns = ", ".join(plan.names)
+        assert self.driver is not None
+        if self.postgres:
+            with self.driver.cursor() as cur, \
+                    cur.copy(f"COPY {table.name} ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(plan.values(row))
+            return
+        marks = ", ".join("?" * len(plan.names))
+        cur = self.driver.cursor()
+        try:
+            cur.executemany(f"INSERT INTO {table.name} ({columns}) VALUES ({marks})",
+                            [plan.values(row) for row in rows])
+        finally:
+            cur.close()
+
+    def update_versioned(self, table: Table, rows: list[tuple[dict[str, Any], int]]) -> int:
+        """UPDATE each row by id where the stored version is still the loaded one; how many
+        rows matched (fewer than given means someone else changed a row meanwhile)."""
+        names = [n for n in rows[0][0] if n not in ("id", "shop_id")]
+        plan = self._plan(table, names)
+        mark = "%s" if self.postgres else "?"
+        sets = ", ".join(f"{n} = {mark}" for n in names)
+        sql = f"UPDATE {table.name} SET {sets} WHERE id = {mark} AND shop_id = {mark} " \
+              f"AND version = {mark}"
+        params = [(*plan.values(row), row["id"], row["shop_id"], loaded)
+                  for row, loaded in rows]
+        assert self.driver is not None
+        if self.postgres:
+            with self.driver.cursor() as cur:
+                matched = 0
+                for chunk in _chunks(params, 500):
+                    cur.executemany(sql, chunk, returning=False)
+                    matched += cur.rowcount
+                return matched
+        cur = self.driver.cursor()
+        try:
+            cur.executemany(sql, params)
+            return int(cur.rowcount)
+        finally:
+            cur.close()
 
 
 def _entry(r: Any) -> LedgerEntry:
