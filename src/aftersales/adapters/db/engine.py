@@ -14,6 +14,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 DEFAULT_URL = "sqlite:///var/aftersales.db"
+# Execution option: this connection only reads (SQLite then does not take the write lock).
+READ_ONLY = "aftersales_read_only"
 
 
 class DatabaseUrlError(ValueError):
@@ -62,7 +64,10 @@ def _sqlite(path: str | None, raw: str, **kwargs: Any) -> Engine:
     @event.listens_for(engine, "begin")
     def _begin(conn: Any) -> None:
         # A writer takes the lock at BEGIN: no deadlock upgrading a read lock later.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # A connection marked `read_only` only reads: a deferred BEGIN, a snapshot that
+        # never blocks writers (WAL).
+        read_only = conn.get_execution_options().get(READ_ONLY, False)
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     return engine
 
