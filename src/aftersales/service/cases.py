@@ -77,14 +77,12 @@ def _open(deps: Deps, store: Store, principal: Principal, data: NewCase, case_id
     method = _enum_or_error(RefundMethod, data.refund_method or "original", "refund_method")
     assert isinstance(ctype, CaseType) and isinstance(reason, Reason)
     assert isinstance(method, RefundMethod)
-    shop = store.get_shop(principal.shop_id)
-    order = store.get_order(principal.shop_id, data.order_id)
-    if shop is None or order is None or (
-            principal.role is Role.buyer and order.buyer_id != principal.buyer_id):
+    found = store.get_order_bundle(principal.shop_id, data.order_id)
+    if found is None or (principal.role is Role.buyer and found[1].buyer_id != principal.buyer_id):
         raise NotFound(f"no order {data.order_id}", code="order_not_found")
+    shop, order, ledger = found
     now = deps.now_for(shop)
     profile = deps.profiles(shop.shop.platform)
-    ledger = store.refunds_for_order(shop.shop.id, order.id)
     by_line, total = refunded_amounts(order, ledger)
     for line_id, _ in data.lines:
         order.line(line_id)

@@ -60,10 +60,11 @@ def build_context(shop: ShopRecord, case: Case, order: Order, profile: Profile,
 def load(deps: Deps, store: Store, principal: Principal, case_id: str, *,
          lock: bool = False) -> Loaded:
     """The case if the caller may see it; another shop's or buyer's case is simply not found."""
-    case = store.get_case(principal.shop_id, case_id, lock=lock)
-    if case is None or (principal.role is Role.buyer and case.buyer_id != principal.buyer_id):
+    found = store.get_case_bundle(principal.shop_id, case_id, lock=lock)
+    if found is None or (principal.role is Role.buyer and found.case.buyer_id != principal.buyer_id):
         raise NotFound(f"no case {case_id}", code="case_not_found")
-    return load_case(deps, store, case)
+    return Loaded(found.shop, found.case, found.order, deps.profiles(found.case.profile_id),
+                  found.ledger)
 
 
 def load_case(deps: Deps, store: Store, case: Case) -> Loaded:

@@ -11,7 +11,16 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, func, insert, select, update
+from sqlalchemy import (
+    Connection,
+    and_,
+    bindparam,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -26,7 +35,14 @@ from aftersales.domain.merchant_policy import MerchantPolicy
 from aftersales.domain.orders import Order, Shop
 from aftersales.domain.vocabulary import Role, State
 from aftersales.service.errors import Conflict
-from aftersales.service.ports import CaseFilter, DueDeadline, Principal, ShopRecord
+from aftersales.service.ports import (
+    CaseBundle,
+    CaseFilter,
+    DueDeadline,
+    LedgerEntry,
+    Principal,
+    ShopRecord,
+)
 
 _c, _d = t.cases.c, t.deadlines.c
 # Hot statements built once with named parameters: SQLAlchemy then reuses the compiled SQL
@@ -36,6 +52,22 @@ UPDATE_CASE = update(t.cases).where(
     _c.shop_id == bindparam("k_shop"), _c.id == bindparam("k_id"),
     _c.version == bindparam("k_version"),
 ).values({name: bindparam(name) for name in _CASE_COLUMNS})
+_ALWAYS = ("version", "event_count")
+_UPDATE_CASE_BY_COLUMNS: dict[tuple[str, ...], Any] = {}
+
+
+def _update_case(columns: tuple[str, ...]) -> Any:
+    """The case UPDATE writing only `columns` (plus version and event count), built once per
+    column set: an action changes a few of the 45 columns, and each bound value costs."""
+    stmt = _UPDATE_CASE_BY_COLUMNS.get(columns)
+    if stmt is None:
+        stmt = update(t.cases).where(
+            _c.shop_id == bindparam("k_shop"), _c.id == bindparam("k_id"),
+            _c.version == bindparam("k_version"),
+        ).values({name: bindparam(name) for name in (*columns, *_ALWAYS)})
+        if len(_UPDATE_CASE_BY_COLUMNS) < 1024:  # a handful of sets in practice
+            _UPDATE_CASE_BY_COLUMNS[columns] = stmt
+    return stmt
 SUPERSEDE_PENDING = update(t.deadlines).where(
     _d.case_id == bindparam("k_case"), _d.shop_id == bindparam("k_shop"),
     _d.status == "pending").values(status="superseded", settled_at=bindparam("k_now"))
@@ -56,6 +88,18 @@ def _upsert_deadline(dialect_insert: Any) -> Any:
 
 UPSERT_DEADLINE_PG = _upsert_deadline(pg_insert)
 UPSERT_DEADLINE_SQLITE = _upsert_deadline(sqlite_insert)
+# PostgreSQL: supersede the other pending rows and upsert the new one in one round trip.
+# The CTE leaves a pending row with the new key alone (the upsert moves it), so no row is
+# modified twice by the one statement. Text: SQLAlchemy 2.1 mis-binds INSERT.add_cte().
+REPLACE_DEADLINE_PG = text(
+    "WITH superseded AS (UPDATE deadlines SET status = 'superseded', settled_at = :k_now "
+    "WHERE case_id = :case_id AND shop_id = :shop_id AND status = 'pending' AND key <> :key) "
+    "INSERT INTO deadlines (id, shop_id, case_id, key, due_at, outcome, source, rule, status) "
+    "VALUES (:id, :shop_id, :case_id, :key, :due_at, :outcome, :source, :rule, 'pending') "
+    "ON CONFLICT (case_id, key) DO UPDATE SET due_at = excluded.due_at, "
+    "outcome = excluded.outcome, source = excluded.source, rule = excluded.rule, "
+    "status = 'pending', settled_at = NULL",
+).bindparams(bindparam("k_now", type_=t.UtcDateTime()), bindparam("due_at", type_=t.UtcDateTime()))
 SELECT_SHOP = select(t.shops).where(t.shops.c.id == bindparam("k_id"))
 _LINE_COLS = [c.label(f"line_{c.name}") for c in t.order_lines.columns]
 SELECT_ORDER_WITH_LINES = select(t.orders, *_LINE_COLS).join(
@@ -82,6 +126,48 @@ SELECT_EVENTS = select(t.case_events).where(
     t.case_events.c.shop_id == bindparam("k_shop"), t.case_events.c.case_id == bindparam("k_case")
 ).order_by(t.case_events.c.seq)
 SELECT_CASE = select(t.cases).where(_c.shop_id == bindparam("k_shop"), _c.id == bindparam("k_id"))
+INSERT_EVENT = insert(t.case_events)
+# A case with everything an action needs, in one round trip: the case row, its shop, its
+# order with one row per line, and the order's ledger entries (outer join: rows are
+# lines × entries, both a handful). Shop, order and ledger columns carry a prefix.
+_S, _O, _R = "s_", "o_", "r_"
+_BUNDLE_COLS = [*t.cases.columns,
+                *(c.label(_S + c.name) for c in t.shops.columns),
+                *(c.label(_O + c.name) for c in t.orders.columns),
+                *_LINE_COLS,
+                *(c.label(_R + c.name) for c in t.refunds.columns)]
+_o, _l, _r = t.orders.c, t.order_lines.c, t.refunds.c
+SELECT_CASE_BUNDLE = (
+    select(*_BUNDLE_COLS)
+    .select_from(t.cases.join(t.shops, t.shops.c.id == _c.shop_id)
+                 .join(t.orders, and_(_o.id == _c.order_id, _o.shop_id == _c.shop_id))
+                 .join(t.order_lines, and_(_l.order_id == _o.id, _l.shop_id == _c.shop_id))
+                 .outerjoin(t.refunds, and_(_r.order_id == _o.id, _r.shop_id == _c.shop_id)))
+    .where(_c.shop_id == bindparam("k_shop"), _c.id == bindparam("k_id")))
+SELECT_CASE_BUNDLE_LOCKED = SELECT_CASE_BUNDLE.with_for_update(of=t.cases)
+# The same without the case: what opening a case on an order reads.
+SELECT_ORDER_BUNDLE = (
+    select(*_BUNDLE_COLS[len(t.cases.columns):])
+    .select_from(t.shops.join(t.orders, _o.shop_id == t.shops.c.id)
+                 .join(t.order_lines, and_(_l.order_id == _o.id, _l.shop_id == _o.shop_id))
+                 .outerjoin(t.refunds, and_(_r.order_id == _o.id, _r.shop_id == _o.shop_id)))
+    .where(t.shops.c.id == bindparam("k_shop"), _o.id == bindparam("k_id")))
+# PostgreSQL: the case's pending deadline rows are locked before the case (see _case).
+LOCK_PENDING = select(_d.id).where(
+    _d.case_id == bindparam("k_id"), _d.shop_id == bindparam("k_shop"),
+    _d.status == "pending").with_for_update()
+
+
+class _Prefixed:
+    """A joined row seen as one table's row: attribute `x` reads column `prefix + x`."""
+
+    __slots__ = ("_prefix", "_row")
+
+    def __init__(self, row: Any, prefix: str) -> None:
+        self._row, self._prefix = row, prefix
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._row, self._prefix + name)
 
 
 class SqlStore(RecordsMixin):
@@ -92,6 +178,9 @@ class SqlStore(RecordsMixin):
         # The pending deadline each loaded case had, as (key, due_at): saving a case whose
         # deadline did not change then costs no deadline statement at all.
         self._deadline_seen: dict[str, tuple[str, datetime] | None] = {}
+        # The column values each loaded case row had: saving writes only what changed.
+        self._row_seen: dict[str, dict[str, Any]] = {}
+        self._added: set[str] = set()  # cases this store inserted
 
     # --- shops and tokens -----------------------------------------------------------------
     def add_shop(self, record: ShopRecord, now: datetime) -> None:
@@ -186,10 +275,12 @@ class SqlStore(RecordsMixin):
 
     # --- cases and events -----------------------------------------------------------------
     def add_case(self, case: Case) -> None:
-        row = case_row(case, None)
-        self.conn.execute(insert(t.cases), {**row, "version": 1, "event_count": 0})
+        row = {**case_row(case, None), "version": 1, "event_count": 0}
+        self.conn.execute(insert(t.cases), row)
         case.version = 1
         self._deadline_seen[case.id] = None
+        self._row_seen[case.id] = row
+        self._added.add(case.id)
 
     def _remember(self, row: Any) -> Case:
         case = case_from_row(row)
@@ -197,6 +288,7 @@ class SqlStore(RecordsMixin):
         if row.deadline_rule is not None and row.deadline_at is not None:
             seen = (f"{row.state_seq}:{row.deadline_rule}", row.deadline_at)
         self._deadline_seen[case.id] = seen
+        self._row_seen[case.id] = {name: getattr(row, name) for name in _CASE_COLUMNS}
         return case
 
     def _case(self, where: Any, lock: bool) -> Case | None:
@@ -212,6 +304,40 @@ class SqlStore(RecordsMixin):
             stmt = stmt.with_for_update()
         row = self.conn.execute(stmt).first()
         return None if row is None else self._remember(row)
+
+    def get_case_bundle(self, shop_id: str, case_id: str, *, lock: bool = False
+                        ) -> CaseBundle | None:
+        """The case, its shop, order and the order's ledger in one query (two when locking
+        on PostgreSQL: the pending deadline rows first, in the worker's lock order)."""
+        keys = {"k_shop": shop_id, "k_id": case_id}
+        if lock and self.pg:
+            self.conn.execute(LOCK_PENDING, keys)
+            rows = self.conn.execute(SELECT_CASE_BUNDLE_LOCKED, keys).all()
+        else:
+            rows = self.conn.execute(SELECT_CASE_BUNDLE, keys).all()
+        if not rows:
+            return None
+        shop, order, ledger = self._order_bundle(rows)
+        return CaseBundle(self._remember(rows[0]), shop, order, ledger)
+
+    def get_order_bundle(self, shop_id: str, order_id: str
+                         ) -> tuple[ShopRecord, Order, list[LedgerEntry]] | None:
+        """The shop, the order with its lines and the order's ledger, in one query."""
+        rows = self.conn.execute(SELECT_ORDER_BUNDLE, {"k_shop": shop_id, "k_id": order_id}).all()
+        return self._order_bundle(rows) if rows else None
+
+    def _order_bundle(self, rows: Sequence[Any]) -> tuple[ShopRecord, Order, list[LedgerEntry]]:
+        lines: dict[str, Any] = {}
+        refunds: dict[str, Any] = {}
+        for r in rows:
+            lines.setdefault(r.line_id, r)
+            if r.r_id is not None:
+                refunds.setdefault(r.r_id, r)
+        head = rows[0]
+        order = order_from_rows(_Prefixed(head, _O), [_LineRow(r) for r in lines.values()])  # type: ignore[arg-type]
+        ledger = [self._entry(_Prefixed(r, _R)) for r in
+                  sorted(refunds.values(), key=lambda x: (x.r_created_at, x.r_id))]
+        return self._shop(_Prefixed(head, _S)), order, ledger
 
     def get_case(self, shop_id: str, case_id: str, *, lock: bool = False) -> Case | None:
         if lock and self.pg:
@@ -236,20 +362,27 @@ class SqlStore(RecordsMixin):
         base = case.event_base + case.events_saved
         row = case_row(case, deadline)
         del row["id"], row["shop_id"]
-        result = self.conn.execute(UPDATE_CASE, {
-            **row, "version": case.version + 1, "event_count": base + len(new),
-            "k_shop": case.shop_id, "k_id": case.id, "k_version": case.version})
+        row["version"], row["event_count"] = case.version + 1, base + len(new)
+        seen = self._row_seen.get(case.id)
+        if seen is None:
+            stmt, values = UPDATE_CASE, dict(row)
+        else:  # only the columns whose value changed since the row was read
+            changed = tuple(k for k, v in row.items() if k not in _ALWAYS and seen.get(k) != v)
+            stmt = _update_case(changed)
+            values = {k: row[k] for k in (*changed, *_ALWAYS)}
+        result = self.conn.execute(stmt, {
+            **values, "k_shop": case.shop_id, "k_id": case.id, "k_version": case.version})
         if result.rowcount != 1:
             raise Conflict(f"case {case.id} was changed by someone else; reload and retry")
         case.version += 1
+        self._row_seen[case.id] = row
         if new:
-            self.conn.execute(insert(t.case_events), [
-                {"id": self.new_id(), "shop_id": case.shop_id, "case_id": case.id,
-                 "seq": base + i + 1, "at": e.at, "actor": e.actor, "kind": e.kind,
-                 "from_state": e.from_state, "to_state": e.to_state,
-                 "explanation": e.explanation, "reason_code": e.reason_code, "data": e.data}
-                for i, e in enumerate(new)
-            ])
+            rows = [{"id": self.new_id(), "shop_id": case.shop_id, "case_id": case.id,
+                     "seq": base + i + 1, "at": e.at, "actor": e.actor, "kind": e.kind,
+                     "from_state": e.from_state, "to_state": e.to_state,
+                     "explanation": e.explanation, "reason_code": e.reason_code, "data": e.data}
+                    for i, e in enumerate(new)]
+            self.conn.execute(INSERT_EVENT, rows[0] if len(rows) == 1 else rows)
             case.events_saved = len(case.events)
         self._replace_deadline(case, deadline, now)
 
@@ -273,14 +406,23 @@ class SqlStore(RecordsMixin):
                                              "outcome": deadline.outcome.value,
                                              "source": deadline.source})
             return
-        self.conn.execute(SUPERSEDE_PENDING, {**keys, "k_now": now})
+        fresh = case.id in self._added  # inserted by this store, never saved: no row yet
+        self._added.discard(case.id)
         if deadline is None:
+            if not fresh:
+                self.conn.execute(SUPERSEDE_PENDING, {**keys, "k_now": now})
             return
-        # One statement: a key superseded earlier in the same state comes back as pending.
-        self.conn.execute(UPSERT_DEADLINE_PG if self.pg else UPSERT_DEADLINE_SQLITE, {
-            "id": self.new_id(), "shop_id": case.shop_id, "case_id": case.id, "key": deadline.key,
-            "due_at": deadline.at, "outcome": deadline.outcome.value, "source": deadline.source,
-            "rule": deadline.rule, "status": "pending"})
+        # A key superseded earlier in the same state comes back as pending (upsert).
+        row = {"id": self.new_id(), "shop_id": case.shop_id, "case_id": case.id,
+               "key": deadline.key, "due_at": deadline.at, "outcome": deadline.outcome.value,
+               "source": deadline.source, "rule": deadline.rule, "status": "pending"}
+        if self.pg and not fresh:
+            del row["status"]
+            self.conn.execute(REPLACE_DEADLINE_PG, {**row, "k_now": now})
+            return
+        if not fresh:
+            self.conn.execute(SUPERSEDE_PENDING, {**keys, "k_now": now})
+        self.conn.execute(UPSERT_DEADLINE_PG if self.pg else UPSERT_DEADLINE_SQLITE, row)
 
     def events(self, shop_id: str, case_id: str) -> list[Event]:
         rows = self.conn.execute(SELECT_EVENTS, {"k_shop": shop_id, "k_case": case_id}).all()
