@@ -28,12 +28,14 @@ from aftersales.service import shops
 from integration.payloads import kuaishou_stream
 
 
-def measure(kind: str, path: Path, count: int, *, staged: bool, batch: int) -> tuple[float, str]:
+def measure(kind: str, path: Path, count: int, *, staged: bool, batch: int,
+            jobs: int = 1) -> tuple[float, str]:
     with fresh_engine(kind) as (_, engine):
         app = bootstrap(engine=engine, clock=FixedClock(T0))
         shop = shops.create_shop(app.deps, "导入压测", "kuaishou")
         started = time.perf_counter()
-        report = import_file(app, shop.shop.id, "kuaishou", path, batch=batch, staged=staged)
+        report = import_file(app, shop.shop.id, "kuaishou", path, batch=batch, staged=staged,
+                             jobs=jobs)
         seconds = time.perf_counter() - started
         if report.errors or report.applied != count:
             raise SystemExit(f"{kind}: {report.to_dict()}")

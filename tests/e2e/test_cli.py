@@ -72,6 +72,15 @@ def test_migrate_shop_token_tick_import(db: str, tmp_path: Path) -> None:
     assert imported.returncode == 0, imported.stderr
     report = json.loads(imported.stdout)
     assert report["failed"] == 0 and report["created"] + report["updated"] + report["unchanged"] == 40
+    # The same stream continued, in two processes: nothing seen twice, the rest applied.
+    payloads.write_text("\n".join(kuaishou_stream(80)) + "\n", encoding="utf-8")
+    shared = run("import", "kuaishou", str(payloads), "--shop", shop_id, "--json", "--jobs", "2",
+                 cwd=tmp_path, db=db)
+    assert shared.returncode == 0, shared.stderr
+    report = json.loads(shared.stdout)
+    assert report["failed"] == 0 and report["unchanged"] == 40 and report["created"] > 0
+    assert "--jobs" in one_line_error(run("import", "kuaishou", str(payloads), "--shop", shop_id,
+                                          "--jobs", "0", cwd=tmp_path, db=db))
     # Imported cases opened at the real time; a tick far ahead fires what the profile says.
     later = (T0 + timedelta(days=3650)).isoformat()
     ticked = run("tick", "--now", later, "--json", cwd=tmp_path, db=db)

@@ -35,7 +35,8 @@ def _snapshot(app: App, shop_id: str) -> dict[str, Any]:
         rows = conn.execute(select(t.cases).where(c.shop_id == shop_id)).all()
         by_id = {r.id: r.platform_case_id for r in rows}
         events: dict[str, list[tuple[Any, ...]]] = {}
-        for ev in conn.execute(select(e.case_id, e.seq, e.kind, e.from_state, e.to_state, e.actor)
+        for ev in conn.execute(select(e.case_id, e.seq, e.kind, e.from_state, e.to_state, e.actor,
+                                      e.at, e.explanation, e.data)
                                .where(e.shop_id == shop_id).order_by(e.case_id, e.seq)).all():
             events.setdefault(by_id[ev.case_id], []).append(tuple(ev)[1:])
         pending = {by_id[r.case_id]: (r.key, r.due_at, r.outcome) for r in conn.execute(
@@ -43,10 +44,19 @@ def _snapshot(app: App, shop_id: str) -> dict[str, Any]:
                 d.shop_id == shop_id, d.status == "pending")).all()}
         orders = conn.execute(select(t.orders.c.platform_order_id).where(
             t.orders.c.shop_id == shop_id)).scalars().all()
+        refunds = sorted((by_id[r.case_id], r.round, r.kind, r.amount, r.status, r.created_at)
+                         for r in conn.execute(select(t.refunds).where(
+                             t.refunds.c.shop_id == shop_id)).all())
+        # JSON stored as the JSON `null` (not SQL NULL), as SQLAlchemy's JSON type stores None.
+        no_inspection = conn.execute(select(c.id).where(
+            c.shop_id == shop_id, c.inspection.is_(None))).all()
     cases = {r.platform_case_id: (r.state, r.state_seq, r.version, r.event_count, r.platform_status,
-                                  r.platform_version, r.requested_amount, r.deadline_at)
+                                  r.platform_version, r.requested_amount, r.deadline_at,
+                                  r.opened_at, r.state_entered_at, r.fired, r.inspection,
+                                  [ln["quantity"] for ln in r.lines], r.overdue)
              for r in rows}
-    return {"cases": cases, "events": events, "pending": pending, "orders": sorted(orders)}
+    return {"cases": cases, "events": events, "pending": pending, "orders": sorted(orders),
+            "refunds": refunds, "sql_null_inspection": len(no_inspection)}
 
 
 def test_batched_import_stores_what_the_per_payload_path_stores(app: App, make: Make,
@@ -87,3 +97,32 @@ def test_a_continued_stream_updates_cases_from_earlier_batches(app: App, make: M
     import_file(app, b.shop.id, "kuaishou", _write(tmp_path, first), staged=False)
     import_file(app, b.shop.id, "kuaishou", _write(tmp_path, rest), staged=False)
     assert _snapshot(app, a.shop.id) == _snapshot(app, b.shop.id)
+
+
+def test_two_import_processes_store_what_one_stores(app: App, make: Make, tmp_path: Path) -> None:
+    """Split by order among forked processes: same cases, versions, history; each bad line
+    reported once; progress reaches the file's size."""
+    lines = kuaishou_stream(80, start=3000)
+    lines[9:9] = BAD[:1]
+    lines[30:30] = BAD[1:3]
+    path = _write(tmp_path, lines)
+    parallel, single = make.shop("kuaishou"), make.shop("kuaishou")
+    seen: list[int] = []
+    two = import_file(app, parallel.shop.id, "kuaishou", path, batch=9, jobs=2, advance=seen.append)
+    one = import_file(app, single.shop.id, "kuaishou", path, staged=False)
+    assert [(e.line, e.code) for e in two.errors] == [(e.line, e.code) for e in one.errors]
+    assert [e.line for e in two.errors] == [10, 31, 32]
+    assert (two.created, two.updated, two.unchanged) == (one.created, one.updated, one.unchanged)
+    assert _snapshot(app, parallel.shop.id) == _snapshot(app, single.shop.id)
+    assert sum(seen) == path.stat().st_size
+
+
+def test_a_shared_order_goes_to_one_process(tmp_path: Path) -> None:
+    from aftersales.adapters.platforms import adapter_for
+    from aftersales.entrypoints.importer import _owner
+
+    adapter = adapter_for("kuaishou")
+    payloads = [{"oid": 77, "refundId": n} for n in range(20)]
+    assert len({_owner(adapter, n, p, 2) for n, p in enumerate(payloads)}) == 1
+    spread = {_owner(adapter, 1, {"oid": n}, 2) for n in range(20)}
+    assert spread == {0, 1}

@@ -23,7 +23,8 @@ from datetime import UTC, datetime
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Connection, Table, delete, select, tuple_, update
+import orjson
+from sqlalchemy import JSON, Connection, Table, delete, select, tuple_, update
 
 from aftersales.adapters.db import tables as t
 from aftersales.adapters.db.mapping import case_from_row, case_row, order_from_rows, order_rows
@@ -161,21 +162,28 @@ class StagingStore:
     # --- flush ---------------------------------------------------------------------------
     def flush(self) -> None:
         """Write everything staged, in the caller's transaction."""
-        writer = _Writer(self.conn)
+        self.prepare().write(self.conn)
+
+    def prepare(self) -> _Writes:
+        """Every statement and parameter row of the batch, built before any is sent: on
+        SQLite the write lock is then held only while the rows go in, not while Python
+        converts them (two import processes overlap their work instead of queueing)."""
+        writes = _Writes(self.conn.dialect)
         if self.new_orders:
             heads, lines = [], []
             for order, now in self.new_orders:
                 head, rows = order_rows(order, now)
                 heads.append(head)
                 lines += rows
-            writer.insert(t.orders, heads)
-            writer.insert(t.order_lines, lines)
-        self._flush_cases(writer)
-        writer.insert(t.case_events, self.events)
-        writer.insert(t.refunds, [_refund_row(e) for e in self.new_refunds])
-        self._flush_deadlines(writer)
+            writes.insert(t.orders, heads)
+            writes.insert(t.order_lines, lines)
+        self._cases(writes)
+        writes.insert(t.case_events, self.events)
+        writes.insert(t.refunds, [_refund_row(e) for e in self.new_refunds])
+        self._deadlines(writes)
+        return writes
 
-    def _flush_cases(self, writer: _Writer) -> None:
+    def _cases(self, writes: _Writes) -> None:
         fresh, changed = [], []
         for staged in self.cases.values():
             case = staged.case
@@ -187,11 +195,10 @@ class StagingStore:
                 fresh.append(row)
             else:
                 changed.append((row, staged.loaded_version))
-        writer.insert(t.cases, fresh)
-        if changed and writer.update_versioned(t.cases, changed) != len(changed):
-            raise Conflict("a case in the import batch was changed by someone else; retrying")
+        writes.insert(t.cases, fresh)
+        writes.update_versioned(t.cases, changed)
 
-    def _flush_deadlines(self, writer: _Writer) -> None:
+    def _deadlines(self, writes: _Writes) -> None:
         d = t.deadlines.c
         supersede: list[str] = []
         inserts: list[dict[str, Any]] = []
@@ -211,56 +218,66 @@ class StagingStore:
         if supersede:
             now = max(s.now for s in self.cases.values() if s.now is not None)
             for chunk in _chunks(supersede, 500):
-                self.conn.execute(update(t.deadlines).where(d.id.in_(chunk))
-                                  .values(status="superseded", settled_at=now))
+                writes.statement(update(t.deadlines).where(d.id.in_(chunk))
+                                 .values(status="superseded", settled_at=now))
         loaded = {s.case.id for s in self.cases.values() if s.loaded_version is not None}
         old = [(r["case_id"], r["key"]) for r in inserts if r["case_id"] in loaded]
         for chunk in _chunks(old, 500):
-            self.conn.execute(delete(t.deadlines).where(
+            writes.statement(delete(t.deadlines).where(
                 tuple_(d.case_id, d.key).in_(chunk), d.status == "superseded"))
-        writer.insert(t.deadlines, inserts)
+        writes.insert(t.deadlines, inserts)
 
 
 class _Plan:
     """How to turn a row dict into the driver's parameter tuple for these columns.
 
-    Each column's value goes through its type's bind processor, as in SQLAlchemy; UtcDateTime
-    on SQLite has a direct equivalent (UTC, naive, "YYYY-MM-DD HH:MM:SS.ffffff" — the text
-    SQLAlchemy's SQLite DATETIME stores), since datetimes are most of the conversions.
+    Each value is converted as SQLAlchemy's bind processor for its column type would,
+    with direct equivalents for the two kinds that are most of the work: UtcDateTime on
+    SQLite (UTC, naive, "YYYY-MM-DD HH:MM:SS.ffffff", the text SQLAlchemy's SQLite
+    DATETIME stores) and JSON (serialized by orjson; like SQLAlchemy's JSON type, None is
+    the JSON `null`, not SQL NULL). tests/integration/test_import.py reads both back.
     """
 
     def __init__(self, table: Table, names: list[str], dialect: Any) -> None:
         self.names = names
         self.get = itemgetter(*names) if len(names) > 1 else (lambda row: (row[names[0]],))
-        self.convert: list[tuple[int, Any]] = []
+        self.convert: list[tuple[int, Any, bool]] = []  # (index, converter, also None)
         for i, name in enumerate(names):
             kind = table.c[name].type
             if isinstance(kind, UtcDateTime) and dialect.name == "sqlite":
-                self.convert.append((i, _sqlite_utc_text))
-                continue
-            processor = kind.dialect_impl(dialect).bind_processor(dialect)
-            if processor is not None:
-                self.convert.append((i, processor))
+                self.convert.append((i, _sqlite_utc_text, False))
+            elif isinstance(kind, JSON):
+                self.convert.append((i, _json_text, True))
+            else:
+                processor = kind.dialect_impl(dialect).bind_processor(dialect)
+                if processor is not None:
+                    self.convert.append((i, processor, False))
 
     def values(self, row: dict[str, Any]) -> tuple[Any, ...] | list[Any]:
         if not self.convert:
             return self.get(row)  # type: ignore[no-any-return]
         out = list(self.get(row))
-        for i, processor in self.convert:
+        for i, convert, with_none in self.convert:
             value = out[i]
-            if value is not None:
-                out[i] = processor(value)
+            if value is not None or with_none:
+                out[i] = convert(value)
         return out
 
 
 def _sqlite_utc_text(value: datetime) -> str:
-    if value.tzinfo is None:
-        raise ValueError("naive datetime given to the database")
-    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+    if value.tzinfo is not UTC:
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database")
+        value = value.astimezone(UTC)
+    return value.isoformat(" ", "microseconds")[:26]  # without the "+00:00"
 
 
-class _Writer:
-    """Many rows straight to the driver, in the connection's open transaction.
+def _json_text(value: Any) -> str:
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+class _Writes:
+    """A batch's writes, converted up front and sent straight to the driver.
 
     Why not `conn.execute(insert(table), rows)`: SQLAlchemy builds and checks a parameter
     set per row (≈ 1 µs a column), which was a third of an import's time. The values still
@@ -269,60 +286,68 @@ class _Writer:
     PostgreSQL receives inserts by COPY, SQLite by one prepared executemany.
     """
 
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
-        self.dialect = conn.dialect
-        self.postgres = self.dialect.name == "postgresql"
-        self.driver = conn.connection.driver_connection
-
-    def _plan(self, table: Table, names: Iterable[str]) -> _Plan:
-        return _Plan(table, list(names), self.dialect)
+    def __init__(self, dialect: Any) -> None:
+        self.dialect = dialect
+        self.postgres = dialect.name == "postgresql"
+        self.ops: list[tuple[str, Any, Any, int]] = []  # (kind, sql or stmt, rows, expected)
 
     def insert(self, table: Table, rows: list[dict[str, Any]]) -> None:
         if not rows:
             return
-        plan = self._plan(table, rows[0])
+        plan = _Plan(table, list(rows[0]), self.dialect)
         columns = ", ".join(plan.names)
-        assert self.driver is not None
         if self.postgres:
-            with self.driver.cursor() as cur, \
-                    cur.copy(f"COPY {table.name} ({columns}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(plan.values(row))
-            return
-        marks = ", ".join("?" * len(plan.names))
-        cur = self.driver.cursor()
-        try:
-            cur.executemany(f"INSERT INTO {table.name} ({columns}) VALUES ({marks})",
-                            [plan.values(row) for row in rows])
-        finally:
-            cur.close()
+            self.ops.append(("copy", f"COPY {table.name} ({columns}) FROM STDIN",
+                             [plan.values(row) for row in rows], 0))
+        else:
+            marks = ", ".join("?" * len(plan.names))
+            self.ops.append(("many", f"INSERT INTO {table.name} ({columns}) VALUES ({marks})",
+                             [plan.values(row) for row in rows], 0))
 
-    def update_versioned(self, table: Table, rows: list[tuple[dict[str, Any], int]]) -> int:
-        """UPDATE each row by id where the stored version is still the loaded one; how many
-        rows matched (fewer than given means someone else changed a row meanwhile)."""
+    def update_versioned(self, table: Table, rows: list[tuple[dict[str, Any], int]]) -> None:
+        """UPDATE each row by id where the stored version is still the one loaded; fewer
+        rows matched than given means someone else changed a case meanwhile (Conflict)."""
+        if not rows:
+            return
         names = [n for n in rows[0][0] if n not in ("id", "shop_id")]
-        plan = self._plan(table, names)
+        plan = _Plan(table, names, self.dialect)
         mark = "%s" if self.postgres else "?"
         sets = ", ".join(f"{n} = {mark}" for n in names)
         sql = f"UPDATE {table.name} SET {sets} WHERE id = {mark} AND shop_id = {mark} " \
               f"AND version = {mark}"
-        params = [(*plan.values(row), row["id"], row["shop_id"], loaded)
-                  for row, loaded in rows]
-        assert self.driver is not None
-        if self.postgres:
-            with self.driver.cursor() as cur:
-                matched = 0
-                for chunk in _chunks(params, 500):
-                    cur.executemany(sql, chunk, returning=False)
-                    matched += cur.rowcount
-                return matched
-        cur = self.driver.cursor()
-        try:
-            cur.executemany(sql, params)
-            return int(cur.rowcount)
-        finally:
-            cur.close()
+        params = [(*plan.values(row), row["id"], row["shop_id"], loaded) for row, loaded in rows]
+        self.ops.append(("many", sql, params, len(params)))
+
+    def statement(self, stmt: Any) -> None:
+        self.ops.append(("core", stmt, None, 0))
+
+    def write(self, conn: Connection) -> None:
+        driver = conn.connection.driver_connection
+        assert driver is not None
+        for kind, sql, rows, expected in self.ops:
+            if kind == "core":
+                conn.execute(sql)
+            elif kind == "copy":
+                with driver.cursor() as cur, cur.copy(sql) as copy:
+                    for row in rows:
+                        copy.write_row(row)
+            else:
+                matched = _executemany(driver, sql, rows, self.postgres)
+                if expected and matched != expected:
+                    raise Conflict("a case in the import batch was changed by someone else")
+
+
+def _executemany(driver: Any, sql: str, rows: list[Any], postgres: bool) -> int:
+    """Rows matched in all (psycopg sums executemany's rowcounts; so does sqlite3)."""
+    cur = driver.cursor()
+    try:
+        if postgres:
+            cur.executemany(sql, rows, returning=False)
+        else:
+            cur.executemany(sql, rows)
+        return int(cur.rowcount)
+    finally:
+        cur.close()
 
 
 def _entry(r: Any) -> LedgerEntry:
