@@ -18,13 +18,14 @@ another boundary is still "the same request".
 from __future__ import annotations
 
 import asyncio
+import copy
 import hashlib
 import json
 import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from fastapi import Depends, Header, Request
+from fastapi import Request
 from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
@@ -41,14 +42,19 @@ POLL_SECONDS = 0.02
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 
 
-async def idempotency_header(
-    idempotency_key: str | None = Header(
-        None, alias="Idempotency-Key", min_length=1, max_length=MAX_KEY,
-        description="Optional. The same key with the same body returns the first response "
-                    "and changes nothing; with another body, 409 `idempotency_key_reused`.",
-        examples=["8c6f2a0e-5b7e-4d0c-9a51-3f1f9b2d7e11"]),
-) -> None:
-    """Declares the header in the OpenAPI document; IdempotentRoute does the work."""
+# The header as the OpenAPI document shows it on every POST. Documented, not declared as
+# a dependency: IdempotentRoute reads and checks it before FastAPI runs the endpoint, so a
+# dependency would only cost time on every request.
+_KEY_DESCRIPTION = ("Optional. The same key with the same body returns the first response "
+                    "and changes nothing; with another body, 409 `idempotency_key_reused`.")
+IDEMPOTENCY_PARAMETER: dict[str, Any] = {
+    "name": "Idempotency-Key", "in": "header", "required": False,
+    "description": _KEY_DESCRIPTION,
+    "schema": {"anyOf": [{"type": "string", "minLength": 1, "maxLength": MAX_KEY},
+                         {"type": "null"}],
+               "title": "Idempotency-Key", "description": _KEY_DESCRIPTION,
+               "examples": ["8c6f2a0e-5b7e-4d0c-9a51-3f1f9b2d7e11"]},
+}
 
 
 def _check_key(key: str) -> str:
@@ -170,8 +176,9 @@ class IdempotentRoute(APIRoute):
 
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
         if "POST" in {m.upper() for m in kwargs.get("methods") or ()}:  # documented on every POST
-            kwargs["dependencies"] = [*(kwargs.get("dependencies") or ()),
-                                      Depends(idempotency_header)]
+            extra = copy.deepcopy(kwargs.get("openapi_extra") or {})
+            extra.setdefault("parameters", []).append(copy.deepcopy(IDEMPOTENCY_PARAMETER))
+            kwargs["openapi_extra"] = extra
         super().__init__(path, endpoint, **kwargs)
 
     def get_route_handler(self) -> Handler:

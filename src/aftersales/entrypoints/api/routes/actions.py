@@ -11,11 +11,11 @@ action name answers 404 `unknown_action`.
 
 from collections.abc import Callable
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
-from aftersales.entrypoints.api.auth import current_principal
-from aftersales.entrypoints.api.context import get_deps
+from aftersales.entrypoints.api.auth import BEARER_SECURITY, caller
+from aftersales.entrypoints.api.context import api_state
 from aftersales.entrypoints.api.errors import ApiError
 from aftersales.entrypoints.api.idempotency import IdempotentRoute
 from aftersales.entrypoints.api.present import checked_id
@@ -31,22 +31,23 @@ router = APIRouter(route_class=IdempotentRoute, tags=["actions"])
 
 
 def _endpoint(action: str, model: type[ActionBody]) -> Callable[..., Response]:
-    def run(deps: Deps, principal: Principal, case_id: str, body: ActionBody | None) -> Response:
+    # One dependency (the caller; it answers 401 before the body is validated); the
+    # service comes from the app state. The bearer scheme is documented by BEARER_SECURITY.
+    def run(http: Request, principal: Principal, case_id: str, body: ActionBody | None) -> Response:
+        deps: Deps = api_state(http).app.deps
         request = (body or model()).to_request()
         view = act_view(deps, principal, checked_id(case_id, "case"), action, request)
         return json_response(view)
 
     if any(field.is_required() for field in model.model_fields.values()):
-        def required(case_id: str, body: model,  # type: ignore[valid-type]
-                     deps: Deps = Depends(get_deps),
-                     principal: Principal = Depends(current_principal)) -> Response:
-            return run(deps, principal, case_id, body)
+        def required(http: Request, case_id: str, body: model,  # type: ignore[valid-type]
+                     principal: Principal = Depends(caller)) -> Response:
+            return run(http, principal, case_id, body)
         return required
 
-    def optional(case_id: str, body: model | None = None,  # type: ignore[valid-type]
-                 deps: Deps = Depends(get_deps),
-                 principal: Principal = Depends(current_principal)) -> Response:
-        return run(deps, principal, case_id, body)
+    def optional(http: Request, case_id: str, body: model | None = None,  # type: ignore[valid-type]
+                 principal: Principal = Depends(caller)) -> Response:
+        return run(http, principal, case_id, body)
     return optional
 
 
@@ -57,6 +58,7 @@ for _name, (_model, _roles, _summary) in ACTIONS.items():
         description=f"Role: {_roles}" + (" (admin too)" if _roles not in ("buyer", "platform")
                                           else "") + ". Answers the updated case.",
         responses=error_responses(400, 401, 403, 404, 409, 413, 422),
+        openapi_extra=BEARER_SECURITY,
     )
 
 

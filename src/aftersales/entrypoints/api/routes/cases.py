@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
 
 from aftersales.domain.errors import Forbidden, InvalidInput
 from aftersales.domain.money import Money
 from aftersales.domain.sync import PlatformSnapshot, SnapshotLine
 from aftersales.domain.vocabulary import CaseType, Reason, Role, State
-from aftersales.entrypoints.api.auth import current_principal, require_roles
-from aftersales.entrypoints.api.context import get_deps
+from aftersales.entrypoints.api.auth import BEARER_SECURITY, current_principal, require_roles
+from aftersales.entrypoints.api.context import api_state, get_deps
 from aftersales.entrypoints.api.idempotency import IdempotentRoute
 from aftersales.entrypoints.api.present import case_response, checked_id
 from aftersales.entrypoints.api.render import json_response
@@ -98,9 +98,12 @@ def _check_currency(deps: Deps, principal: Principal, body: CaseIn) -> None:
 @router.post("/cases", status_code=201, response_model=CaseOut,
              summary="Open a case (201); the platform role may mirror a platform case (sync)",
              responses={200: {"model": CaseOut, "description": "Platform case synced or unchanged"},
-                        **error_responses(400, 401, 403, 404, 409, 413, 422)})
-def post_case(body: CaseIn, deps: Deps = Depends(get_deps),
-              principal: Principal = Depends(require_roles(*OPENERS))) -> Response:
+                        **error_responses(400, 401, 403, 404, 409, 413, 422)},
+             openapi_extra=BEARER_SECURITY)
+def post_case(http: Request, body: CaseIn,
+              principal: Principal = Depends(require_roles(*OPENERS, documented=False))
+              ) -> Response:
+    deps: Deps = api_state(http).app.deps
     if body.is_sync:
         loaded, result = apply_snapshot(deps, principal, _snapshot(deps, principal, body),
                                         order_id=body.order_id)
