@@ -26,6 +26,17 @@ SELECT_ORDER_REFUNDS = select(t.refunds).where(
 ).order_by(t.refunds.c.created_at, t.refunds.c.id)
 
 
+# Prebuilt (named parameters): the ledger statements run on every refund.
+INSERT_REFUND_PG = pg_insert(t.refunds).on_conflict_do_nothing(
+    index_elements=["case_id", "round", "kind"]).returning(t.refunds.c.id)
+INSERT_REFUND_SQLITE = sqlite_insert(t.refunds).on_conflict_do_nothing(
+    index_elements=["case_id", "round", "kind"]).returning(t.refunds.c.id)
+SETTLE_REFUND = update(t.refunds).where(
+    t.refunds.c.shop_id == bindparam("k_shop"), t.refunds.c.id == bindparam("k_id")
+).values(status=bindparam("status"), reference=bindparam("reference"),
+         settled_at=bindparam("settled_at"))
+
+
 class RecordsMixin:
     conn: Connection
     pg: bool
@@ -57,16 +68,13 @@ class RecordsMixin:
                "amount": entry.amount.amount, "currency": entry.amount.currency,
                "method": entry.method, "status": entry.status, "reference": entry.reference,
                "lines": dict(entry.lines), "created_at": entry.created_at}
-        dialect_insert = pg_insert if self.pg else sqlite_insert
-        stmt = dialect_insert(t.refunds).on_conflict_do_nothing(
-            index_elements=["case_id", "round", "kind"]).returning(t.refunds.c.id)
+        stmt = INSERT_REFUND_PG if self.pg else INSERT_REFUND_SQLITE
         return self.conn.execute(stmt, row).first() is not None
 
     def settle_refund(self, shop_id: str, entry_id: str, status: str, reference: str | None,
                       now: datetime) -> None:
-        r = t.refunds.c
-        self.conn.execute(update(t.refunds).where(r.shop_id == shop_id, r.id == entry_id)
-                          .values(status=status, reference=reference, settled_at=now))
+        self.conn.execute(SETTLE_REFUND, {"k_shop": shop_id, "k_id": entry_id, "status": status,
+                                          "reference": reference, "settled_at": now})
 
     # --- upstream claims (PLATFORMS.md / 1688 dropshipping) --------------------------------
     def _claim(self, r: Any) -> UpstreamClaim:

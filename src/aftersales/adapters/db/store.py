@@ -127,6 +127,13 @@ SELECT_EVENTS = select(t.case_events).where(
 ).order_by(t.case_events.c.seq)
 SELECT_CASE = select(t.cases).where(_c.shop_id == bindparam("k_shop"), _c.id == bindparam("k_id"))
 INSERT_EVENT = insert(t.case_events)
+INSERT_CASE = insert(t.cases)
+SELECT_ORDER_CASES = select(t.cases).where(_c.shop_id == bindparam("k_shop"),
+                                          _c.order_id == bindparam("k_order"))
+SELECT_CANCELLED = select(t.case_events.c.case_id).where(
+    t.case_events.c.shop_id == bindparam("k_shop"),
+    t.case_events.c.case_id.in_(bindparam("k_cases", expanding=True)),
+    t.case_events.c.kind == "cancel")
 # A case with everything an action needs, in one round trip: the case row, its shop, its
 # order with one row per line, and the order's ledger entries (outer join: rows are
 # lines × entries, both a handful). Shop, order and ledger columns carry a prefix.
@@ -276,7 +283,7 @@ class SqlStore(RecordsMixin):
     # --- cases and events -----------------------------------------------------------------
     def add_case(self, case: Case) -> None:
         row = {**case_row(case, None), "version": 1, "event_count": 0}
-        self.conn.execute(insert(t.cases), row)
+        self.conn.execute(INSERT_CASE, row)
         case.version = 1
         self._deadline_seen[case.id] = None
         self._row_seen[case.id] = row
@@ -431,18 +438,15 @@ class SqlStore(RecordsMixin):
                       r.reason_code, dict(r.data or {})) for r in rows]
 
     def cases_on_order(self, shop_id: str, order_id: str) -> list[Case]:
-        c = t.cases.c
-        rows = self.conn.execute(select(t.cases).where(c.shop_id == shop_id,
-                                                       c.order_id == order_id)).all()
+        rows = self.conn.execute(SELECT_ORDER_CASES, {"k_shop": shop_id, "k_order": order_id}).all()
         return [case_from_row(r) for r in rows]
 
     def cancelled_by_buyer(self, shop_id: str, case_ids: Sequence[str]) -> set[str]:
         """Which of these cases the buyer cancelled (one query, whatever their number)."""
         if not case_ids:
             return set()
-        e = t.case_events.c
-        rows = self.conn.execute(select(e.case_id).where(
-            e.shop_id == shop_id, e.case_id.in_(list(case_ids)), e.kind == "cancel")).all()
+        rows = self.conn.execute(SELECT_CANCELLED, {"k_shop": shop_id,
+                                                    "k_cases": list(case_ids)}).all()
         return {r.case_id for r in rows}
 
     def buyer_case_count(self, shop_id: str, buyer_id: str) -> int:
