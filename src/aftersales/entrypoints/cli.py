@@ -235,7 +235,7 @@ def token_create(ctx: typer.Context, shop: str = typer.Option(..., "--shop", hel
 def import_(ctx: typer.Context, platform: str = typer.Argument(..., help="e.g. douyin, kuaishou"),
             file: Path = typer.Argument(..., help="JSON lines: one platform payload per line"),
             shop: str = typer.Option(..., "--shop", help="Shop id"),
-            batch: int = typer.Option(1000, min=1, help="Payloads per transaction"),
+            batch: int = typer.Option(2000, min=1, help="Payloads per transaction"),
             per_payload: bool = typer.Option(False, "--per-payload",
                                              help="One transaction per payload (no batching)"),
             jobs: int | None = typer.Option(

@@ -40,7 +40,12 @@ import orjson
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
-from aftersales.adapters.db.bulk_sync import NotStaged, StagingStore, StagingUnitOfWork
+from aftersales.adapters.db.bulk_sync import (
+    NotStaged,
+    StagingStore,
+    StagingUnitOfWork,
+    refresh_statistics,
+)
 from aftersales.adapters.db.engine import READ_ONLY
 from aftersales.adapters.db.store import SqlStore
 from aftersales.adapters.platforms import PayloadError, PlatformAdapter, adapter_for
@@ -156,7 +161,7 @@ def default_jobs(path: Path) -> int:
     return max(1, min(4, os.cpu_count() or 1))
 
 
-def import_file(app: App, shop_id: str, platform: str, path: Path, *, batch: int = 1000,
+def import_file(app: App, shop_id: str, platform: str, path: Path, *, batch: int = 2000,
                 staged: bool = True, advance: Callable[[int], None] | None = None,
                 jobs: int = 1) -> ImportReport:
     """Import every line of `path`; `advance(bytes)` reports progress as lines are read."""
@@ -198,6 +203,7 @@ def _import_share(app: App, shop_id: str, platform: str, path: Path, batch: int,
     principal = Principal(shop_id, Role.platform, actor_id="import")
     report = ImportReport()
     pending: list[Numbered] = []
+    batches = 0
     for number, raw in read_lines(path):
         if advance is not None:
             advance(len(raw))
@@ -212,6 +218,9 @@ def _import_share(app: App, shop_id: str, platform: str, path: Path, batch: int,
         if len(pending) >= batch:
             apply_batch(app, principal, pending, report, staged=staged, write_lock=write_lock)
             pending = []
+            batches += 1
+            if staged and batches & (batches - 1) == 0:  # after batch 1, 2, 4, 8, …
+                refresh_statistics(app.engine)
     if pending:
         apply_batch(app, principal, pending, report, staged=staged, write_lock=write_lock)
     return report
