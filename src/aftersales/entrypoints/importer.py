@@ -166,7 +166,7 @@ def import_file(app: App, shop_id: str, platform: str, path: Path, *, batch: int
                 jobs: int = 1) -> ImportReport:
     """Import every line of `path`; `advance(bytes)` reports progress as lines are read."""
     check_shop(app, shop_id, platform)
-    if jobs > 1 and staged:
+    if jobs > 1 and staged and "fork" in multiprocessing.get_all_start_methods():
         return _import_parallel(app, shop_id, platform, path, batch, jobs, advance)
     report = import_share(app, shop_id, platform, path, batch=batch, staged=staged,
                           advance=advance)

@@ -78,6 +78,8 @@ class Fields:
         return self._text(field, self.require(field))
 
     def _text(self, field: str, value: Any) -> str:
+        if value.__class__ is str:  # the usual case first, before the general checks
+            return value.strip()  # type: ignore[no-any-return]
         if isinstance(value, str):
             return value.strip()
         if isinstance(value, int) and not isinstance(value, bool):
@@ -92,7 +94,7 @@ class Fields:
         return self._integer(field, self.require(field))
 
     def _integer(self, field: str, value: Any) -> int:
-        if isinstance(value, int) and not isinstance(value, bool):
+        if value.__class__ is int or (isinstance(value, int) and not isinstance(value, bool)):
             return value
         if isinstance(value, str) and _INT.fullmatch(value.strip()):
             return int(value)

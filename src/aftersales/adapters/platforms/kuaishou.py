@@ -92,7 +92,7 @@ class KuaishouAdapter:
                 raise f.unknown("handlingWay", handling_way)
             case_type = _TYPES[handling_way]
             extra["handling_way"] = str(handling_way)
-        reason = f.opt_text("refundReasonDesc")
+        reason = described = f.opt_text("refundReasonDesc")
         if reason is None and f.has("refundReason"):
             reason = f"refundReason={f.integer('refundReason')}"
         requested = f.fen("refundFee")
@@ -104,7 +104,7 @@ class KuaishouAdapter:
             state=state,
             version=f.integer("updateTime"),  # milliseconds
             type=case_type,
-            reason=map_reason(f.opt_text("refundReasonDesc")),
+            reason=map_reason(described),
             requested_amount=requested,
             refunded_amount=refunded_when_completed(state, case_type, requested),
             buyer_id=f.opt_text("buyerId"),
