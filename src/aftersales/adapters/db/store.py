@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from operator import itemgetter
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import (
@@ -17,6 +19,7 @@ from sqlalchemy import (
     bindparam,
     func,
     insert,
+    literal_column,
     select,
     text,
     update,
@@ -151,7 +154,16 @@ SELECT_CASE_BUNDLE = (
                  .join(t.order_lines, and_(_l.order_id == _o.id, _l.shop_id == _c.shop_id))
                  .outerjoin(t.refunds, and_(_r.order_id == _o.id, _r.shop_id == _c.shop_id)))
     .where(_c.shop_id == bindparam("k_shop"), _c.id == bindparam("k_id")))
-SELECT_CASE_BUNDLE_LOCKED = SELECT_CASE_BUNDLE.with_for_update(of=t.cases)
+# PostgreSQL, locking: the case's pending deadline rows first, then the case — the order
+# the deadline worker takes them (claim_due, then fire_one); the other order deadlocks
+# when an agent acts on a case the worker is firing. One round trip: the deadline rows are
+# locked by an uncorrelated sub-select (an InitPlan, run before any case row is locked).
+_PENDING_LOCKED = select(func.count()).select_from(
+    select(_d.id).where(_d.case_id == bindparam("k_id"), _d.shop_id == bindparam("k_shop"),
+                        _d.status == literal_column("'pending'"))
+    .with_for_update().subquery("pending_deadlines")).scalar_subquery()
+SELECT_CASE_BUNDLE_LOCKED = SELECT_CASE_BUNDLE.where(
+    _PENDING_LOCKED.is_not(None)).with_for_update(of=t.cases)
 # The same without the case: what opening a case on an order reads.
 SELECT_ORDER_BUNDLE = (
     select(*_BUNDLE_COLS[len(t.cases.columns):])
@@ -159,22 +171,32 @@ SELECT_ORDER_BUNDLE = (
                  .join(t.order_lines, and_(_l.order_id == _o.id, _l.shop_id == _o.shop_id))
                  .outerjoin(t.refunds, and_(_r.order_id == _o.id, _r.shop_id == _o.shop_id)))
     .where(t.shops.c.id == bindparam("k_shop"), _o.id == bindparam("k_id")))
-# PostgreSQL: the case's pending deadline rows are locked before the case (see _case).
-LOCK_PENDING = select(_d.id).where(
-    _d.case_id == bindparam("k_id"), _d.shop_id == bindparam("k_shop"),
-    _d.status == "pending").with_for_update()
 
 
-class _Prefixed:
-    """A joined row seen as one table's row: attribute `x` reads column `prefix + x`."""
+class _Columns:
+    """Reads one table's columns out of a joined row by position, as a plain namespace
+    (attribute access at C speed; the mapping functions read rows by attribute)."""
 
-    __slots__ = ("_prefix", "_row")
+    def __init__(self, stmt: Any, prefix: str, names: Sequence[str]) -> None:
+        where = {key: i for i, key in enumerate(stmt.selected_columns.keys())}
+        self.names = tuple(names)
+        self.get = itemgetter(*(where[prefix + n] for n in names))
 
-    def __init__(self, row: Any, prefix: str) -> None:
-        self._row, self._prefix = row, prefix
+    def __call__(self, row: Any) -> SimpleNamespace:
+        return SimpleNamespace(**dict(zip(self.names, self.get(row), strict=True)))
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._row, self._prefix + name)
+
+class _BundleReader:
+    def __init__(self, stmt: Any) -> None:
+        self.shop = _Columns(stmt, _S, [c.name for c in t.shops.columns])
+        self.order = _Columns(stmt, _O, [c.name for c in t.orders.columns])
+        self.line = _Columns(stmt, "line_", [c.name for c in t.order_lines.columns])
+        self.refund = _Columns(stmt, _R, [c.name for c in t.refunds.columns])
+
+
+_CASE_BUNDLE = _BundleReader(SELECT_CASE_BUNDLE)
+_ORDER_BUNDLE = _BundleReader(SELECT_ORDER_BUNDLE)
+_CASE_VALUES = itemgetter(*(i for i, c in enumerate(t.cases.columns) if c.name in _CASE_COLUMNS))
 
 
 class SqlStore(RecordsMixin):
@@ -295,7 +317,8 @@ class SqlStore(RecordsMixin):
         if row.deadline_rule is not None and row.deadline_at is not None:
             seen = (f"{row.state_seq}:{row.deadline_rule}", row.deadline_at)
         self._deadline_seen[case.id] = seen
-        self._row_seen[case.id] = {name: getattr(row, name) for name in _CASE_COLUMNS}
+        # the case's columns come first in every SELECT of cases (SELECT_CASE, the bundle)
+        self._row_seen[case.id] = dict(zip(_CASE_COLUMNS, _CASE_VALUES(row), strict=True))
         return case
 
     def _case(self, where: Any, lock: bool) -> Case | None:
@@ -314,37 +337,35 @@ class SqlStore(RecordsMixin):
 
     def get_case_bundle(self, shop_id: str, case_id: str, *, lock: bool = False
                         ) -> CaseBundle | None:
-        """The case, its shop, order and the order's ledger in one query (two when locking
-        on PostgreSQL: the pending deadline rows first, in the worker's lock order)."""
+        """The case, its shop, order and the order's ledger in one query (on PostgreSQL a
+        lock takes the pending deadline rows first, in the worker's lock order)."""
         keys = {"k_shop": shop_id, "k_id": case_id}
-        if lock and self.pg:
-            self.conn.execute(LOCK_PENDING, keys)
-            rows = self.conn.execute(SELECT_CASE_BUNDLE_LOCKED, keys).all()
-        else:
-            rows = self.conn.execute(SELECT_CASE_BUNDLE, keys).all()
+        stmt = SELECT_CASE_BUNDLE_LOCKED if lock and self.pg else SELECT_CASE_BUNDLE
+        rows = self.conn.execute(stmt, keys).all()
         if not rows:
             return None
-        shop, order, ledger = self._order_bundle(rows)
+        shop, order, ledger = self._order_bundle(rows, _CASE_BUNDLE)
         return CaseBundle(self._remember(rows[0]), shop, order, ledger)
 
     def get_order_bundle(self, shop_id: str, order_id: str
                          ) -> tuple[ShopRecord, Order, list[LedgerEntry]] | None:
         """The shop, the order with its lines and the order's ledger, in one query."""
         rows = self.conn.execute(SELECT_ORDER_BUNDLE, {"k_shop": shop_id, "k_id": order_id}).all()
-        return self._order_bundle(rows) if rows else None
+        return self._order_bundle(rows, _ORDER_BUNDLE) if rows else None
 
-    def _order_bundle(self, rows: Sequence[Any]) -> tuple[ShopRecord, Order, list[LedgerEntry]]:
+    def _order_bundle(self, rows: Sequence[Any], read: _BundleReader
+                      ) -> tuple[ShopRecord, Order, list[LedgerEntry]]:
         lines: dict[str, Any] = {}
         refunds: dict[str, Any] = {}
-        for r in rows:
+        for r in rows:  # one row per (line, ledger entry)
             lines.setdefault(r.line_id, r)
             if r.r_id is not None:
                 refunds.setdefault(r.r_id, r)
         head = rows[0]
-        order = order_from_rows(_Prefixed(head, _O), [_LineRow(r) for r in lines.values()])  # type: ignore[arg-type]
-        ledger = [self._entry(_Prefixed(r, _R)) for r in
+        order = order_from_rows(read.order(head), [read.line(r) for r in lines.values()])  # type: ignore[arg-type]
+        ledger = [self._entry(read.refund(r)) for r in
                   sorted(refunds.values(), key=lambda x: (x.r_created_at, x.r_id))]
-        return self._shop(_Prefixed(head, _S)), order, ledger
+        return self._shop(read.shop(head)), order, ledger
 
     def get_case(self, shop_id: str, case_id: str, *, lock: bool = False) -> Case | None:
         if lock and self.pg:
