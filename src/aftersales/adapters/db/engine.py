@@ -6,12 +6,13 @@ Nothing is created at import time; the composition root calls `make_engine` once
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, InvalidatePoolError
 
 DEFAULT_URL = "sqlite:///var/aftersales.db"
 # Execution option: this connection only reads (SQLite then does not take the write lock).
@@ -39,9 +40,38 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
             raw = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
         kwargs.setdefault("pool_size", 10)
         kwargs.setdefault("max_overflow", 20)
-        return create_engine(raw, pool_pre_ping=True, **kwargs)
+        engine = create_engine(raw, **kwargs)
+        _ping_when_idle(engine)
+        return engine
     raise DatabaseUrlError(f"unsupported database {parsed.get_backend_name()!r}: "
                            "use sqlite:/// or postgresql+psycopg://")
+
+
+# A pooled PostgreSQL connection idle for longer than this is pinged before it is handed
+# out (a restarted server or a dropped TCP connection is found there, not by a request).
+PING_AFTER_IDLE_SECONDS = 5.0
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """`pool_pre_ping`, but only for connections idle a while: a ping is a round trip, and
+    under load every request would pay it for a connection used a millisecond earlier.
+    A connection that fails the ping invalidates the pool, as pre-ping does; one that
+    broke while busy is found by the request using it (SQLAlchemy then invalidates the
+    pool, so the requests after it get fresh connections)."""
+
+    @event.listens_for(engine, "checkin")
+    def _checkin(_dbapi_conn: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checkout(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get("idle_since")
+        if since is None or time.monotonic() - since < PING_AFTER_IDLE_SECONDS:
+            return  # fresh from connect(), or used moments ago
+        try:
+            engine.dialect.do_ping(dbapi_conn)
+        except Exception as exc:
+            raise InvalidatePoolError(f"ping failed: {exc}") from exc
 
 
 def _sqlite(path: str | None, raw: str, **kwargs: Any) -> Engine:
