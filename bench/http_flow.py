@@ -11,6 +11,7 @@ is the server's latency, not a client library's. Orders are posted before the cl
 from __future__ import annotations
 
 import argparse
+import glob
 import http.client
 import json
 import os
@@ -29,6 +30,25 @@ from aftersales.entrypoints.bootstrap import bootstrap
 from aftersales.service import shops
 
 STEPS = ("create", "approve", "ship_return", "receive", "inspect")
+
+
+def cpu() -> tuple[float, float]:
+    """(CPU seconds used by this process's live descendants — the server —, machine busy
+    seconds summed over cores), from /proc."""
+    tick, parents, used = os.sysconf("SC_CLK_TCK"), {}, {}
+    for stat in glob.glob("/proc/[0-9]*/stat"):
+        try:
+            fields = Path(stat).read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        pid = int(stat.split("/")[2])
+        parents[pid], used[pid] = int(fields[1]), (int(fields[11]) + int(fields[12])) / tick
+    mine = {os.getpid()}
+    for _ in range(4):  # uvicorn → its workers → their helpers
+        mine |= {pid for pid, parent in parents.items() if parent in mine}
+    machine = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    busy = sum(machine) - machine[3] - machine[4]  # all but idle and iowait
+    return sum(used[p] for p in mine - {os.getpid()}), busy / tick
 
 
 def free_port() -> int:
@@ -89,7 +109,8 @@ def order_body(i: int) -> dict[str, object]:
                        "attributes": {"colour": "红色", "size": "M"}}]}
 
 
-def run(kind: str, flows: int, workers: int = 1) -> tuple[float, dict[str, list[float]]]:
+def run(kind: str, flows: int, workers: int = 1
+        ) -> tuple[float, dict[str, list[float]], dict[str, float]]:
     with fresh_engine(kind) as (url, _engine):
         tmp = Path(os.environ.get("TMPDIR", "/tmp")) / f"as-bench-files-{os.getpid()}"
         app = bootstrap(url, evidence_dir=tmp)
@@ -101,7 +122,7 @@ def run(kind: str, flows: int, workers: int = 1) -> tuple[float, dict[str, list[
             c = Client(port, tok["platform"])
             orders = [c.post("/orders", order_body(i)) for i in range(flows)]
             times: dict[str, list[float]] = {s: [] for s in STEPS}
-            start = time.perf_counter()
+            start, cpu0, own0 = time.perf_counter(), cpu(), time.process_time()
             for i, order in enumerate(orders):
                 steps = [
                     ("create", "/cases", {"order_id": order["id"], "type": "return_refund",
@@ -127,7 +148,10 @@ def run(kind: str, flows: int, workers: int = 1) -> tuple[float, dict[str, list[
                     times[name].append(time.perf_counter() - t0)
                 assert case["state"] == "completed", case["state"]
             elapsed = time.perf_counter() - start
-    return flows / elapsed, times
+            cpu1, own1 = cpu(), time.process_time()
+    usage = {"server": 1000 * (cpu1[0] - cpu0[0]) / flows, "client": 1000 * (own1 - own0) / flows,
+             "busy": (cpu1[1] - cpu0[1]) / elapsed}
+    return flows / elapsed, times, usage
 
 
 def pct(values: list[float], q: float) -> str:
@@ -142,11 +166,15 @@ def main() -> None:
     args = parser.parse_args()
     rows = []
     for kind in kinds(args):
-        rate, times = run(kind, args.flows)
+        rate, times, usage = run(kind, args.flows)
         steps = " / ".join(f"{s} {pct(times[s], .5)}/{pct(times[s], .99)}" for s in STEPS)
-        rows.append([kind, args.flows, f"{rate:.1f}", steps])
-        print(f"{kind}: {rate:.1f} flows/s; p50/p99 ms: {steps}", flush=True)
-    print(table(["database", "flows", "flows/s", "per-step p50/p99 (ms)"], rows))
+        rows.append([kind, args.flows, f"{rate:.1f}", steps, f"{usage['server']:.2f}",
+                     f"{usage['client']:.2f}", f"{usage['busy']:.2f}"])
+        print(f"{kind}: {rate:.1f} flows/s; p50/p99 ms: {steps}; server CPU "
+              f"{usage['server']:.2f} ms/flow, client {usage['client']:.2f}, cores busy "
+              f"{usage['busy']:.2f}", flush=True)
+    print(table(["database", "flows", "flows/s", "per-step p50/p99 (ms)", "server CPU ms/flow",
+                 "client CPU ms/flow", "cores busy"], rows))
 
 
 if __name__ == "__main__":

@@ -39,7 +39,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from _common import analyze, fresh_engine, table
-from http_flow import server
+from http_flow import cpu, server
 from sqlalchemy import Engine
 from transition import HAND
 
@@ -104,25 +104,6 @@ def pgbench_script(shop_id: str, now: str, due: str, pool: int) -> str:
         sql = HAND[name].replace("'agent:bench'", "'agent' || chr(58) || 'bench'")  # not a variable
         lines.append(re.sub(r":(\w+)", lambda m: values.get(m[1], m[0]), sql) + ";")
     return "\n".join([*lines, "COMMIT;", ""])
-
-
-def cpu() -> tuple[float, float]:
-    """(CPU seconds used by this process's live descendants — the server —, machine busy
-    seconds summed over cores), from /proc."""
-    tick, parents, used = os.sysconf("SC_CLK_TCK"), {}, {}
-    for stat in glob.glob("/proc/[0-9]*/stat"):
-        try:
-            fields = Path(stat).read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        pid = int(stat.split("/")[2])
-        parents[pid], used[pid] = int(fields[1]), (int(fields[11]) + int(fields[12])) / tick
-    mine = {os.getpid()}
-    for _ in range(4):  # uvicorn → its workers → their helpers
-        mine |= {pid for pid, parent in parents.items() if parent in mine}
-    machine = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    busy = sum(machine) - machine[3] - machine[4]  # all but idle and iowait
-    return sum(used[p] for p in mine - {os.getpid()}), busy / tick
 
 
 def pct(values: list[float], q: float) -> float:
