@@ -208,3 +208,33 @@ def test_claim_due_leaves_sandbox_shops_to_their_clock(app: App, make: Make, clo
     with app.deps.uow() as uow:
         total = uow.store.conn.execute(select(func.count()).select_from(t.shops)).scalar_one()
     assert total >= 2
+
+
+def test_a_locked_read_after_waiting_sees_what_the_lock_holder_committed(app: App, make: Make) -> None:
+    """A second transaction waiting for the case lock must see, once it gets it, the ledger
+    entries and events the first one committed (PostgreSQL's READ COMMITTED re-checks only
+    the locked row of a statement that waited; the bundle is read by a later statement)."""
+    case = make.case(make.shop()).case
+    got: list[object] = []
+    holding = threading.Event()
+
+    def second() -> None:
+        holding.wait()
+        with app.deps.uow() as uow:
+            got.append(uow.store.get_case_bundle(case.shop_id, case.id, lock=True))
+
+    waiter = threading.Thread(target=second)
+    with app.deps.uow() as uow:
+        first = uow.store.get_case_bundle(case.shop_id, case.id, lock=True)
+        assert first is not None and first.ledger == []
+        waiter.start()
+        holding.set()
+        waiter.join(0.5)  # PostgreSQL: blocked on the case lock; SQLite: on BEGIN IMMEDIATE
+        uow.store.add_refund(_entry(app, case))
+        first.case.record("note", AGENT, T0, "while the other waits")
+        uow.store.save_case(first.case, None, T0)
+        uow.commit()
+    waiter.join(30)
+    bundle = got[0]
+    assert bundle is not None and [e.kind for e in bundle.ledger] == ["goods"]  # type: ignore[attr-defined]
+    assert bundle.case.version == first.case.version  # type: ignore[attr-defined]

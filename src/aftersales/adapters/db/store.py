@@ -156,13 +156,18 @@ SELECT_CASE_BUNDLE = (
     .where(_c.shop_id == bindparam("k_shop"), _c.id == bindparam("k_id")))
 # PostgreSQL, locking: the case's pending deadline rows first, then the case — the order
 # the deadline worker takes them (claim_due, then fire_one); the other order deadlocks
-# when an agent acts on a case the worker is firing. One round trip: the deadline rows are
-# locked by an uncorrelated sub-select (an InitPlan, run before any case row is locked).
+# when an agent acts on a case the worker is firing. One statement takes both locks: the
+# deadline rows in an uncorrelated sub-select (an InitPlan, run before the case row is
+# locked). The bundle is read by the next statement, not this one: after waiting for
+# another transaction's lock, READ COMMITTED re-checks only the locked row, so ledger
+# rows or events that transaction added would be missing from a joined read here; the
+# next statement's snapshot sees them.
 _PENDING_LOCKED = select(func.count()).select_from(
     select(_d.id).where(_d.case_id == bindparam("k_id"), _d.shop_id == bindparam("k_shop"),
                         _d.status == literal_column("'pending'"))
     .with_for_update().subquery("pending_deadlines")).scalar_subquery()
-SELECT_CASE_BUNDLE_LOCKED = SELECT_CASE_BUNDLE.where(
+LOCK_CASE = select(_c.id).where(
+    _c.shop_id == bindparam("k_shop"), _c.id == bindparam("k_id"),
     _PENDING_LOCKED.is_not(None)).with_for_update(of=t.cases)
 # The same without the case: what opening a case on an order reads.
 SELECT_ORDER_BUNDLE = (
@@ -337,11 +342,12 @@ class SqlStore(RecordsMixin):
 
     def get_case_bundle(self, shop_id: str, case_id: str, *, lock: bool = False
                         ) -> CaseBundle | None:
-        """The case, its shop, order and the order's ledger in one query (on PostgreSQL a
-        lock takes the pending deadline rows first, in the worker's lock order)."""
+        """The case, its shop, order and the order's ledger in one query (after LOCK_CASE
+        on PostgreSQL when locking; SQLite's BEGIN IMMEDIATE already serialises writers)."""
         keys = {"k_shop": shop_id, "k_id": case_id}
-        stmt = SELECT_CASE_BUNDLE_LOCKED if lock and self.pg else SELECT_CASE_BUNDLE
-        rows = self.conn.execute(stmt, keys).all()
+        if lock and self.pg and self.conn.execute(LOCK_CASE, keys).first() is None:
+            return None
+        rows = self.conn.execute(SELECT_CASE_BUNDLE, keys).all()
         if not rows:
             return None
         shop, order, ledger = self._order_bundle(rows, _CASE_BUNDLE)
