@@ -7,8 +7,9 @@ saved with a version check as a second guard.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from operator import itemgetter
 from types import SimpleNamespace
 from typing import Any
@@ -147,6 +148,24 @@ _BUNDLE_COLS = [*t.cases.columns,
                 *_LINE_COLS,
                 *(c.label(_R + c.name) for c in t.refunds.columns)]
 _o, _l, _r = t.orders.c, t.order_lines.c, t.refunds.c
+_e = t.case_events.c
+_EVENT_FIELDS = ("seq", "at", "actor", "kind", "from_state", "to_state", "explanation",
+                 "reason_code", "data")
+
+
+def _history(pg: bool) -> Any:
+    """The case's events as one JSON array (an uncorrelated sub-select: evaluated once)."""
+    pairs: list[Any] = []
+    for name in _EVENT_FIELDS:
+        column = _e[name]
+        pairs += [literal_column(f"'{name}'"),
+                  column if pg or name != "data" else func.json(column)]
+    agg = func.json_agg(func.json_build_object(*pairs)) if pg else \
+        func.json_group_array(func.json_object(*pairs))
+    return select(agg).where(_e.shop_id == bindparam("k_shop"), _e.case_id == bindparam("k_id")
+                             ).scalar_subquery().label("history")
+
+
 SELECT_CASE_BUNDLE = (
     select(*_BUNDLE_COLS)
     .select_from(t.cases.join(t.shops, t.shops.c.id == _c.shop_id)
@@ -169,6 +188,10 @@ _PENDING_LOCKED = select(func.count()).select_from(
 LOCK_CASE = select(_c.id).where(
     _c.shop_id == bindparam("k_shop"), _c.id == bindparam("k_id"),
     _PENDING_LOCKED.is_not(None)).with_for_update(of=t.cases)
+# The bundle with the case's event history (one statement instead of a second read for
+# the answer's event list); per dialect, JSON aggregation being spelled differently.
+SELECT_CASE_BUNDLE_PG = SELECT_CASE_BUNDLE.add_columns(_history(pg=True))
+SELECT_CASE_BUNDLE_SQLITE = SELECT_CASE_BUNDLE.add_columns(_history(pg=False))
 # The same without the case: what opening a case on an order reads.
 SELECT_ORDER_BUNDLE = (
     select(*_BUNDLE_COLS[len(t.cases.columns):])
@@ -176,6 +199,26 @@ SELECT_ORDER_BUNDLE = (
                  .join(t.order_lines, and_(_l.order_id == _o.id, _l.shop_id == _o.shop_id))
                  .outerjoin(t.refunds, and_(_r.order_id == _o.id, _r.shop_id == _o.shop_id)))
     .where(t.shops.c.id == bindparam("k_shop"), _o.id == bindparam("k_id")))
+
+
+def _events_from_json(raw: Any) -> list[Event]:
+    """The history column: a JSON array (a string from SQLite, parsed by psycopg)."""
+    items = json.loads(raw) if isinstance(raw, str) else (raw or [])
+    to_time = t.UtcDateTime().process_result_value
+    return [Event(to_time(x["at"], _ANY_DIALECT), x["actor"], x["kind"],  # type: ignore[arg-type]
+                  None if x["from_state"] is None else State(x["from_state"]),
+                  None if x["to_state"] is None else State(x["to_state"]), x["explanation"],
+                  x["reason_code"], dict(x["data"] or {}))
+            for x in sorted(items, key=lambda x: x["seq"])]
+
+
+_ANY_DIALECT: Any = None  # UtcDateTime's result conversion does not look at the dialect
+
+
+def _as_stored(e: Event) -> Event:
+    """An event as reading it back would give it: UTC time, data through JSON."""
+    return Event(e.at.astimezone(UTC), e.actor, e.kind, e.from_state, e.to_state,
+                 e.explanation, e.reason_code, json.loads(json.dumps(e.data)))
 
 
 class _Columns:
@@ -215,6 +258,9 @@ class SqlStore(RecordsMixin):
         # The column values each loaded case row had: saving writes only what changed.
         self._row_seen: dict[str, dict[str, Any]] = {}
         self._added: set[str] = set()  # cases this store inserted
+        # The stored event history of cases read with it, kept up to date as this store
+        # appends events: the answer after an action needs no second read of the events.
+        self._events_seen: dict[str, list[Event]] = {}
 
     # --- shops and tokens -----------------------------------------------------------------
     def add_shop(self, record: ShopRecord, now: datetime) -> None:
@@ -315,6 +361,7 @@ class SqlStore(RecordsMixin):
         self._deadline_seen[case.id] = None
         self._row_seen[case.id] = row
         self._added.add(case.id)
+        self._events_seen[case.id] = []
 
     def _remember(self, row: Any) -> Case:
         case = case_from_row(row)
@@ -347,11 +394,14 @@ class SqlStore(RecordsMixin):
         keys = {"k_shop": shop_id, "k_id": case_id}
         if lock and self.pg and self.conn.execute(LOCK_CASE, keys).first() is None:
             return None
-        rows = self.conn.execute(SELECT_CASE_BUNDLE, keys).all()
+        stmt = SELECT_CASE_BUNDLE_PG if self.pg else SELECT_CASE_BUNDLE_SQLITE
+        rows = self.conn.execute(stmt, keys).all()
         if not rows:
             return None
         shop, order, ledger = self._order_bundle(rows, _CASE_BUNDLE)
-        return CaseBundle(self._remember(rows[0]), shop, order, ledger)
+        case = self._remember(rows[0])
+        self._events_seen[case.id] = _events_from_json(rows[0].history)
+        return CaseBundle(case, shop, order, ledger)
 
     def get_order_bundle(self, shop_id: str, order_id: str
                          ) -> tuple[ShopRecord, Order, list[LedgerEntry]] | None:
@@ -418,6 +468,9 @@ class SqlStore(RecordsMixin):
                     for i, e in enumerate(new)]
             self.conn.execute(INSERT_EVENT, rows[0] if len(rows) == 1 else rows)
             case.events_saved = len(case.events)
+            history = self._events_seen.get(case.id)
+            if history is not None:
+                history.extend(_as_stored(e) for e in new)
         self._replace_deadline(case, deadline, now)
 
     def _replace_deadline(self, case: Case, deadline: Deadline | None, now: datetime) -> None:
@@ -459,6 +512,9 @@ class SqlStore(RecordsMixin):
         self.conn.execute(UPSERT_DEADLINE_PG if self.pg else UPSERT_DEADLINE_SQLITE, row)
 
     def events(self, shop_id: str, case_id: str) -> list[Event]:
+        known = self._events_seen.get(case_id)
+        if known is not None:  # read with the case (shop-scoped there) and kept up to date
+            return list(known)
         rows = self.conn.execute(SELECT_EVENTS, {"k_shop": shop_id, "k_case": case_id}).all()
         return [Event(r.at, r.actor, r.kind, None if r.from_state is None else State(r.from_state),
                       None if r.to_state is None else State(r.to_state), r.explanation,
