@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta, timezone
+from functools import cache
 from typing import Any
 
 from aftersales.adapters.platforms.base import PayloadError
@@ -34,18 +35,30 @@ def unwrap(payload: Any, *paths: str) -> Any:
     else the payload itself: callers may pass either the API response or its content."""
     for path in paths:
         node = payload
-        for key in path.split("."):
-            node = node.get(key) if isinstance(node, Mapping) else None
-        if isinstance(node, Mapping):
+        for key in _keys(path):
+            node = node.get(key) if _is_mapping(node) else None
+            if node is None:
+                break
+        if node is not None and _is_mapping(node):
             return node
     return payload
+
+
+@cache
+def _keys(path: str) -> tuple[str, ...]:
+    return tuple(path.split("."))
+
+
+def _is_mapping(value: Any) -> bool:
+    # Decoded JSON is a dict: the exact-type test first, the ABC check (slow) only otherwise.
+    return value.__class__ is dict or isinstance(value, Mapping)
 
 
 class Fields:
     """One JSON object of a payload, read through typed, path-naming accessors."""
 
     def __init__(self, platform: str, data: Any, path: str = "") -> None:
-        if not isinstance(data, Mapping):
+        if not _is_mapping(data):
             where = f"field '{path}'" if path else "payload"
             raise PayloadError(f"{platform}: {where} must be a JSON object", field=path or None)
         self.platform, self.data, self.path = platform, data, path
@@ -75,6 +88,11 @@ class Fields:
         return value
 
     def text(self, field: str) -> str:
+        value = self.data.get(field)
+        if value.__class__ is str:  # the usual case, read in one step
+            value = value.strip()
+            if value:
+                return value  # type: ignore[no-any-return]
         return self._text(field, self.require(field))
 
     def _text(self, field: str, value: Any) -> str:
@@ -91,6 +109,9 @@ class Fields:
         return None if value is None else self._text(field, value)
 
     def integer(self, field: str) -> int:
+        value = self.data.get(field)
+        if value.__class__ is int:  # the usual case, read in one step
+            return value  # type: ignore[no-any-return]
         return self._integer(field, self.require(field))
 
     def _integer(self, field: str, value: Any) -> int:
