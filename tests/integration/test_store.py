@@ -238,3 +238,37 @@ def test_a_locked_read_after_waiting_sees_what_the_lock_holder_committed(app: Ap
     bundle = got[0]
     assert bundle is not None and [e.kind for e in bundle.ledger] == ["goods"]  # type: ignore[attr-defined]
     assert bundle.case.version == first.case.version  # type: ignore[attr-defined]
+
+
+def test_a_stale_save_writes_nothing_at_all(app: App, make: Make) -> None:
+    """PostgreSQL saves the case row, its events and its new deadline in one statement: on a
+    version conflict none of the three may be written. (SQLite: one writer at a time, the
+    stale transaction below could not even begin while the other holds the lock.)"""
+    if app.engine.dialect.name != "postgresql":
+        pytest.skip("needs two concurrent writers")
+    case = make.case(make.shop()).case
+    d, e = t.deadlines.c, t.case_events.c
+
+    def state() -> tuple[list[tuple[str, str]], int]:
+        with app.deps.uow() as uow:
+            rows = sorted((r.key, r.status) for r in uow.store.conn.execute(
+                select(d.key, d.status).where(d.case_id == case.id)).all())
+            events = uow.store.conn.execute(select(func.count()).where(e.case_id == case.id))
+            return rows, int(events.scalar_one())
+
+    with app.deps.uow() as stale_uow:
+        stale = stale_uow.store.get_case_bundle(case.shop_id, case.id)
+        assert stale is not None
+        with app.deps.uow() as uow:  # someone else saves first
+            other = uow.store.get_case_bundle(case.shop_id, case.id, lock=True)
+            assert other is not None
+            other.case.record("message", AGENT, T0, "first")
+            uow.store.save_case(other.case, _deadline(10, "9:other"), T0)
+            uow.commit()
+        before = state()
+        stale.case.record("message", SYSTEM, T0, "lost update")
+        with pytest.raises(Conflict):
+            stale_uow.store.save_case(stale.case, _deadline(20, "9:stale"), T0)
+        stale_uow.commit()  # whatever the failed statement did would now be kept
+    assert state() == before
+    assert ("9:stale", "pending") not in before[0]

@@ -201,6 +201,61 @@ SELECT_ORDER_BUNDLE = (
     .where(t.shops.c.id == bindparam("k_shop"), _o.id == bindparam("k_id")))
 
 
+_EVENT_COLUMNS = [c.name for c in t.case_events.columns]
+_DEADLINE_FIELDS = ("id", "key", "due_at", "outcome", "source", "rule")
+_PG_WRITES: dict[tuple[tuple[str, ...], int, bool], Any] = {}
+
+
+def _pg_write(columns: tuple[str, ...], events: int, deadline: bool) -> Any:
+    """PostgreSQL: a case's whole save in one statement (one round trip instead of three).
+
+    The versioned UPDATE of the changed columns returns the case id; the event inserts and
+    the deadline replacement (supersede the other pending rows, upsert the new one) run
+    only if it matched, and the statement answers how many cases it updated (0: a version
+    conflict, nothing written). Data-modifying CTEs all see the statement's snapshot and
+    touch disjoint rows. Built once per (columns, number of events, deadline) shape."""
+    shape = (columns, events, deadline)
+    stmt = _PG_WRITES.get(shape)
+    if stmt is not None:
+        return stmt
+    binds: list[Any] = []
+
+    def bind(name: str, column: Any) -> str:
+        # typed: SQLAlchemy converts the value (JSON, UTC times) and psycopg's dialect
+        # renders a cast without length (no explicit CAST: one to VARCHAR(n) truncates)
+        binds.append(bindparam(name, type_=column.type))
+        return f":{name}"
+
+    sets = ", ".join(f"{n} = {bind('c_' + n, t.cases.c[n])}" for n in (*columns, *_ALWAYS))
+    parts = [f"c AS (UPDATE cases SET {sets} WHERE shop_id = :k_shop AND id = :k_id "
+             "AND version = :k_version RETURNING id)"]
+    if events:
+        rows = ", ".join(
+            "(" + ", ".join(bind(f"e{i}_{n}", t.case_events.c[n]) for n in _EVENT_COLUMNS) + ")"
+            for i in range(events))
+        names = ", ".join(_EVENT_COLUMNS)
+        parts.append(f"e AS (INSERT INTO case_events ({names}) SELECT * FROM (VALUES {rows}) "
+                     f"AS v ({names}) WHERE EXISTS (SELECT 1 FROM c))")
+    if deadline:
+        d = {n: bind("d_" + n, t.deadlines.c[n]) for n in _DEADLINE_FIELDS}
+        binds.append(bindparam("k_now", type_=t.UtcDateTime()))
+        parts.append(
+            "s AS (UPDATE deadlines SET status = 'superseded', settled_at = :k_now "
+            "WHERE case_id = :k_id AND shop_id = :k_shop AND status = 'pending' "
+            f"AND key <> {d['key']} AND EXISTS (SELECT 1 FROM c))")
+        parts.append(
+            "d AS (INSERT INTO deadlines (id, shop_id, case_id, key, due_at, outcome, source, "
+            f"rule, status) SELECT {d['id']}, :k_shop, :k_id, {d['key']}, {d['due_at']}, "
+            f"{d['outcome']}, {d['source']}, {d['rule']}, 'pending' "
+            "WHERE EXISTS (SELECT 1 FROM c) ON CONFLICT (case_id, key) DO UPDATE SET "
+            "due_at = excluded.due_at, outcome = excluded.outcome, source = excluded.source, "
+            "rule = excluded.rule, status = 'pending', settled_at = NULL)")
+    stmt = text("WITH " + ", ".join(parts) + " SELECT count(*) AS n FROM c").bindparams(*binds)
+    if len(_PG_WRITES) < 1024:
+        _PG_WRITES[shape] = stmt
+    return stmt
+
+
 def _events_from_json(raw: Any) -> list[Event]:
     """The history column: a JSON array (a string from SQLite, parsed by psycopg)."""
     items = json.loads(raw) if isinstance(raw, str) else (raw or [])
@@ -448,30 +503,60 @@ class SqlStore(RecordsMixin):
         del row["id"], row["shop_id"]
         row["version"], row["event_count"] = case.version + 1, base + len(new)
         seen = self._row_seen.get(case.id)
-        if seen is None:
-            stmt, values = UPDATE_CASE, dict(row)
-        else:  # only the columns whose value changed since the row was read
-            changed = tuple(k for k, v in row.items() if k not in _ALWAYS and seen.get(k) != v)
-            stmt = _update_case(changed)
-            values = {k: row[k] for k in (*changed, *_ALWAYS)}
-        result = self.conn.execute(stmt, {
-            **values, "k_shop": case.shop_id, "k_id": case.id, "k_version": case.version})
-        if result.rowcount != 1:
-            raise Conflict(f"case {case.id} was changed by someone else; reload and retry")
+        events = [{"id": self.new_id(), "shop_id": case.shop_id, "case_id": case.id,
+                   "seq": base + i + 1, "at": e.at, "actor": e.actor, "kind": e.kind,
+                   "from_state": e.from_state, "to_state": e.to_state,
+                   "explanation": e.explanation, "reason_code": e.reason_code, "data": e.data}
+                  for i, e in enumerate(new)]
+        keys = {"k_shop": case.shop_id, "k_id": case.id, "k_version": case.version}
+        if self.pg and seen is not None:
+            self._save_pg(case, row, seen, events, deadline, now, keys)
+        else:
+            if seen is None:
+                stmt, values = UPDATE_CASE, dict(row)
+            else:  # only the columns whose value changed since the row was read
+                changed = tuple(k for k, v in row.items() if k not in _ALWAYS and seen.get(k) != v)
+                stmt = _update_case(changed)
+                values = {k: row[k] for k in (*changed, *_ALWAYS)}
+            if self.conn.execute(stmt, {**values, **keys}).rowcount != 1:
+                raise Conflict(f"case {case.id} was changed by someone else; reload and retry")
+            if events:
+                self.conn.execute(INSERT_EVENT, events[0] if len(events) == 1 else events)
+            self._replace_deadline(case, deadline, now)
         case.version += 1
         self._row_seen[case.id] = row
         if new:
-            rows = [{"id": self.new_id(), "shop_id": case.shop_id, "case_id": case.id,
-                     "seq": base + i + 1, "at": e.at, "actor": e.actor, "kind": e.kind,
-                     "from_state": e.from_state, "to_state": e.to_state,
-                     "explanation": e.explanation, "reason_code": e.reason_code, "data": e.data}
-                    for i, e in enumerate(new)]
-            self.conn.execute(INSERT_EVENT, rows[0] if len(rows) == 1 else rows)
             case.events_saved = len(case.events)
             history = self._events_seen.get(case.id)
             if history is not None:
                 history.extend(_as_stored(e) for e in new)
-        self._replace_deadline(case, deadline, now)
+
+    def _save_pg(self, case: Case, row: dict[str, Any], seen: dict[str, Any],
+                 events: list[dict[str, Any]], deadline: Deadline | None, now: datetime,
+                 keys: dict[str, Any]) -> None:
+        """The case row, its events and (the usual case) its new deadline in one statement."""
+        changed = tuple(k for k, v in row.items() if k not in _ALWAYS and seen.get(k) != v)
+        params = {**keys, **{f"c_{k}": row[k] for k in (*changed, *_ALWAYS)}}
+        for i, ev in enumerate(events):
+            params.update({f"e{i}_{k}": v for k, v in ev.items()})
+        new = None if deadline is None else (deadline.key, deadline.at)
+        old = self._deadline_seen.get(case.id, ())
+        fresh = case.id in self._added
+        # a deadline replaced (not moved, not removed) on a case whose pending row we know
+        inline = (deadline is not None and old != new and case.id in self._deadline_seen
+                  and (old is None or old[0] != deadline.key) and not fresh)
+        if inline:
+            assert deadline is not None
+            params.update({"d_id": self.new_id(), "d_key": deadline.key, "d_due_at": deadline.at,
+                           "d_outcome": deadline.outcome.value, "d_source": deadline.source,
+                           "d_rule": deadline.rule, "k_now": now})
+        stmt = _pg_write(changed, len(events), inline)
+        if self.conn.execute(stmt, params).scalar_one() != 1:
+            raise Conflict(f"case {case.id} was changed by someone else; reload and retry")
+        if inline:
+            self._deadline_seen[case.id] = new
+        else:
+            self._replace_deadline(case, deadline, now)
 
     def _replace_deadline(self, case: Case, deadline: Deadline | None, now: datetime) -> None:
         """Keep one pending row per case: the current deadline (rows are what workers claim)."""
