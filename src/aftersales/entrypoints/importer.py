@@ -219,7 +219,7 @@ def _import_share(app: App, shop_id: str, platform: str, path: Path, batch: int,
             apply_batch(app, principal, pending, report, staged=staged, write_lock=write_lock)
             pending = []
             batches += 1
-            if staged and batches & (batches - 1) == 0:  # after batch 1, 2, 4, 8, …
+            if staged and share == 0 and batches in (1, 4, 16, 64, 256):  # stale ≤ 4×
                 refresh_statistics(app.engine)
     if pending:
         apply_batch(app, principal, pending, report, staged=staged, write_lock=write_lock)

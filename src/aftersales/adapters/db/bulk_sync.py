@@ -386,7 +386,9 @@ def refresh_statistics(engine: Engine) -> None:
     a few cases to hundreds of thousands within minutes, faster than autovacuum re-plans,
     and with the old statistics the planner reads a batch's cases through the index on
     `shop_id` alone — every case of the shop per batch — instead of the unique index on
-    (shop_id, platform_case_id). The importer calls this after batches 1, 2, 4, 8, …"""
+    (shop_id, platform_case_id). The importer calls this after batches 1, 4, 16, 64, 256:
+    statistics at most 4× behind are enough for the right plan, and by batch 256
+    autovacuum's own analyze (every 10% of a table changed) keeps up."""
     if engine.dialect.name != "postgresql":
         return
     with engine.connect() as conn, conn.begin():
