@@ -77,11 +77,19 @@ def test_case_with_every_field_round_trips(app: App, make: Make) -> None:
     with app.deps.uow() as uow:
         back = uow.store.get_case(case.shop_id, case.id)
         by_platform = uow.store.find_case_by_platform_id(case.shop_id, case.platform_case_id or "")
+        bundle = uow.store.get_case_bundle(case.shop_id, case.id)  # the JSON read path
+        shop = uow.store.get_shop(case.shop_id)
+        order = uow.store.get_order(case.shop_id, case.order_id)
+        ledger = uow.store.refunds_for_order(case.shop_id, case.order_id)
     assert back is not None and by_platform is not None and by_platform.id == case.id
+    assert bundle is not None
+    assert (bundle.shop, bundle.order, bundle.ledger) == (shop, order, ledger)
     skip = {"events", "event_base", "events_saved"}
     for f in dataclasses.fields(Case):
         if f.name not in skip:
             assert getattr(back, f.name) == getattr(case, f.name), f.name
+            assert getattr(bundle.case, f.name) == getattr(case, f.name), f.name
+    assert bundle.case.event_base == back.event_base
 
 
 def test_events_are_numbered_across_saves_and_a_stale_copy_conflicts(app: App, make: Make) -> None:
@@ -175,6 +183,8 @@ def test_a_refund_entry_is_recorded_exactly_once(app: App, make: Make) -> None:
         uow.commit()
     with app.deps.uow() as uow:
         entries = uow.store.refunds(case.shop_id, order_id=case.order_id)
+        bundle = uow.store.get_case_bundle(case.shop_id, case.id)
+    assert bundle is not None and bundle.ledger == entries  # the JSON read path, same entries
     assert {e.kind for e in entries} == {"goods", "freight"}
     assert any(e.status == "succeeded" and e.reference == "ref-1" for e in entries)
     assert entries[0].lines == {case.lines[0].line_id: 19900}

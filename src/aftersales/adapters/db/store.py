@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from operator import itemgetter
 from types import SimpleNamespace
 from typing import Any
 
@@ -28,7 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from aftersales.adapters.db import queries, reports
+from aftersales.adapters.db import bundles, queries, reports
 from aftersales.adapters.db import tables as t
 from aftersales.adapters.db.mapping import case_from_row, case_row, order_from_rows, order_rows
 from aftersales.adapters.db.records import RecordsMixin
@@ -51,6 +50,7 @@ from aftersales.service.ports import (
 _c, _d = t.cases.c, t.deadlines.c
 # Hot statements built once with named parameters: SQLAlchemy then reuses the compiled SQL
 # without recomputing a cache key from every value (see bench/RESULTS.md, transition cost).
+_ALL_CASE_COLUMNS = [col.name for col in t.cases.columns]
 _CASE_COLUMNS = [col.name for col in t.cases.columns if col.name not in ("id", "shop_id")]
 UPDATE_CASE = update(t.cases).where(
     _c.shop_id == bindparam("k_shop"), _c.id == bindparam("k_id"),
@@ -138,41 +138,6 @@ SELECT_CANCELLED = select(t.case_events.c.case_id).where(
     t.case_events.c.shop_id == bindparam("k_shop"),
     t.case_events.c.case_id.in_(bindparam("k_cases", expanding=True)),
     t.case_events.c.kind == "cancel")
-# A case with everything an action needs, in one round trip: the case row, its shop, its
-# order with one row per line, and the order's ledger entries (outer join: rows are
-# lines × entries, both a handful). Shop, order and ledger columns carry a prefix.
-_S, _O, _R = "s_", "o_", "r_"
-_BUNDLE_COLS = [*t.cases.columns,
-                *(c.label(_S + c.name) for c in t.shops.columns),
-                *(c.label(_O + c.name) for c in t.orders.columns),
-                *_LINE_COLS,
-                *(c.label(_R + c.name) for c in t.refunds.columns)]
-_o, _l, _r = t.orders.c, t.order_lines.c, t.refunds.c
-_e = t.case_events.c
-_EVENT_FIELDS = ("seq", "at", "actor", "kind", "from_state", "to_state", "explanation",
-                 "reason_code", "data")
-
-
-def _history(pg: bool) -> Any:
-    """The case's events as one JSON array (an uncorrelated sub-select: evaluated once)."""
-    pairs: list[Any] = []
-    for name in _EVENT_FIELDS:
-        column = _e[name]
-        pairs += [literal_column(f"'{name}'"),
-                  column if pg or name != "data" else func.json(column)]
-    agg = func.json_agg(func.json_build_object(*pairs)) if pg else \
-        func.json_group_array(func.json_object(*pairs))
-    return select(agg).where(_e.shop_id == bindparam("k_shop"), _e.case_id == bindparam("k_id")
-                             ).scalar_subquery().label("history")
-
-
-SELECT_CASE_BUNDLE = (
-    select(*_BUNDLE_COLS)
-    .select_from(t.cases.join(t.shops, t.shops.c.id == _c.shop_id)
-                 .join(t.orders, and_(_o.id == _c.order_id, _o.shop_id == _c.shop_id))
-                 .join(t.order_lines, and_(_l.order_id == _o.id, _l.shop_id == _c.shop_id))
-                 .outerjoin(t.refunds, and_(_r.order_id == _o.id, _r.shop_id == _c.shop_id)))
-    .where(_c.shop_id == bindparam("k_shop"), _c.id == bindparam("k_id")))
 # PostgreSQL, locking: the case's pending deadline rows first, then the case — the order
 # the deadline worker takes them (claim_due, then fire_one); the other order deadlocks
 # when an agent acts on a case the worker is firing. One statement takes both locks: the
@@ -188,17 +153,11 @@ _PENDING_LOCKED = select(func.count()).select_from(
 LOCK_CASE = select(_c.id).where(
     _c.shop_id == bindparam("k_shop"), _c.id == bindparam("k_id"),
     _PENDING_LOCKED.is_not(None)).with_for_update(of=t.cases)
-# The bundle with the case's event history (one statement instead of a second read for
-# the answer's event list); per dialect, JSON aggregation being spelled differently.
-SELECT_CASE_BUNDLE_PG = SELECT_CASE_BUNDLE.add_columns(_history(pg=True))
-SELECT_CASE_BUNDLE_SQLITE = SELECT_CASE_BUNDLE.add_columns(_history(pg=False))
-# The same without the case: what opening a case on an order reads.
-SELECT_ORDER_BUNDLE = (
-    select(*_BUNDLE_COLS[len(t.cases.columns):])
-    .select_from(t.shops.join(t.orders, _o.shop_id == t.shops.c.id)
-                 .join(t.order_lines, and_(_l.order_id == _o.id, _l.shop_id == _o.shop_id))
-                 .outerjoin(t.refunds, and_(_r.order_id == _o.id, _r.shop_id == _o.shop_id)))
-    .where(t.shops.c.id == bindparam("k_shop"), _o.id == bindparam("k_id")))
+# An action's reads in one statement (adapters/db/bundles.py), per dialect.
+SELECT_CASE_BUNDLE_PG = bundles.case_bundle(pg=True)
+SELECT_CASE_BUNDLE_SQLITE = bundles.case_bundle(pg=False)
+SELECT_ORDER_BUNDLE_PG = bundles.order_bundle(pg=True)
+SELECT_ORDER_BUNDLE_SQLITE = bundles.order_bundle(pg=False)
 
 
 _EVENT_COLUMNS = [c.name for c in t.case_events.columns]
@@ -256,18 +215,11 @@ def _pg_write(columns: tuple[str, ...], events: int, deadline: bool) -> Any:
     return stmt
 
 
-def _events_from_json(raw: Any) -> list[Event]:
-    """The history column: a JSON array (a string from SQLite, parsed by psycopg)."""
-    items = json.loads(raw) if isinstance(raw, str) else (raw or [])
-    to_time = t.UtcDateTime().process_result_value
-    return [Event(to_time(x["at"], _ANY_DIALECT), x["actor"], x["kind"],  # type: ignore[arg-type]
-                  None if x["from_state"] is None else State(x["from_state"]),
-                  None if x["to_state"] is None else State(x["to_state"]), x["explanation"],
-                  x["reason_code"], dict(x["data"] or {}))
-            for x in sorted(items, key=lambda x: x["seq"])]
-
-
-_ANY_DIALECT: Any = None  # UtcDateTime's result conversion does not look at the dialect
+def _event(x: dict[str, Any]) -> Event:
+    return Event(x["at"], x["actor"], x["kind"],
+                 None if x["from_state"] is None else State(x["from_state"]),
+                 None if x["to_state"] is None else State(x["to_state"]), x["explanation"],
+                 x["reason_code"], dict(x["data"] or {}))
 
 
 def _as_stored(e: Event) -> Event:
@@ -276,30 +228,6 @@ def _as_stored(e: Event) -> Event:
                  e.explanation, e.reason_code, json.loads(json.dumps(e.data)))
 
 
-class _Columns:
-    """Reads one table's columns out of a joined row by position, as a plain namespace
-    (attribute access at C speed; the mapping functions read rows by attribute)."""
-
-    def __init__(self, stmt: Any, prefix: str, names: Sequence[str]) -> None:
-        where = {key: i for i, key in enumerate(stmt.selected_columns.keys())}
-        self.names = tuple(names)
-        self.get = itemgetter(*(where[prefix + n] for n in names))
-
-    def __call__(self, row: Any) -> SimpleNamespace:
-        return SimpleNamespace(**dict(zip(self.names, self.get(row), strict=True)))
-
-
-class _BundleReader:
-    def __init__(self, stmt: Any) -> None:
-        self.shop = _Columns(stmt, _S, [c.name for c in t.shops.columns])
-        self.order = _Columns(stmt, _O, [c.name for c in t.orders.columns])
-        self.line = _Columns(stmt, "line_", [c.name for c in t.order_lines.columns])
-        self.refund = _Columns(stmt, _R, [c.name for c in t.refunds.columns])
-
-
-_CASE_BUNDLE = _BundleReader(SELECT_CASE_BUNDLE)
-_ORDER_BUNDLE = _BundleReader(SELECT_ORDER_BUNDLE)
-_CASE_VALUES = itemgetter(*(i for i, c in enumerate(t.cases.columns) if c.name in _CASE_COLUMNS))
 
 
 class SqlStore(RecordsMixin):
@@ -418,14 +346,15 @@ class SqlStore(RecordsMixin):
         self._added.add(case.id)
         self._events_seen[case.id] = []
 
-    def _remember(self, row: Any) -> Case:
+    def _remember(self, row: Any, values: dict[str, Any] | None = None) -> Case:
         case = case_from_row(row)
         seen = None
         if row.deadline_rule is not None and row.deadline_at is not None:
             seen = (f"{row.state_seq}:{row.deadline_rule}", row.deadline_at)
         self._deadline_seen[case.id] = seen
-        # the case's columns come first in every SELECT of cases (SELECT_CASE, the bundle)
-        self._row_seen[case.id] = dict(zip(_CASE_COLUMNS, _CASE_VALUES(row), strict=True))
+        if values is None:  # a row of SELECT_CASE: the table's columns in order
+            values = dict(zip(_ALL_CASE_COLUMNS, row, strict=True))
+        self._row_seen[case.id] = {name: values[name] for name in _CASE_COLUMNS}
         return case
 
     def _case(self, where: Any, lock: bool) -> Case | None:
@@ -444,39 +373,42 @@ class SqlStore(RecordsMixin):
 
     def get_case_bundle(self, shop_id: str, case_id: str, *, lock: bool = False
                         ) -> CaseBundle | None:
-        """The case, its shop, order and the order's ledger in one query (after LOCK_CASE
-        on PostgreSQL when locking; SQLite's BEGIN IMMEDIATE already serialises writers)."""
+        """The case (with its events), its shop, order and the order's ledger in one query
+        (after LOCK_CASE on PostgreSQL when locking; SQLite's BEGIN IMMEDIATE already
+        serialises writers)."""
         keys = {"k_shop": shop_id, "k_id": case_id}
         if lock and self.pg and self.conn.execute(LOCK_CASE, keys).first() is None:
             return None
         stmt = SELECT_CASE_BUNDLE_PG if self.pg else SELECT_CASE_BUNDLE_SQLITE
-        rows = self.conn.execute(stmt, keys).all()
-        if not rows:
+        row = self.conn.execute(stmt, keys).first()
+        found = None if row is None else self._order_bundle(row)
+        if row is None or found is None:
             return None
-        shop, order, ledger = self._order_bundle(rows, _CASE_BUNDLE)
-        case = self._remember(rows[0])
-        self._events_seen[case.id] = _events_from_json(rows[0].history)
-        return CaseBundle(case, shop, order, ledger)
+        values = bundles.decode("cases", bundles.parse(row.case))
+        case = self._remember(SimpleNamespace(**values), values)
+        events = [bundles.decode("case_events", e) for e in bundles.parse(row.history) or []]
+        self._events_seen[case.id] = [_event(e) for e in sorted(events, key=lambda e: e["seq"])]
+        return CaseBundle(case, *found)
 
     def get_order_bundle(self, shop_id: str, order_id: str
                          ) -> tuple[ShopRecord, Order, list[LedgerEntry]] | None:
         """The shop, the order with its lines and the order's ledger, in one query."""
-        rows = self.conn.execute(SELECT_ORDER_BUNDLE, {"k_shop": shop_id, "k_id": order_id}).all()
-        return self._order_bundle(rows, _ORDER_BUNDLE) if rows else None
+        stmt = SELECT_ORDER_BUNDLE_PG if self.pg else SELECT_ORDER_BUNDLE_SQLITE
+        row = self.conn.execute(stmt, {"k_shop": shop_id, "k_id": order_id}).first()
+        return None if row is None else self._order_bundle(row)
 
-    def _order_bundle(self, rows: Sequence[Any], read: _BundleReader
-                      ) -> tuple[ShopRecord, Order, list[LedgerEntry]]:
-        lines: dict[str, Any] = {}
-        refunds: dict[str, Any] = {}
-        for r in rows:  # one row per (line, ledger entry)
-            lines.setdefault(r.line_id, r)
-            if r.r_id is not None:
-                refunds.setdefault(r.r_id, r)
-        head = rows[0]
-        order = order_from_rows(read.order(head), [read.line(r) for r in lines.values()])  # type: ignore[arg-type]
-        ledger = [self._entry(read.refund(r)) for r in
-                  sorted(refunds.values(), key=lambda x: (x.r_created_at, x.r_id))]
-        return self._shop(read.shop(head)), order, ledger
+    def _order_bundle(self, row: Any) -> tuple[ShopRecord, Order, list[LedgerEntry]] | None:
+        lines: list[Any] = [SimpleNamespace(**bundles.decode("order_lines", x))
+                            for x in bundles.parse(row.lines) or []]
+        if not lines:  # as the joined read did: an order is never without lines
+            return None
+        head: Any = SimpleNamespace(**bundles.decode("orders", bundles.parse(row.ord)))
+        order = order_from_rows(head, lines)
+        entries = [bundles.decode("refunds", x) for x in bundles.parse(row.refunds) or []]
+        ledger = [self._entry(SimpleNamespace(**x)) for x in
+                  sorted(entries, key=lambda x: (x["created_at"], x["id"]))]
+        shop = self._shop(SimpleNamespace(**bundles.decode("shops", bundles.parse(row.shop))))
+        return shop, order, ledger
 
     def get_case(self, shop_id: str, case_id: str, *, lock: bool = False) -> Case | None:
         if lock and self.pg:

@@ -1,0 +1,116 @@
+"""What an action on a case reads, in one query: each table's rows as JSON, decoded here.
+
+The case, its shop and its order come as one JSON object each, the order's lines, its
+ledger entries and the case's events as JSON arrays: one row of six columns, whatever the
+number of lines, entries or events. A row of a hundred plain columns costs more: the
+driver describes every column of every result (psycopg builds an object per column) and
+SQLAlchemy runs a converter per value; JSON arrives as one string (SQLite) or one parsed
+value (psycopg) and the few conversions JSON cannot express (UTC times, SQLite's 0/1
+booleans) are done below, by column type, from the table definitions.
+
+PostgreSQL spells it `row_to_json` / `json_agg`; SQLite `json_object` / `json_group_array`,
+with `json(...)` around JSON columns so they nest instead of arriving as strings.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Boolean, ColumnElement, Table, and_, bindparam, func, literal_column, select
+from sqlalchemy.types import JSON
+
+from aftersales.adapters.db import tables as t
+
+Record = dict[str, Any]
+
+
+def _utc(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    at = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+
+
+def _bool(value: Any) -> bool | None:
+    return None if value is None else bool(value)
+
+
+def _converters(table: Table) -> list[tuple[str, Callable[[Any], Any]]]:
+    out: list[tuple[str, Callable[[Any], Any]]] = []
+    for column in table.columns:
+        if isinstance(column.type, t.UtcDateTime):
+            out.append((column.name, _utc))
+        elif isinstance(column.type, Boolean):
+            out.append((column.name, _bool))
+    return out
+
+
+_CONVERT = {table.name: _converters(table) for table in
+            (t.cases, t.shops, t.orders, t.order_lines, t.refunds, t.case_events)}
+
+
+def decode(table: str, record: Record) -> Record:
+    """A row from JSON, with the values the table's column types would have given."""
+    for name, convert in _CONVERT[table]:
+        record[name] = convert(record.get(name))
+    return record
+
+
+def parse(raw: Any) -> Any:
+    """A JSON column: a string from SQLite, already parsed by psycopg."""
+    return json.loads(raw) if isinstance(raw, str) else raw
+
+
+# --- the statements -----------------------------------------------------------------------
+def _object(table: Table, alias: Any, pg: bool) -> ColumnElement[Any]:
+    if pg:
+        return func.row_to_json(literal_column(alias.name))
+    pairs: list[Any] = []
+    for column in table.columns:
+        value = alias.c[column.name]
+        pairs += [literal_column(f"'{column.name}'"),
+                  func.json(value) if isinstance(column.type, JSON) else value]
+    return func.json_object(*pairs)
+
+
+def _array(table: Table, alias: Any, pg: bool, where: Any) -> ColumnElement[Any]:
+    element = _object(table, alias, pg)
+    agg = func.json_agg(element) if pg else func.json_group_array(element)
+    return select(agg).select_from(alias).where(where).scalar_subquery()
+
+
+def _order_parts(shop: Any, order: Any, pg: bool) -> list[ColumnElement[Any]]:
+    lines, refunds = t.order_lines.alias("l"), t.refunds.alias("r")
+    return [
+        _object(t.shops, shop, pg).label("shop"),
+        _object(t.orders, order, pg).label("ord"),
+        _array(t.order_lines, lines, pg, and_(lines.c.order_id == order.c.id,
+                                              lines.c.shop_id == order.c.shop_id)).label("lines"),
+        _array(t.refunds, refunds, pg, and_(refunds.c.order_id == order.c.id,
+                                            refunds.c.shop_id == order.c.shop_id)).label("refunds"),
+    ]
+
+
+def case_bundle(pg: bool) -> Any:
+    """Keys k_shop, k_id: the case (with its events), its shop, its order and ledger."""
+    case, shop, order = t.cases.alias("c"), t.shops.alias("s"), t.orders.alias("o")
+    events = t.case_events.alias("e")
+    history = _array(t.case_events, events, pg, and_(events.c.shop_id == case.c.shop_id,
+                                                     events.c.case_id == case.c.id))
+    return (select(_object(t.cases, case, pg).label("case"), *_order_parts(shop, order, pg),
+                   history.label("history"))
+            .select_from(case.join(shop, shop.c.id == case.c.shop_id)
+                         .join(order, and_(order.c.id == case.c.order_id,
+                                           order.c.shop_id == case.c.shop_id)))
+            .where(case.c.shop_id == bindparam("k_shop"), case.c.id == bindparam("k_id")))
+
+
+def order_bundle(pg: bool) -> Any:
+    """Keys k_shop, k_id (the order's id): the shop, the order and its ledger."""
+    shop, order = t.shops.alias("s"), t.orders.alias("o")
+    return (select(*_order_parts(shop, order, pg))
+            .select_from(shop.join(order, order.c.shop_id == shop.c.id))
+            .where(shop.c.id == bindparam("k_shop"), order.c.id == bindparam("k_id")))
