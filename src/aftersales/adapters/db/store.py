@@ -215,6 +215,25 @@ def _pg_write(columns: tuple[str, ...], events: int, deadline: bool) -> Any:
     return stmt
 
 
+_DRIVER_SQL: dict[tuple[int, str], tuple[str, tuple[str, ...] | None]] = {}
+
+
+def _driver_sql(conn: Connection, stmt: Any, params: dict[str, Any]) -> Any:
+    """Execute a prebuilt statement as SQL compiled once per dialect, through the driver.
+
+    For the bundle reads: their SQLAlchemy cache keys are large (every column of five
+    tables) and hashing one costs more than the rest of the call; their results are JSON
+    and their parameters plain strings, so no type conversion is lost."""
+    key = (id(stmt), conn.dialect.name)
+    found = _DRIVER_SQL.get(key)
+    if found is None:
+        compiled = stmt.compile(dialect=conn.dialect)
+        order = tuple(compiled.positiontup) if compiled.positional else None
+        found = _DRIVER_SQL[key] = (str(compiled), order)
+    sql, order = found
+    return conn.exec_driver_sql(sql, params if order is None else tuple(params[k] for k in order))
+
+
 def _event(x: dict[str, Any]) -> Event:
     return Event(x["at"], x["actor"], x["kind"],
                  None if x["from_state"] is None else State(x["from_state"]),
@@ -380,7 +399,7 @@ class SqlStore(RecordsMixin):
         if lock and self.pg and self.conn.execute(LOCK_CASE, keys).first() is None:
             return None
         stmt = SELECT_CASE_BUNDLE_PG if self.pg else SELECT_CASE_BUNDLE_SQLITE
-        row = self.conn.execute(stmt, keys).first()
+        row = _driver_sql(self.conn, stmt, keys).first()
         found = None if row is None else self._order_bundle(row)
         if row is None or found is None:
             return None
@@ -394,7 +413,7 @@ class SqlStore(RecordsMixin):
                          ) -> tuple[ShopRecord, Order, list[LedgerEntry]] | None:
         """The shop, the order with its lines and the order's ledger, in one query."""
         stmt = SELECT_ORDER_BUNDLE_PG if self.pg else SELECT_ORDER_BUNDLE_SQLITE
-        row = self.conn.execute(stmt, {"k_shop": shop_id, "k_id": order_id}).first()
+        row = _driver_sql(self.conn, stmt, {"k_shop": shop_id, "k_id": order_id}).first()
         return None if row is None else self._order_bundle(row)
 
     def _order_bundle(self, row: Any) -> tuple[ShopRecord, Order, list[LedgerEntry]] | None:
