@@ -262,7 +262,7 @@ class SqlStore(RecordsMixin):
         self._added: set[str] = set()  # cases this store inserted
         # The stored event history of cases read with it, kept up to date as this store
         # appends events: the answer after an action needs no second read of the events.
-        self._events_seen: dict[str, list[Event]] = {}
+        self._events_seen: dict[tuple[str, str], list[Event]] = {}  # by (shop, case)
 
     # --- shops and tokens -----------------------------------------------------------------
     def add_shop(self, record: ShopRecord, now: datetime) -> None:
@@ -363,7 +363,7 @@ class SqlStore(RecordsMixin):
         self._deadline_seen[case.id] = None
         self._row_seen[case.id] = row
         self._added.add(case.id)
-        self._events_seen[case.id] = []
+        self._events_seen[case.shop_id, case.id] = []
 
     def _remember(self, row: Any, values: dict[str, Any] | None = None) -> Case:
         case = case_from_row(row)
@@ -406,7 +406,8 @@ class SqlStore(RecordsMixin):
         values = bundles.decode("cases", bundles.parse(row.case))
         case = self._remember(SimpleNamespace(**values), values)
         events = [bundles.decode("case_events", e) for e in bundles.parse(row.history) or []]
-        self._events_seen[case.id] = [_event(e) for e in sorted(events, key=lambda e: e["seq"])]
+        self._events_seen[shop_id, case.id] = [_event(e) for e in
+                                               sorted(events, key=lambda e: e["seq"])]
         return CaseBundle(case, *found)
 
     def get_order_bundle(self, shop_id: str, order_id: str
@@ -478,7 +479,7 @@ class SqlStore(RecordsMixin):
         self._row_seen[case.id] = row
         if new:
             case.events_saved = len(case.events)
-            history = self._events_seen.get(case.id)
+            history = self._events_seen.get((case.shop_id, case.id))
             if history is not None:
                 history.extend(_as_stored(e) for e in new)
 
@@ -548,7 +549,7 @@ class SqlStore(RecordsMixin):
         self.conn.execute(UPSERT_DEADLINE_PG if self.pg else UPSERT_DEADLINE_SQLITE, row)
 
     def events(self, shop_id: str, case_id: str) -> list[Event]:
-        known = self._events_seen.get(case_id)
+        known = self._events_seen.get((shop_id, case_id))
         if known is not None:  # read with the case (shop-scoped there) and kept up to date
             return list(known)
         rows = self.conn.execute(SELECT_EVENTS, {"k_shop": shop_id, "k_case": case_id}).all()
