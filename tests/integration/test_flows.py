@@ -16,6 +16,7 @@ import pytest
 from aftersales.adapters.platforms import adapter_for
 from aftersales.domain.case import ActionRequest, Inspection
 from aftersales.domain.errors import Forbidden, InvalidTransition, RuleRefused
+from aftersales.domain.events import Event
 from aftersales.domain.money import Money
 from aftersales.domain.vocabulary import Condition, Role, State
 from aftersales.entrypoints.bootstrap import App
@@ -197,6 +198,34 @@ def test_sandbox_clock_advance_fires_in_time_order(app: App, make: Make, clock) 
     with pytest.raises(Exception) as info:
         timers.advance_clock(app.deps, make.principal(make.shop(), "admin"), by="1h")
     assert getattr(info.value, "code", "") == "not_a_sandbox"
+
+
+def _history(app: App, loaded: Loaded) -> list[Event]:
+    with app.deps.uow() as uow:
+        return uow.store.events(loaded.case.shop_id, loaded.case.id)
+
+
+def test_a_synced_case_opens_with_one_event_unless_the_platform_is_further_on(
+        app: App, make: Make) -> None:
+    """The opening event carries the platform status and version; a case first seen past the
+    request (a speed refund) also records the platform's move (PLATFORMS.md, Kuaishou)."""
+    shop = make.shop("kuaishou")
+    platform = Principal(shop.shop.id, Role.platform)
+    adapter = adapter_for("kuaishou")
+    lines = [json.loads(x) for x in (FIXTURES / "kuaishou" / "sync.jsonl").read_text("utf-8")
+             .splitlines() if x.strip()]
+    first = adapter.parse(lines[0])
+    assert first.state is State.requested
+    opened, _ = apply_snapshot(app.deps, platform, first)
+    events = _history(app, opened)
+    assert [e.kind for e in events] == ["opened"]
+    assert f"status {first.platform_status}" in events[0].explanation
+    assert str(first.version) in events[0].explanation
+    later = adapter.parse({**lines[-1], "refundId": "KS-SPEED-1", "oid": "KS-SPEED-ORDER"})
+    assert later.state is not State.requested
+    moved, _ = apply_snapshot(app.deps, platform, later)
+    kinds = [(e.kind, e.to_state) for e in _history(app, moved)]
+    assert kinds == [("opened", State.requested), ("platform_sync", later.state)]
 
 
 def test_platform_sync_creates_updates_and_ignores_older_versions(app: App, make: Make) -> None:

@@ -96,8 +96,13 @@ def _create(deps: Deps, store: Store, shop: ShopRecord, snap: PlatformSnapshot,
         profile_version=profile.version, description=snap.description or "",
         platform_case_id=snap.platform_case_id,
     )
-    case.record("opened", PLATFORM, now, f"imported from {snap.platform}: {snap.platform_status}",
+    case.record("opened", PLATFORM, now,
+                f"imported from {snap.platform}: status {snap.platform_status} (version {snap.version})",
                 data={"raw_reason": snap.raw_reason})
+    if snap.state is case.state:
+        # The opening event already says the status: a second "no change" event would only
+        # repeat it. A case first seen further on (a speed refund) still records the move.
+        case.platform_status = snap.platform_status
     store.add_case(case)
     loaded = Loaded(shop, case, order, profile, store.refunds_for_order(shop.shop.id, order.id))
     _update(loaded, snap, now)
