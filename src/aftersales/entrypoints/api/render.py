@@ -2,9 +2,10 @@
 
 Handlers return the service's view dicts wrapped in `json_response`; FastAPI then skips
 re-validating and re-encoding them (the response models exist for the OpenAPI document).
-orjson is used when it happens to be installed (several times faster on a case view);
-it is not a dependency, so the standard `json` module is the fallback. The `default`
-hook covers the few non-JSON values (datetimes, enums, Money) a view may hold.
+orjson encodes (several times faster than `json` on a case view); the standard `json`
+module remains for what orjson refuses (a lone surrogate in stored text) and if orjson
+is ever missing. The `default` hook covers the few non-JSON values (datetimes, enums,
+Money) a view may hold.
 """
 
 from __future__ import annotations
