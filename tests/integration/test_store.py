@@ -10,20 +10,23 @@ from __future__ import annotations
 import dataclasses
 import threading
 from datetime import timedelta
+from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
+from aftersales.adapters.clock import FixedClock
 from aftersales.adapters.db import tables as t
 from aftersales.domain.case import Case, CaseLine, Inspection, Offer
 from aftersales.domain.deadlines import Deadline
 from aftersales.domain.events import SYSTEM, Actor
 from aftersales.domain.money import Money
 from aftersales.domain.vocabulary import CaseType, Condition, Outcome, Reason, RefundMethod, Role, State
-from aftersales.entrypoints.bootstrap import App
+from aftersales.entrypoints.bootstrap import App, bootstrap
 from aftersales.service.errors import Conflict
 from aftersales.service.ports import LedgerEntry
-from conftest import T0, Make
+from conftest import T0, Make, migrated_engine
 
 AGENT = Actor(Role.agent, "a1")
 
@@ -275,3 +278,34 @@ def test_a_stale_save_writes_nothing_at_all(app: App, make: Make) -> None:
             uow.store.save_case(stale.case, _deadline(20, "9:stale"), T0)
         assert state() == before
         assert ("9:stale", "pending") not in before[0]
+
+
+def test_sqlite_reads_a_cases_rows_by_case_not_by_shop(tmp_path: Path) -> None:
+    """Without statistics SQLite would read a case's events, cancellations and refunds
+    through an index on shop_id — every row of the shop — for each action (hints.py)."""
+    from aftersales.adapters.db import store as s
+
+    with migrated_engine(f"sqlite:///{tmp_path / 'plans.db'}") as engine:
+        app = bootstrap(engine=engine, clock=FixedClock(T0))
+        make = Make(app)
+        shop = make.shop()
+        loaded = make.case(shop)
+        captured: list[tuple[str, Any]] = []
+
+        def capture(conn: Any, cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+            captured.append((statement, parameters))
+
+        with engine.connect() as conn:
+            event.listen(conn, "before_cursor_execute", capture)
+            store = s.SqlStore(conn, app.deps.new_id)
+            store.refunds(shop.shop.id, case_id=loaded.case.id)
+            store.get_case_bundle(shop.shop.id, loaded.case.id)
+            conn.execute(s.SELECT_CANCELLED, {"k_shop": shop.shop.id, "k_cases": [loaded.case.id]})
+            event.remove(conn, "before_cursor_execute", capture)
+            raw = conn.connection.driver_connection
+            assert raw is not None
+            plans = [raw.execute("EXPLAIN QUERY PLAN " + sql, params).fetchall()
+                     for sql, params in captured]
+    details = [row[3] for plan in plans for row in plan]
+    assert sum(1 for plan in plans if plan) == 3  # refunds, bundle, cancellations
+    assert not [d for d in details if "(shop_id=?)" in d], details

@@ -23,6 +23,7 @@ from sqlalchemy import Boolean, ColumnElement, Table, and_, bindparam, func, lit
 from sqlalchemy.types import JSON
 
 from aftersales.adapters.db import tables as t
+from aftersales.adapters.db.hints import unindexed
 
 Record = dict[str, Any]
 
@@ -98,8 +99,8 @@ def case_bundle(pg: bool) -> Any:
     """Keys k_shop, k_id: the case (with its events), its shop, its order and ledger."""
     case, shop, order = t.cases.alias("c"), t.shops.alias("s"), t.orders.alias("o")
     events = t.case_events.alias("e")
-    history = _array(t.case_events, events, pg, and_(events.c.shop_id == case.c.shop_id,
-                                                     events.c.case_id == case.c.id))
+    history = _array(t.case_events, events, pg, and_(
+        unindexed(events.c.shop_id) == case.c.shop_id, events.c.case_id == case.c.id))
     return (select(_object(t.cases, case, pg).label("case"), *_order_parts(shop, order, pg),
                    history.label("history"))
             .select_from(case.join(shop, shop.c.id == case.c.shop_id)

@@ -29,6 +29,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from aftersales.adapters.db import bundles, queries, reports
 from aftersales.adapters.db import tables as t
+from aftersales.adapters.db.hints import unindexed
 from aftersales.adapters.db.mapping import case_from_row, case_row, order_from_rows, order_rows
 from aftersales.adapters.db.records import RecordsMixin
 from aftersales.domain.case import Case
@@ -135,7 +136,7 @@ INSERT_CASE = insert(t.cases)
 SELECT_ORDER_CASES = select(t.cases).where(_c.shop_id == bindparam("k_shop"),
                                           _c.order_id == bindparam("k_order"))
 SELECT_CANCELLED = select(t.case_events.c.case_id).where(
-    t.case_events.c.shop_id == bindparam("k_shop"),
+    unindexed(t.case_events.c.shop_id) == bindparam("k_shop"),
     t.case_events.c.case_id.in_(bindparam("k_cases", expanding=True)),
     t.case_events.c.kind == "cancel")
 # PostgreSQL, locking: the case's pending deadline rows first, then the case — the order
