@@ -29,7 +29,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from aftersales.adapters.platforms.fields import Fields, epoch_ms, unwrap
+from aftersales.adapters.platforms.fields import EnvelopeFields, Fields, epoch_ms
 from aftersales.adapters.platforms.reasons import map_reason
 from aftersales.domain.sync import PlatformSnapshot, SnapshotLine
 from aftersales.domain.vocabulary import CaseType, State
@@ -44,17 +44,10 @@ _STATES: dict[str, State] = {
 }
 
 
-_ORDER_ID = "orderId"  # the platform's order id: what bulk import partitions by
-
-class Alibaba1688Adapter:
+class Alibaba1688Adapter(EnvelopeFields):
     platform = "alibaba_1688"
-
-    def order_key(self, payload: Mapping[str, Any]) -> str:
-        """The platform's order id, as parse() reads it, without the rest of the parse."""
-        return self._fields(payload).text(_ORDER_ID)
-
-    def _fields(self, payload: Mapping[str, Any]) -> Fields:
-        return Fields(self.platform, unwrap(payload, "result.opOrderRefundModelDetail"))
+    envelope = ("result.opOrderRefundModelDetail",)
+    order_field = "orderId"
 
     def parse(self, payload: Mapping[str, Any]) -> PlatformSnapshot:
         f = self._fields(payload)
@@ -75,7 +68,7 @@ class Alibaba1688Adapter:
         return PlatformSnapshot(
             platform=self.platform,
             platform_case_id=f.text("refundId"),
-            platform_order_id=f.text(_ORDER_ID),
+            platform_order_id=f.text(self.order_field),
             platform_status=status,
             state=state,
             version=epoch_ms(_time(f, "gmtModified")),

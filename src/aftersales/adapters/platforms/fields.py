@@ -207,3 +207,19 @@ class Fields:
         if not isinstance(value, list):
             raise self.error(field, "must be a list")
         return [Fields(self.platform, row, f"{self.name(field)}[{i}]") for i, row in enumerate(value)]
+
+
+class EnvelopeFields:
+    """For an adapter whose payload may come inside the API's response envelope and names
+    its order in one field: reading the fields, and the order key bulk import splits by."""
+
+    platform: str
+    envelope: tuple[str, ...] = ()  # dotted paths to the content, tried in order
+    order_field: str = ""
+
+    def _fields(self, payload: Mapping[str, Any]) -> Fields:
+        return Fields(self.platform, unwrap(payload, *self.envelope))
+
+    def order_key(self, payload: Mapping[str, Any]) -> str:
+        """The platform's order id, as parse() reads it, without the rest of the parse."""
+        return self._fields(payload).text(self.order_field)

@@ -28,7 +28,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from aftersales.adapters.platforms.base import refunded_when_completed
-from aftersales.adapters.platforms.fields import Fields, unwrap
+from aftersales.adapters.platforms.fields import EnvelopeFields, Fields
 from aftersales.adapters.platforms.reasons import map_reason
 from aftersales.domain.sync import PlatformSnapshot, SnapshotLine
 from aftersales.domain.vocabulary import CaseType, State
@@ -58,17 +58,10 @@ _MERCHANT_REJECTED = 3  # negotiateStatus: 商家驳回，等待买家修改
 _REFUND_FAILED = 70
 
 
-_ORDER_ID = "oid"  # the platform's order id: what bulk import partitions by
-
-class KuaishouAdapter:
+class KuaishouAdapter(EnvelopeFields):
     platform = "kuaishou"
-
-    def order_key(self, payload: Mapping[str, Any]) -> str:
-        """The platform's order id, as parse() reads it, without the rest of the parse."""
-        return self._fields(payload).text(_ORDER_ID)
-
-    def _fields(self, payload: Mapping[str, Any]) -> Fields:
-        return Fields(self.platform, unwrap(payload, "data"))
+    envelope = ("data",)
+    order_field = "oid"
 
     def parse(self, payload: Mapping[str, Any]) -> PlatformSnapshot:
         f = self._fields(payload)
@@ -99,7 +92,7 @@ class KuaishouAdapter:
         return PlatformSnapshot(
             platform=self.platform,
             platform_case_id=f.text("refundId"),
-            platform_order_id=f.text(_ORDER_ID),
+            platform_order_id=f.text(self.order_field),
             platform_status=raw_status,
             state=state,
             version=f.integer("updateTime"),  # milliseconds

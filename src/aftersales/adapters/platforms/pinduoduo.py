@@ -35,7 +35,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from aftersales.adapters.platforms.base import refunded_when_completed
-from aftersales.adapters.platforms.fields import Fields, epoch_ms
+from aftersales.adapters.platforms.fields import EnvelopeFields, Fields, epoch_ms
 from aftersales.adapters.platforms.reasons import map_reason
 from aftersales.domain.money import Money
 from aftersales.domain.sync import PlatformSnapshot, SnapshotLine
@@ -78,17 +78,12 @@ _LIST_TYPES: dict[int, CaseType | None] = {
 }
 
 
-_ORDER_ID = "order_sn"  # the platform's order id: what bulk import partitions by
-
-class PinduoduoAdapter:
+class PinduoduoAdapter(EnvelopeFields):
     platform = "pinduoduo"
-
-    def order_key(self, payload: Mapping[str, Any]) -> str:
-        """The platform's order id, as parse() reads it, without the rest of the parse."""
-        return Fields(self.platform, payload).text(_ORDER_ID)
+    order_field = "order_sn"
 
     def parse(self, payload: Mapping[str, Any]) -> PlatformSnapshot:
-        f = Fields(self.platform, payload)
+        f = self._fields(payload)
         source = f.opt_text("source") or "detail"
         if source not in ("detail", "list"):
             raise f.unknown("source", source)
@@ -117,7 +112,7 @@ class PinduoduoAdapter:
         return PlatformSnapshot(
             platform=self.platform,
             platform_case_id=f.text("id"),
-            platform_order_id=f.text(_ORDER_ID),
+            platform_order_id=f.text(self.order_field),
             platform_status=raw_status,
             state=state,
             version=self._version(f),

@@ -29,7 +29,7 @@ from datetime import datetime
 from typing import Any
 
 from aftersales.adapters.platforms.base import refunded_when_completed
-from aftersales.adapters.platforms.fields import Fields, epoch_ms, unwrap
+from aftersales.adapters.platforms.fields import EnvelopeFields, Fields, epoch_ms
 from aftersales.adapters.platforms.reasons import map_reason
 from aftersales.domain.sync import PlatformSnapshot, SnapshotLine
 from aftersales.domain.vocabulary import TERMINAL_STATES, CaseType, State
@@ -46,17 +46,10 @@ _STATES: dict[str, State] = {
 _CS_DISPUTED = frozenset({2, 3, 4, 5})
 
 
-_ORDER_ID = "tid"  # the platform's order id: what bulk import partitions by
-
-class TaobaoAdapter:
+class TaobaoAdapter(EnvelopeFields):
     platform = "taobao"
-
-    def order_key(self, payload: Mapping[str, Any]) -> str:
-        """The platform's order id, as parse() reads it, without the rest of the parse."""
-        return self._fields(payload).text(_ORDER_ID)
-
-    def _fields(self, payload: Mapping[str, Any]) -> Fields:
-        return Fields(self.platform, unwrap(payload, "refund_get_response.refund"))
+    envelope = ("refund_get_response.refund",)
+    order_field = "tid"
 
     def parse(self, payload: Mapping[str, Any]) -> PlatformSnapshot:
         f = self._fields(payload)
@@ -82,7 +75,7 @@ class TaobaoAdapter:
         return PlatformSnapshot(
             platform=self.platform,
             platform_case_id=f.text("refund_id"),
-            platform_order_id=f.text(_ORDER_ID),
+            platform_order_id=f.text(self.order_field),
             platform_status=raw_status,
             state=state,
             version=self._version(f),

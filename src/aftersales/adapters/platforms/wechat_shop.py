@@ -34,7 +34,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from aftersales.adapters.platforms.base import refunded_when_completed
-from aftersales.adapters.platforms.fields import EPOCH, Fields, epoch_ms, unwrap
+from aftersales.adapters.platforms.fields import EPOCH, EnvelopeFields, Fields, epoch_ms
 from aftersales.adapters.platforms.reasons import map_reason
 from aftersales.domain.sync import PlatformSnapshot, SnapshotLine
 from aftersales.domain.vocabulary import CaseType, State
@@ -63,17 +63,10 @@ _TYPES = {"REFUND": CaseType.refund_only, "RETURN": CaseType.return_refund,
 _ABSOLUTE = 10**9  # a "deadline" this large is a unix timestamp, not seconds left
 
 
-_ORDER_ID = "order_id"  # the platform's order id: what bulk import partitions by
-
-class WechatShopAdapter:
+class WechatShopAdapter(EnvelopeFields):
     platform = "wechat_shop"
-
-    def order_key(self, payload: Mapping[str, Any]) -> str:
-        """The platform's order id, as parse() reads it, without the rest of the parse."""
-        return self._fields(payload).text(_ORDER_ID)
-
-    def _fields(self, payload: Mapping[str, Any]) -> Fields:
-        return Fields(self.platform, unwrap(payload, "after_sale_order"))
+    envelope = ("after_sale_order",)
+    order_field = "order_id"
 
     def parse(self, payload: Mapping[str, Any]) -> PlatformSnapshot:
         f = self._fields(payload)
@@ -103,7 +96,7 @@ class WechatShopAdapter:
         return PlatformSnapshot(
             platform=self.platform,
             platform_case_id=f.text("after_sale_order_id"),
-            platform_order_id=f.text(_ORDER_ID),
+            platform_order_id=f.text(self.order_field),
             platform_status=raw_status,
             state=state,
             version=epoch_ms(updated),
