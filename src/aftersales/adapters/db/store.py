@@ -7,31 +7,55 @@ saved with a version check as a second guard.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import (
     Connection,
     and_,
-    bindparam,
     func,
     insert,
-    literal_column,
     select,
-    text,
     update,
 )
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from aftersales.adapters.db import bundles, queries, reports
 from aftersales.adapters.db import tables as t
-from aftersales.adapters.db.hints import unindexed
 from aftersales.adapters.db.mapping import case_from_row, case_row, order_from_rows, order_rows
 from aftersales.adapters.db.records import RecordsMixin
+from aftersales.adapters.db.statements import (
+    ALL_CASE_COLUMNS,
+    ALWAYS_WRITTEN,
+    CASE_COLUMNS,
+    INSERT_CASE,
+    INSERT_EVENT,
+    LOCK_CASE,
+    MOVE_PENDING,
+    REPLACE_DEADLINE_PG,
+    SELECT_CANCELLED,
+    SELECT_CASE,
+    SELECT_CASE_BUNDLE_PG,
+    SELECT_CASE_BUNDLE_SQLITE,
+    SELECT_EVENTS,
+    SELECT_LINES,
+    SELECT_ORDER_BUNDLE_PG,
+    SELECT_ORDER_BUNDLE_SQLITE,
+    SELECT_ORDER_CASES,
+    SELECT_ORDER_WITH_LINES,
+    SELECT_SHOP,
+    SUPERSEDE_PENDING,
+    UPDATE_CASE,
+    UPSERT_DEADLINE_PG,
+    UPSERT_DEADLINE_SQLITE,
+    LineRow,
+    as_stored,
+    driver_sql,
+    event_from_json,
+    pg_save_statement,
+    update_case_statement,
+)
 from aftersales.domain.case import Case
 from aftersales.domain.deadlines import Deadline
 from aftersales.domain.events import Event
@@ -47,207 +71,6 @@ from aftersales.service.ports import (
     Principal,
     ShopRecord,
 )
-
-_c, _d = t.cases.c, t.deadlines.c
-# Hot statements built once with named parameters: SQLAlchemy then reuses the compiled SQL
-# without recomputing a cache key from every value (see bench/RESULTS.md, transition cost).
-_ALL_CASE_COLUMNS = [col.name for col in t.cases.columns]
-_CASE_COLUMNS = [col.name for col in t.cases.columns if col.name not in ("id", "shop_id")]
-UPDATE_CASE = update(t.cases).where(
-    _c.shop_id == bindparam("k_shop"), _c.id == bindparam("k_id"),
-    _c.version == bindparam("k_version"),
-).values({name: bindparam(name) for name in _CASE_COLUMNS})
-_ALWAYS = ("version", "event_count")
-_UPDATE_CASE_BY_COLUMNS: dict[tuple[str, ...], Any] = {}
-
-
-def _update_case(columns: tuple[str, ...]) -> Any:
-    """The case UPDATE writing only `columns` (plus version and event count), built once per
-    column set: an action changes a few of the 45 columns, and each bound value costs."""
-    stmt = _UPDATE_CASE_BY_COLUMNS.get(columns)
-    if stmt is None:
-        stmt = update(t.cases).where(
-            _c.shop_id == bindparam("k_shop"), _c.id == bindparam("k_id"),
-            _c.version == bindparam("k_version"),
-        ).values({name: bindparam(name) for name in (*columns, *_ALWAYS)})
-        if len(_UPDATE_CASE_BY_COLUMNS) < 1024:  # a handful of sets in practice
-            _UPDATE_CASE_BY_COLUMNS[columns] = stmt
-    return stmt
-SUPERSEDE_PENDING = update(t.deadlines).where(
-    _d.case_id == bindparam("k_case"), _d.shop_id == bindparam("k_shop"),
-    _d.status == "pending").values(status="superseded", settled_at=bindparam("k_now"))
-MOVE_PENDING = update(t.deadlines).where(
-    _d.case_id == bindparam("k_case"), _d.shop_id == bindparam("k_shop"),
-    _d.key == bindparam("k_key"), _d.status == "pending").values(
-    due_at=bindparam("due_at"), outcome=bindparam("outcome"), source=bindparam("source"))
-
-
-def _upsert_deadline(dialect_insert: Any) -> Any:
-    stmt = dialect_insert(t.deadlines)
-    return stmt.on_conflict_do_update(
-        index_elements=["case_id", "key"],
-        set_={"due_at": stmt.excluded.due_at, "outcome": stmt.excluded.outcome,
-              "source": stmt.excluded.source, "rule": stmt.excluded.rule,
-              "status": "pending", "settled_at": None})
-
-
-UPSERT_DEADLINE_PG = _upsert_deadline(pg_insert)
-UPSERT_DEADLINE_SQLITE = _upsert_deadline(sqlite_insert)
-# PostgreSQL: supersede the other pending rows and upsert the new one in one round trip.
-# The CTE leaves a pending row with the new key alone (the upsert moves it), so no row is
-# modified twice by the one statement. Text: SQLAlchemy 2.1 mis-binds INSERT.add_cte().
-REPLACE_DEADLINE_PG = text(
-    "WITH superseded AS (UPDATE deadlines SET status = 'superseded', settled_at = :k_now "
-    "WHERE case_id = :case_id AND shop_id = :shop_id AND status = 'pending' AND key <> :key) "
-    "INSERT INTO deadlines (id, shop_id, case_id, key, due_at, outcome, source, rule, status) "
-    "VALUES (:id, :shop_id, :case_id, :key, :due_at, :outcome, :source, :rule, 'pending') "
-    "ON CONFLICT (case_id, key) DO UPDATE SET due_at = excluded.due_at, "
-    "outcome = excluded.outcome, source = excluded.source, rule = excluded.rule, "
-    "status = 'pending', settled_at = NULL",
-).bindparams(bindparam("k_now", type_=t.UtcDateTime()), bindparam("due_at", type_=t.UtcDateTime()))
-SELECT_SHOP = select(t.shops).where(t.shops.c.id == bindparam("k_id"))
-_LINE_COLS = [c.label(f"line_{c.name}") for c in t.order_lines.columns]
-SELECT_ORDER_WITH_LINES = select(t.orders, *_LINE_COLS).join(
-    t.order_lines, t.order_lines.c.order_id == t.orders.c.id).where(
-    t.orders.c.shop_id == bindparam("k_shop"), t.orders.c.id == bindparam("k_id"),
-    t.order_lines.c.shop_id == bindparam("k_shop"))
-
-
-class _LineRow:
-    """A joined row seen as an order_lines row (attributes without the `line_` prefix)."""
-
-    __slots__ = ("_row",)
-
-    def __init__(self, row: Any) -> None:
-        self._row = row
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._row, f"line_{name}")
-
-
-SELECT_LINES = select(t.order_lines).where(t.order_lines.c.order_id == bindparam("k_order"),
-                                           t.order_lines.c.shop_id == bindparam("k_shop"))
-SELECT_EVENTS = select(t.case_events).where(
-    t.case_events.c.shop_id == bindparam("k_shop"), t.case_events.c.case_id == bindparam("k_case")
-).order_by(t.case_events.c.seq)
-SELECT_CASE = select(t.cases).where(_c.shop_id == bindparam("k_shop"), _c.id == bindparam("k_id"))
-INSERT_EVENT = insert(t.case_events)
-INSERT_CASE = insert(t.cases)
-SELECT_ORDER_CASES = select(t.cases).where(_c.shop_id == bindparam("k_shop"),
-                                          _c.order_id == bindparam("k_order"))
-SELECT_CANCELLED = select(t.case_events.c.case_id).where(
-    unindexed(t.case_events.c.shop_id) == bindparam("k_shop"),
-    t.case_events.c.case_id.in_(bindparam("k_cases", expanding=True)),
-    t.case_events.c.kind == "cancel")
-# PostgreSQL, locking: the case's pending deadline rows first, then the case — the order
-# the deadline worker takes them (claim_due, then fire_one); the other order deadlocks
-# when an agent acts on a case the worker is firing. One statement takes both locks: the
-# deadline rows in an uncorrelated sub-select (an InitPlan, run before the case row is
-# locked). The bundle is read by the next statement, not this one: after waiting for
-# another transaction's lock, READ COMMITTED re-checks only the locked row, so ledger
-# rows or events that transaction added would be missing from a joined read here; the
-# next statement's snapshot sees them.
-_PENDING_LOCKED = select(func.count()).select_from(
-    select(_d.id).where(_d.case_id == bindparam("k_id"), _d.shop_id == bindparam("k_shop"),
-                        _d.status == literal_column("'pending'"))
-    .with_for_update().subquery("pending_deadlines")).scalar_subquery()
-LOCK_CASE = select(_c.id).where(
-    _c.shop_id == bindparam("k_shop"), _c.id == bindparam("k_id"),
-    _PENDING_LOCKED.is_not(None)).with_for_update(of=t.cases)
-# An action's reads in one statement (adapters/db/bundles.py), per dialect.
-SELECT_CASE_BUNDLE_PG = bundles.case_bundle(pg=True)
-SELECT_CASE_BUNDLE_SQLITE = bundles.case_bundle(pg=False)
-SELECT_ORDER_BUNDLE_PG = bundles.order_bundle(pg=True)
-SELECT_ORDER_BUNDLE_SQLITE = bundles.order_bundle(pg=False)
-
-
-_EVENT_COLUMNS = [c.name for c in t.case_events.columns]
-_DEADLINE_FIELDS = ("id", "key", "due_at", "outcome", "source", "rule")
-_PG_WRITES: dict[tuple[tuple[str, ...], int, bool], Any] = {}
-
-
-def _pg_write(columns: tuple[str, ...], events: int, deadline: bool) -> Any:
-    """PostgreSQL: a case's whole save in one statement (one round trip instead of three).
-
-    The versioned UPDATE of the changed columns returns the case id; the event inserts and
-    the deadline replacement (supersede the other pending rows, upsert the new one) run
-    only if it matched, and the statement answers how many cases it updated (0: a version
-    conflict, nothing written). Data-modifying CTEs all see the statement's snapshot and
-    touch disjoint rows. Built once per (columns, number of events, deadline) shape."""
-    shape = (columns, events, deadline)
-    stmt = _PG_WRITES.get(shape)
-    if stmt is not None:
-        return stmt
-    binds: list[Any] = []
-
-    def bind(name: str, column: Any) -> str:
-        # typed: SQLAlchemy converts the value (JSON, UTC times) and psycopg's dialect
-        # renders a cast without length (no explicit CAST: one to VARCHAR(n) truncates)
-        binds.append(bindparam(name, type_=column.type))
-        return f":{name}"
-
-    sets = ", ".join(f"{n} = {bind('c_' + n, t.cases.c[n])}" for n in (*columns, *_ALWAYS))
-    parts = [f"c AS (UPDATE cases SET {sets} WHERE shop_id = :k_shop AND id = :k_id "
-             "AND version = :k_version RETURNING id)"]
-    if events:
-        rows = ", ".join(
-            "(" + ", ".join(bind(f"e{i}_{n}", t.case_events.c[n]) for n in _EVENT_COLUMNS) + ")"
-            for i in range(events))
-        names = ", ".join(_EVENT_COLUMNS)
-        parts.append(f"e AS (INSERT INTO case_events ({names}) SELECT * FROM (VALUES {rows}) "
-                     f"AS v ({names}) WHERE EXISTS (SELECT 1 FROM c))")
-    if deadline:
-        d = {n: bind("d_" + n, t.deadlines.c[n]) for n in _DEADLINE_FIELDS}
-        binds.append(bindparam("k_now", type_=t.UtcDateTime()))
-        parts.append(
-            "s AS (UPDATE deadlines SET status = 'superseded', settled_at = :k_now "
-            "WHERE case_id = :k_id AND shop_id = :k_shop AND status = 'pending' "
-            f"AND key <> {d['key']} AND EXISTS (SELECT 1 FROM c))")
-        parts.append(
-            "d AS (INSERT INTO deadlines (id, shop_id, case_id, key, due_at, outcome, source, "
-            f"rule, status) SELECT {d['id']}, :k_shop, :k_id, {d['key']}, {d['due_at']}, "
-            f"{d['outcome']}, {d['source']}, {d['rule']}, 'pending' "
-            "WHERE EXISTS (SELECT 1 FROM c) ON CONFLICT (case_id, key) DO UPDATE SET "
-            "due_at = excluded.due_at, outcome = excluded.outcome, source = excluded.source, "
-            "rule = excluded.rule, status = 'pending', settled_at = NULL)")
-    stmt = text("WITH " + ", ".join(parts) + " SELECT count(*) AS n FROM c").bindparams(*binds)
-    if len(_PG_WRITES) < 1024:
-        _PG_WRITES[shape] = stmt
-    return stmt
-
-
-_DRIVER_SQL: dict[tuple[int, str], tuple[str, tuple[str, ...] | None]] = {}
-
-
-def _driver_sql(conn: Connection, stmt: Any, params: dict[str, Any]) -> Any:
-    """Execute a prebuilt statement as SQL compiled once per dialect, through the driver.
-
-    For the bundle reads: their SQLAlchemy cache keys are large (every column of five
-    tables) and hashing one costs more than the rest of the call; their results are JSON
-    and their parameters plain strings, so no type conversion is lost."""
-    key = (id(stmt), conn.dialect.name)
-    found = _DRIVER_SQL.get(key)
-    if found is None:
-        compiled = stmt.compile(dialect=conn.dialect)
-        order = tuple(compiled.positiontup) if compiled.positional else None
-        found = _DRIVER_SQL[key] = (str(compiled), order)
-    sql, order = found
-    return conn.exec_driver_sql(sql, params if order is None else tuple(params[k] for k in order))
-
-
-def _event(x: dict[str, Any]) -> Event:
-    return Event(x["at"], x["actor"], x["kind"],
-                 None if x["from_state"] is None else State(x["from_state"]),
-                 None if x["to_state"] is None else State(x["to_state"]), x["explanation"],
-                 x["reason_code"], dict(x["data"] or {}))
-
-
-def _as_stored(e: Event) -> Event:
-    """An event as reading it back would give it: UTC time, data through JSON."""
-    return Event(e.at.astimezone(UTC), e.actor, e.kind, e.from_state, e.to_state,
-                 e.explanation, e.reason_code, json.loads(json.dumps(e.data)))
-
-
 
 
 class SqlStore(RecordsMixin):
@@ -326,7 +149,7 @@ class SqlStore(RecordsMixin):
         if not rows:
             return None
         head = rows[0]
-        lines = [_LineRow(r) for r in rows]
+        lines = [LineRow(r) for r in rows]
         return order_from_rows(head, lines)  # type: ignore[arg-type]
 
     def find_order(self, shop_id: str, platform_order_id: str) -> Order | None:
@@ -373,8 +196,8 @@ class SqlStore(RecordsMixin):
             seen = (f"{row.state_seq}:{row.deadline_rule}", row.deadline_at)
         self._deadline_seen[case.id] = seen
         if values is None:  # a row of SELECT_CASE: the table's columns in order
-            values = dict(zip(_ALL_CASE_COLUMNS, row, strict=True))
-        self._row_seen[case.id] = {name: values[name] for name in _CASE_COLUMNS}
+            values = dict(zip(ALL_CASE_COLUMNS, row, strict=True))
+        self._row_seen[case.id] = {name: values[name] for name in CASE_COLUMNS}
         return case
 
     def _case(self, where: Any, lock: bool) -> Case | None:
@@ -400,14 +223,14 @@ class SqlStore(RecordsMixin):
         if lock and self.pg and self.conn.execute(LOCK_CASE, keys).first() is None:
             return None
         stmt = SELECT_CASE_BUNDLE_PG if self.pg else SELECT_CASE_BUNDLE_SQLITE
-        row = _driver_sql(self.conn, stmt, keys).first()
+        row = driver_sql(self.conn, stmt, keys).first()
         found = None if row is None else self._order_bundle(row)
         if row is None or found is None:
             return None
         values = bundles.decode("cases", bundles.parse(row.case))
         case = self._remember(SimpleNamespace(**values), values)
         events = [bundles.decode("case_events", e) for e in bundles.parse(row.history) or []]
-        self._events_seen[shop_id, case.id] = [_event(e) for e in
+        self._events_seen[shop_id, case.id] = [event_from_json(e) for e in
                                                sorted(events, key=lambda e: e["seq"])]
         return CaseBundle(case, *found)
 
@@ -415,7 +238,7 @@ class SqlStore(RecordsMixin):
                          ) -> tuple[ShopRecord, Order, list[LedgerEntry]] | None:
         """The shop, the order with its lines and the order's ledger, in one query."""
         stmt = SELECT_ORDER_BUNDLE_PG if self.pg else SELECT_ORDER_BUNDLE_SQLITE
-        row = _driver_sql(self.conn, stmt, {"k_shop": shop_id, "k_id": order_id}).first()
+        row = driver_sql(self.conn, stmt, {"k_shop": shop_id, "k_id": order_id}).first()
         return None if row is None else self._order_bundle(row)
 
     def _order_bundle(self, row: Any) -> tuple[ShopRecord, Order, list[LedgerEntry]] | None:
@@ -468,9 +291,9 @@ class SqlStore(RecordsMixin):
             if seen is None:
                 stmt, values = UPDATE_CASE, dict(row)
             else:  # only the columns whose value changed since the row was read
-                changed = tuple(k for k, v in row.items() if k not in _ALWAYS and seen.get(k) != v)
-                stmt = _update_case(changed)
-                values = {k: row[k] for k in (*changed, *_ALWAYS)}
+                changed = tuple(k for k, v in row.items() if k not in ALWAYS_WRITTEN and seen.get(k) != v)
+                stmt = update_case_statement(changed)
+                values = {k: row[k] for k in (*changed, *ALWAYS_WRITTEN)}
             if self.conn.execute(stmt, {**values, **keys}).rowcount != 1:
                 raise Conflict(f"case {case.id} was changed by someone else; reload and retry")
             if events:
@@ -482,14 +305,14 @@ class SqlStore(RecordsMixin):
             case.events_saved = len(case.events)
             history = self._events_seen.get((case.shop_id, case.id))
             if history is not None:
-                history.extend(_as_stored(e) for e in new)
+                history.extend(as_stored(e) for e in new)
 
     def _save_pg(self, case: Case, row: dict[str, Any], seen: dict[str, Any],
                  events: list[dict[str, Any]], deadline: Deadline | None, now: datetime,
                  keys: dict[str, Any]) -> None:
         """The case row, its events and (the usual case) its new deadline in one statement."""
-        changed = tuple(k for k, v in row.items() if k not in _ALWAYS and seen.get(k) != v)
-        params = {**keys, **{f"c_{k}": row[k] for k in (*changed, *_ALWAYS)}}
+        changed = tuple(k for k, v in row.items() if k not in ALWAYS_WRITTEN and seen.get(k) != v)
+        params = {**keys, **{f"c_{k}": row[k] for k in (*changed, *ALWAYS_WRITTEN)}}
         for i, ev in enumerate(events):
             params.update({f"e{i}_{k}": v for k, v in ev.items()})
         new = None if deadline is None else (deadline.key, deadline.at)
@@ -503,7 +326,7 @@ class SqlStore(RecordsMixin):
             params.update({"d_id": self.new_id(), "d_key": deadline.key, "d_due_at": deadline.at,
                            "d_outcome": deadline.outcome.value, "d_source": deadline.source,
                            "d_rule": deadline.rule, "k_now": now})
-        stmt = _pg_write(changed, len(events), inline)
+        stmt = pg_save_statement(changed, len(events), inline)
         if self.conn.execute(stmt, params).scalar_one() != 1:
             raise Conflict(f"case {case.id} was changed by someone else; reload and retry")
         if inline:

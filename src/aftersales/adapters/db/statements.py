@@ -1,0 +1,226 @@
+"""The store's SQL, built once: prebuilt statements (SQLAlchemy then reuses the compiled SQL
+without recomputing a cache key from every value, see bench/RESULTS.md), the one-statement
+case save of PostgreSQL, and the bundle reads run as SQL compiled once per dialect.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC
+from typing import Any
+
+from sqlalchemy import (
+    Connection,
+    bindparam,
+    func,
+    insert,
+    literal_column,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from aftersales.adapters.db import bundles
+from aftersales.adapters.db import tables as t
+from aftersales.adapters.db.hints import unindexed
+from aftersales.domain.events import Event
+from aftersales.domain.vocabulary import State
+
+_c, _d = t.cases.c, t.deadlines.c
+ALL_CASE_COLUMNS = [col.name for col in t.cases.columns]
+CASE_COLUMNS = [col.name for col in t.cases.columns if col.name not in ("id", "shop_id")]
+UPDATE_CASE = update(t.cases).where(
+    _c.shop_id == bindparam("k_shop"), _c.id == bindparam("k_id"),
+    _c.version == bindparam("k_version"),
+).values({name: bindparam(name) for name in CASE_COLUMNS})
+ALWAYS_WRITTEN = ("version", "event_count")
+_UPDATE_CASE_BY_COLUMNS: dict[tuple[str, ...], Any] = {}
+
+
+def update_case_statement(columns: tuple[str, ...]) -> Any:
+    """The case UPDATE writing only `columns` (plus version and event count), built once per
+    column set: an action changes a few of the 45 columns, and each bound value costs."""
+    stmt = _UPDATE_CASE_BY_COLUMNS.get(columns)
+    if stmt is None:
+        stmt = update(t.cases).where(
+            _c.shop_id == bindparam("k_shop"), _c.id == bindparam("k_id"),
+            _c.version == bindparam("k_version"),
+        ).values({name: bindparam(name) for name in (*columns, *ALWAYS_WRITTEN)})
+        if len(_UPDATE_CASE_BY_COLUMNS) < 1024:  # a handful of sets in practice
+            _UPDATE_CASE_BY_COLUMNS[columns] = stmt
+    return stmt
+SUPERSEDE_PENDING = update(t.deadlines).where(
+    _d.case_id == bindparam("k_case"), _d.shop_id == bindparam("k_shop"),
+    _d.status == "pending").values(status="superseded", settled_at=bindparam("k_now"))
+MOVE_PENDING = update(t.deadlines).where(
+    _d.case_id == bindparam("k_case"), _d.shop_id == bindparam("k_shop"),
+    _d.key == bindparam("k_key"), _d.status == "pending").values(
+    due_at=bindparam("due_at"), outcome=bindparam("outcome"), source=bindparam("source"))
+
+
+def _upsert_deadline(dialect_insert: Any) -> Any:
+    stmt = dialect_insert(t.deadlines)
+    return stmt.on_conflict_do_update(
+        index_elements=["case_id", "key"],
+        set_={"due_at": stmt.excluded.due_at, "outcome": stmt.excluded.outcome,
+              "source": stmt.excluded.source, "rule": stmt.excluded.rule,
+              "status": "pending", "settled_at": None})
+
+
+UPSERT_DEADLINE_PG = _upsert_deadline(pg_insert)
+UPSERT_DEADLINE_SQLITE = _upsert_deadline(sqlite_insert)
+# PostgreSQL: supersede the other pending rows and upsert the new one in one round trip.
+# The CTE leaves a pending row with the new key alone (the upsert moves it), so no row is
+# modified twice by the one statement. Text: SQLAlchemy 2.1 mis-binds INSERT.add_cte().
+REPLACE_DEADLINE_PG = text(
+    "WITH superseded AS (UPDATE deadlines SET status = 'superseded', settled_at = :k_now "
+    "WHERE case_id = :case_id AND shop_id = :shop_id AND status = 'pending' AND key <> :key) "
+    "INSERT INTO deadlines (id, shop_id, case_id, key, due_at, outcome, source, rule, status) "
+    "VALUES (:id, :shop_id, :case_id, :key, :due_at, :outcome, :source, :rule, 'pending') "
+    "ON CONFLICT (case_id, key) DO UPDATE SET due_at = excluded.due_at, "
+    "outcome = excluded.outcome, source = excluded.source, rule = excluded.rule, "
+    "status = 'pending', settled_at = NULL",
+).bindparams(bindparam("k_now", type_=t.UtcDateTime()), bindparam("due_at", type_=t.UtcDateTime()))
+SELECT_SHOP = select(t.shops).where(t.shops.c.id == bindparam("k_id"))
+_LINE_COLS = [c.label(f"line_{c.name}") for c in t.order_lines.columns]
+SELECT_ORDER_WITH_LINES = select(t.orders, *_LINE_COLS).join(
+    t.order_lines, t.order_lines.c.order_id == t.orders.c.id).where(
+    t.orders.c.shop_id == bindparam("k_shop"), t.orders.c.id == bindparam("k_id"),
+    t.order_lines.c.shop_id == bindparam("k_shop"))
+
+
+class LineRow:
+    """A joined row seen as an order_lines row (attributes without the `line_` prefix)."""
+
+    __slots__ = ("_row",)
+
+    def __init__(self, row: Any) -> None:
+        self._row = row
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._row, f"line_{name}")
+
+
+SELECT_LINES = select(t.order_lines).where(t.order_lines.c.order_id == bindparam("k_order"),
+                                           t.order_lines.c.shop_id == bindparam("k_shop"))
+SELECT_EVENTS = select(t.case_events).where(
+    t.case_events.c.shop_id == bindparam("k_shop"), t.case_events.c.case_id == bindparam("k_case")
+).order_by(t.case_events.c.seq)
+SELECT_CASE = select(t.cases).where(_c.shop_id == bindparam("k_shop"), _c.id == bindparam("k_id"))
+INSERT_EVENT = insert(t.case_events)
+INSERT_CASE = insert(t.cases)
+SELECT_ORDER_CASES = select(t.cases).where(_c.shop_id == bindparam("k_shop"),
+                                          _c.order_id == bindparam("k_order"))
+SELECT_CANCELLED = select(t.case_events.c.case_id).where(
+    unindexed(t.case_events.c.shop_id) == bindparam("k_shop"),
+    t.case_events.c.case_id.in_(bindparam("k_cases", expanding=True)),
+    t.case_events.c.kind == "cancel")
+# PostgreSQL, locking: the case's pending deadline rows first, then the case — the order
+# the deadline worker takes them (claim_due, then fire_one); the other order deadlocks
+# when an agent acts on a case the worker is firing. One statement takes both locks: the
+# deadline rows in an uncorrelated sub-select (an InitPlan, run before the case row is
+# locked). The bundle is read by the next statement, not this one: after waiting for
+# another transaction's lock, READ COMMITTED re-checks only the locked row, so ledger
+# rows or events that transaction added would be missing from a joined read here; the
+# next statement's snapshot sees them.
+_PENDING_LOCKED = select(func.count()).select_from(
+    select(_d.id).where(_d.case_id == bindparam("k_id"), _d.shop_id == bindparam("k_shop"),
+                        _d.status == literal_column("'pending'"))
+    .with_for_update().subquery("pending_deadlines")).scalar_subquery()
+LOCK_CASE = select(_c.id).where(
+    _c.shop_id == bindparam("k_shop"), _c.id == bindparam("k_id"),
+    _PENDING_LOCKED.is_not(None)).with_for_update(of=t.cases)
+# An action's reads in one statement (adapters/db/bundles.py), per dialect.
+SELECT_CASE_BUNDLE_PG = bundles.case_bundle(pg=True)
+SELECT_CASE_BUNDLE_SQLITE = bundles.case_bundle(pg=False)
+SELECT_ORDER_BUNDLE_PG = bundles.order_bundle(pg=True)
+SELECT_ORDER_BUNDLE_SQLITE = bundles.order_bundle(pg=False)
+
+
+_EVENT_COLUMNS = [c.name for c in t.case_events.columns]
+_DEADLINE_FIELDS = ("id", "key", "due_at", "outcome", "source", "rule")
+_PG_WRITES: dict[tuple[tuple[str, ...], int, bool], Any] = {}
+
+
+def pg_save_statement(columns: tuple[str, ...], events: int, deadline: bool) -> Any:
+    """PostgreSQL: a case's whole save in one statement (one round trip instead of three).
+
+    The versioned UPDATE of the changed columns returns the case id; the event inserts and
+    the deadline replacement (supersede the other pending rows, upsert the new one) run
+    only if it matched, and the statement answers how many cases it updated (0: a version
+    conflict, nothing written). Data-modifying CTEs all see the statement's snapshot and
+    touch disjoint rows. Built once per (columns, number of events, deadline) shape."""
+    shape = (columns, events, deadline)
+    stmt = _PG_WRITES.get(shape)
+    if stmt is not None:
+        return stmt
+    binds: list[Any] = []
+
+    def bind(name: str, column: Any) -> str:
+        # typed: SQLAlchemy converts the value (JSON, UTC times) and psycopg's dialect
+        # renders a cast without length (no explicit CAST: one to VARCHAR(n) truncates)
+        binds.append(bindparam(name, type_=column.type))
+        return f":{name}"
+
+    sets = ", ".join(f"{n} = {bind('c_' + n, t.cases.c[n])}" for n in (*columns, *ALWAYS_WRITTEN))
+    parts = [f"c AS (UPDATE cases SET {sets} WHERE shop_id = :k_shop AND id = :k_id "
+             "AND version = :k_version RETURNING id)"]
+    if events:
+        rows = ", ".join(
+            "(" + ", ".join(bind(f"e{i}_{n}", t.case_events.c[n]) for n in _EVENT_COLUMNS) + ")"
+            for i in range(events))
+        names = ", ".join(_EVENT_COLUMNS)
+        parts.append(f"e AS (INSERT INTO case_events ({names}) SELECT * FROM (VALUES {rows}) "
+                     f"AS v ({names}) WHERE EXISTS (SELECT 1 FROM c))")
+    if deadline:
+        d = {n: bind("d_" + n, t.deadlines.c[n]) for n in _DEADLINE_FIELDS}
+        binds.append(bindparam("k_now", type_=t.UtcDateTime()))
+        parts.append(
+            "s AS (UPDATE deadlines SET status = 'superseded', settled_at = :k_now "
+            "WHERE case_id = :k_id AND shop_id = :k_shop AND status = 'pending' "
+            f"AND key <> {d['key']} AND EXISTS (SELECT 1 FROM c))")
+        parts.append(
+            "d AS (INSERT INTO deadlines (id, shop_id, case_id, key, due_at, outcome, source, "
+            f"rule, status) SELECT {d['id']}, :k_shop, :k_id, {d['key']}, {d['due_at']}, "
+            f"{d['outcome']}, {d['source']}, {d['rule']}, 'pending' "
+            "WHERE EXISTS (SELECT 1 FROM c) ON CONFLICT (case_id, key) DO UPDATE SET "
+            "due_at = excluded.due_at, outcome = excluded.outcome, source = excluded.source, "
+            "rule = excluded.rule, status = 'pending', settled_at = NULL)")
+    stmt = text("WITH " + ", ".join(parts) + " SELECT count(*) AS n FROM c").bindparams(*binds)
+    if len(_PG_WRITES) < 1024:
+        _PG_WRITES[shape] = stmt
+    return stmt
+
+
+_DRIVER_SQL: dict[tuple[int, str], tuple[str, tuple[str, ...] | None]] = {}
+
+
+def driver_sql(conn: Connection, stmt: Any, params: dict[str, Any]) -> Any:
+    """Execute a prebuilt statement as SQL compiled once per dialect, through the driver.
+
+    For the bundle reads: their SQLAlchemy cache keys are large (every column of five
+    tables) and hashing one costs more than the rest of the call; their results are JSON
+    and their parameters plain strings, so no type conversion is lost."""
+    key = (id(stmt), conn.dialect.name)
+    found = _DRIVER_SQL.get(key)
+    if found is None:
+        compiled = stmt.compile(dialect=conn.dialect)
+        order = tuple(compiled.positiontup) if compiled.positional else None
+        found = _DRIVER_SQL[key] = (str(compiled), order)
+    sql, order = found
+    return conn.exec_driver_sql(sql, params if order is None else tuple(params[k] for k in order))
+
+
+def event_from_json(x: dict[str, Any]) -> Event:
+    return Event(x["at"], x["actor"], x["kind"],
+                 None if x["from_state"] is None else State(x["from_state"]),
+                 None if x["to_state"] is None else State(x["to_state"]), x["explanation"],
+                 x["reason_code"], dict(x["data"] or {}))
+
+
+def as_stored(e: Event) -> Event:
+    """An event as reading it back would give it: UTC time, data through JSON."""
+    return Event(e.at.astimezone(UTC), e.actor, e.kind, e.from_state, e.to_state,
+                 e.explanation, e.reason_code, json.loads(json.dumps(e.data)))
