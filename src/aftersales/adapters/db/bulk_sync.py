@@ -38,6 +38,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 
 from aftersales.adapters.db import tables as t
 from aftersales.adapters.db.bulk_writes import Writes
+from aftersales.adapters.db.hints import unindexed
 from aftersales.adapters.db.mapping import case_from_row, case_row, order_from_rows, order_rows
 from aftersales.domain.case import Case
 from aftersales.domain.deadlines import Deadline
@@ -83,16 +84,20 @@ class StagingStore:
         for row in self.conn.execute(stmt).all():
             self.cases[row.platform_case_id] = _Staged(case_from_row(row), row.version)
         o = t.orders.c
-        by_platform = among(o.platform_order_id, order_ids)
-        by_id = among(o.id, {s.case.order_id for s in self.cases.values()})
-        heads = self.conn.execute(select(t.orders).where(o.shop_id == shop_id, by_platform | by_id)).all()
+        # Two reads, each with its own index: (shop_id, platform_order_id), and the key.
+        heads = {row.id: row for row in self.conn.execute(select(t.orders).where(
+            o.shop_id == shop_id, among(o.platform_order_id, order_ids))).all()}
+        known = {s.case.order_id for s in self.cases.values()} - set(heads)
+        if known:
+            heads.update((row.id, row) for row in self.conn.execute(select(t.orders).where(
+                unindexed(o.shop_id) == shop_id, among(o.id, known))).all())
         ln = t.order_lines.c
         lines: dict[str, list[Any]] = {}
         if heads:
             for row in self.conn.execute(select(t.order_lines).where(
-                    ln.shop_id == shop_id, among(ln.order_id, [h.id for h in heads]))).all():
+                    unindexed(ln.shop_id) == shop_id, among(ln.order_id, list(heads)))).all():
                 lines.setdefault(row.order_id, []).append(row)
-        for head in heads:
+        for head in heads.values():
             self._know(order_from_rows(head, lines.get(head.id, [])))
         r = t.refunds.c
         if self.orders:

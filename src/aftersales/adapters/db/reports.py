@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import Connection, func, select
 
 from aftersales.adapters.db import tables as t
+from aftersales.adapters.db.hints import unindexed
 
 
 def report_data(conn: Connection, shop_id: str, start: datetime, end: datetime) -> dict[str, Any]:
@@ -35,7 +36,7 @@ def report_data(conn: Connection, shop_id: str, start: datetime, end: datetime) 
         e.shop_id == shop_id, e.at >= start, e.at < end,
         (e.to_state == "disputed") | (e.kind == "rule"))).all()
     skus = {x.id: (x.sku, x.name) for x in conn.execute(select(ln.id, ln.sku, ln.name).where(
-        ln.shop_id == shop_id, ln.order_id.in_({cs["order_id"] for cs in cases}))).all()}
+        unindexed(ln.shop_id) == shop_id, ln.order_id.in_({cs["order_id"] for cs in cases}))).all()}
     return {
         "orders": int(sales[0]), "sales": int(sales[1]) + int(line_sales), "cases": cases,
         "refunds": [(k, m, int(a or 0), int(n)) for k, m, a, n in refunds],

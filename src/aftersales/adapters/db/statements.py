@@ -88,7 +88,7 @@ _LINE_COLS = [c.label(f"line_{c.name}") for c in t.order_lines.columns]
 SELECT_ORDER_WITH_LINES = select(t.orders, *_LINE_COLS).join(
     t.order_lines, t.order_lines.c.order_id == t.orders.c.id).where(
     t.orders.c.shop_id == bindparam("k_shop"), t.orders.c.id == bindparam("k_id"),
-    t.order_lines.c.shop_id == bindparam("k_shop"))
+    unindexed(t.order_lines.c.shop_id) == bindparam("k_shop"))
 
 
 class LineRow:
@@ -104,7 +104,7 @@ class LineRow:
 
 
 SELECT_LINES = select(t.order_lines).where(t.order_lines.c.order_id == bindparam("k_order"),
-                                           t.order_lines.c.shop_id == bindparam("k_shop"))
+                                           unindexed(t.order_lines.c.shop_id) == bindparam("k_shop"))
 SELECT_EVENTS = select(t.case_events).where(
     t.case_events.c.shop_id == bindparam("k_shop"), t.case_events.c.case_id == bindparam("k_case")
 ).order_by(t.case_events.c.seq)

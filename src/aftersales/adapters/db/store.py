@@ -23,6 +23,7 @@ from sqlalchemy import (
 
 from aftersales.adapters.db import bundles, queries, reports
 from aftersales.adapters.db import tables as t
+from aftersales.adapters.db.hints import unindexed
 from aftersales.adapters.db.mapping import case_from_row, case_row, order_from_rows, order_rows
 from aftersales.adapters.db.records import RecordsMixin
 from aftersales.adapters.db.statements import (
@@ -161,10 +162,10 @@ class SqlStore(RecordsMixin):
         if not order_ids:
             return {}
         o, ln = t.orders.c, t.order_lines.c
-        heads = self.conn.execute(select(t.orders).where(
-            o.shop_id == shop_id, o.id.in_(list(set(order_ids))))).all()
+        heads = self.conn.execute(select(t.orders).where(  # by id, not the shop's index
+            unindexed(o.shop_id) == shop_id, o.id.in_(list(set(order_ids))))).all()
         lines = self.conn.execute(select(t.order_lines).where(
-            ln.shop_id == shop_id, ln.order_id.in_([h.id for h in heads]))).all()
+            unindexed(ln.shop_id) == shop_id, ln.order_id.in_([h.id for h in heads]))).all()
         grouped: dict[str, list[Any]] = {}
         for line in lines:
             grouped.setdefault(line.order_id, []).append(line)
