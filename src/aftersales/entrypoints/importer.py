@@ -146,14 +146,6 @@ def snapshot(adapter: PlatformAdapter, number: int, payload: dict[str, Any]) -> 
         return LineError(number, exc.code, exc.message)
 
 
-def parse_line(adapter: PlatformAdapter, number: int, raw: bytes) -> PlatformSnapshot | LineError:
-    payload = decode(number, raw)
-    if isinstance(payload, LineError):
-        return payload
-    parsed = snapshot(adapter, number, payload)
-    return parsed if isinstance(parsed, LineError) else parsed[1]
-
-
 def default_jobs(path: Path) -> int:
     """Several processes for a large file (up to 4, one per core), one for a small one."""
     if path.stat().st_size < PARALLEL_FROM_BYTES:

@@ -87,12 +87,8 @@ def _sqlite_utc_text(value: datetime) -> str:
     return text
 
 
-def _orjson_text(value: Any) -> str:
-    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
-
-
 def _json_binary(value: Any) -> Json:
-    return Json(value, dumps=_orjson_text)
+    return Json(value, dumps=_json_text)
 
 
 _PG_TYPE_NAMES = {"VARCHAR": "varchar", "TEXT": "text", "INTEGER": "int4", "BIGINT": "int8",
