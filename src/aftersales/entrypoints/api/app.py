@@ -14,6 +14,7 @@ from fastapi import FastAPI
 
 from aftersales.entrypoints.api import errors
 from aftersales.entrypoints.api.context import ApiState
+from aftersales.entrypoints.api.fastpath import FastPath
 from aftersales.entrypoints.api.limits import BodyLimitMiddleware
 from aftersales.entrypoints.api.routes import (
     actions,
@@ -68,6 +69,8 @@ def create_app(app: App | None = None, *, database_url: str | None = None,
         api.include_router(module.router, prefix=BASE)
     api.add_middleware(BodyLimitMiddleware, max_json_bytes=config.max_json_bytes,
                        max_upload_bytes=config.max_upload_bytes or wired.deps.max_upload_bytes)
+    if config.fast_path:  # outermost: in front of the body limit, which it applies itself
+        api.add_middleware(FastPath, state=api.state.api, max_json_bytes=config.max_json_bytes)
     if console:
         _mount_console(api, wired)
     return api

@@ -55,20 +55,30 @@ async def resolve_principal(request: Request) -> Principal:
     token = _token_from(request)
     if not token:
         raise Unauthorized("missing bearer token")
-    key = hashlib.sha256(token.encode()).hexdigest()
-    ttl = state.settings.token_cache_seconds
-    hit = state.tokens.get(key) if ttl > 0 else None
-    now = time.monotonic()
-    if hit is not None and hit[1] > now and isinstance(hit[0], Principal):
-        principal = hit[0]
-    else:
+    principal = cached_principal(state, token)
+    if principal is None:
         principal = await run_in_threadpool(_lookup, state, token)
+        ttl = state.settings.token_cache_seconds
         if ttl > 0:
             if len(state.tokens) >= _CACHE_MAX:
                 state.tokens.clear()
-            state.tokens[key] = (principal, now + ttl)
+            state.tokens[_cache_key(token)] = (principal, time.monotonic() + ttl)
     request.state.principal = principal
     return principal
+
+
+def _cache_key(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def cached_principal(state: ApiState, token: str) -> Principal | None:
+    """The caller behind `token` if a lookup vouched for it within the cache's lifetime."""
+    if state.settings.token_cache_seconds <= 0:
+        return None
+    hit = state.tokens.get(_cache_key(token))
+    if hit is not None and hit[1] > time.monotonic() and isinstance(hit[0], Principal):
+        return hit[0]
+    return None
 
 
 async def current_principal(

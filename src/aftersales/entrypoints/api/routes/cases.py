@@ -103,7 +103,11 @@ def _check_currency(deps: Deps, principal: Principal, body: CaseIn) -> None:
 def post_case(http: Request, body: CaseIn,
               principal: Principal = Depends(require_roles(*OPENERS, documented=False))
               ) -> Response:
-    deps: Deps = api_state(http).app.deps
+    return create_case(api_state(http).app.deps, principal, body)
+
+
+def create_case(deps: Deps, principal: Principal, body: CaseIn) -> Response:
+    """The route's work once the caller's role is checked; fastpath.py calls it too."""
     if body.is_sync:
         loaded, result = apply_snapshot(deps, principal, _snapshot(deps, principal, body),
                                         order_id=body.order_id)
