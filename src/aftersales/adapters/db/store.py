@@ -54,6 +54,9 @@ from aftersales.adapters.db.statements import (
     as_stored,
     driver_sql,
     event_from_json,
+    pg_execute,
+    pg_lock_and_read,
+    pg_read,
     pg_save_statement,
     update_case_statement,
 )
@@ -221,10 +224,11 @@ class SqlStore(RecordsMixin):
         (after LOCK_CASE on PostgreSQL when locking; SQLite's BEGIN IMMEDIATE already
         serialises writers)."""
         keys = {"k_shop": shop_id, "k_id": case_id}
-        if lock and self.pg and self.conn.execute(LOCK_CASE, keys).first() is None:
-            return None
-        stmt = SELECT_CASE_BUNDLE_PG if self.pg else SELECT_CASE_BUNDLE_SQLITE
-        row = driver_sql(self.conn, stmt, keys).first()
+        if self.pg:
+            row = pg_lock_and_read(self.conn, LOCK_CASE, SELECT_CASE_BUNDLE_PG, keys) if lock \
+                else pg_read(self.conn, SELECT_CASE_BUNDLE_PG, keys)
+        else:
+            row = driver_sql(self.conn, SELECT_CASE_BUNDLE_SQLITE, keys).first()
         found = None if row is None else self._order_bundle(row)
         if row is None or found is None:
             return None
@@ -238,8 +242,9 @@ class SqlStore(RecordsMixin):
     def get_order_bundle(self, shop_id: str, order_id: str
                          ) -> tuple[ShopRecord, Order, list[LedgerEntry]] | None:
         """The shop, the order with its lines and the order's ledger, in one query."""
-        stmt = SELECT_ORDER_BUNDLE_PG if self.pg else SELECT_ORDER_BUNDLE_SQLITE
-        row = driver_sql(self.conn, stmt, {"k_shop": shop_id, "k_id": order_id}).first()
+        keys = {"k_shop": shop_id, "k_id": order_id}
+        row = pg_read(self.conn, SELECT_ORDER_BUNDLE_PG, keys) if self.pg else \
+            driver_sql(self.conn, SELECT_ORDER_BUNDLE_SQLITE, keys).first()
         return None if row is None else self._order_bundle(row)
 
     def _order_bundle(self, row: Any) -> tuple[ShopRecord, Order, list[LedgerEntry]] | None:
@@ -328,7 +333,7 @@ class SqlStore(RecordsMixin):
                            "d_outcome": deadline.outcome.value, "d_source": deadline.source,
                            "d_rule": deadline.rule, "k_now": now})
         stmt = pg_save_statement(changed, len(events), inline)
-        if self.conn.execute(stmt, params).scalar_one() != 1:
+        if pg_execute(self.conn, stmt, params).fetchone()[0] != 1:
             raise Conflict(f"case {case.id} was changed by someone else; reload and retry")
         if inline:
             self._deadline_seen[case.id] = new
