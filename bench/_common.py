@@ -8,6 +8,7 @@ database dropped afterwards), so figures never depend on what an earlier run lef
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -21,7 +22,7 @@ sys.path.insert(0, str(ROOT / "tests"))  # the seeding and payload helpers live 
 
 from conftest import T0, migrated_engine, postgres_database  # noqa: E402
 
-__all__ = ["T0", "analyze", "db_args", "fresh_engine", "kinds", "table"]
+__all__ = ["T0", "analyze", "db_args", "fresh_engine", "kinds", "postgres_cpu", "table"]
 
 
 def db_args(parser: argparse.ArgumentParser) -> None:
@@ -59,3 +60,27 @@ def table(headers: list[str], rows: list[list[object]]) -> str:
     out = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     out += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
     return "\n".join(out)
+
+
+PG_PID_FILE = Path("/var/run/postgresql/15-main.pid")
+
+
+def postgres_cpu() -> float:
+    """CPU seconds of the PostgreSQL server: live processes plus the exited ones the
+    postmaster has reaped (/proc), or 0 when this is not the local cluster."""
+    try:
+        master = int(PG_PID_FILE.read_text().split()[0])
+        fields = Path(f"/proc/{master}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, ValueError, IndexError):
+        return 0.0
+    ticks = sum(int(x) for x in fields[11:15])  # utime, stime, cutime, cstime
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == master:
+            continue
+        try:
+            other = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(other[1]) == master:
+            ticks += int(other[11]) + int(other[12])
+    return ticks / os.sysconf("SC_CLK_TCK")

@@ -27,36 +27,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import T0, db_args, fresh_engine, kinds, table
+from _common import T0, db_args, fresh_engine, kinds, postgres_cpu, table
 
 from aftersales.adapters.clock import FixedClock
 from aftersales.entrypoints.bootstrap import bootstrap
 from aftersales.entrypoints.importer import import_file
 from aftersales.service import shops
 from integration.payloads import kuaishou_stream
-
-PG_PID_FILE = Path("/var/run/postgresql/15-main.pid")
-
-
-def postgres_cpu() -> float:
-    """CPU seconds of the PostgreSQL server: live processes plus the exited ones the
-    postmaster has reaped (/proc), or 0 when this is not the local cluster."""
-    try:
-        master = int(PG_PID_FILE.read_text().split()[0])
-        fields = Path(f"/proc/{master}/stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, ValueError, IndexError):
-        return 0.0
-    ticks = sum(int(x) for x in fields[11:15])  # utime, stime, cutime, cstime
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == master:
-            continue
-        try:
-            other = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(other[1]) == master:
-            ticks += int(other[11]) + int(other[12])
-    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def own_cpu() -> float:
