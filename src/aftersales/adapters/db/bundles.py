@@ -19,6 +19,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import Boolean, ColumnElement, Table, and_, bindparam, func, literal_column, select
 from sqlalchemy.types import JSON
 
@@ -60,9 +61,17 @@ def decode(table: str, record: Record) -> Record:
     return record
 
 
+def loads(text: str | bytes) -> Any:
+    """JSON text to values: orjson, or json for what orjson refuses (a lone surrogate)."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
+
+
 def parse(raw: Any) -> Any:
-    """A JSON column: a string from SQLite, already parsed by psycopg."""
-    return json.loads(raw) if isinstance(raw, str) else raw
+    """A JSON column: a string from SQLite, already parsed by psycopg (with `loads`)."""
+    return loads(raw) if isinstance(raw, str) else raw
 
 
 # --- the statements -----------------------------------------------------------------------

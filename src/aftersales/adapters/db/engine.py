@@ -5,17 +5,17 @@ Nothing is created at import time; the composition root calls `make_engine` once
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from pathlib import Path
 from typing import Any
 
-import orjson
 from psycopg.types.json import set_json_loads
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, InvalidatePoolError
+
+from aftersales.adapters.db import bundles
 
 DEFAULT_URL = "sqlite:///var/aftersales.db"
 # Execution option: this connection only reads (SQLite then does not take the write lock).
@@ -78,17 +78,10 @@ def _ping_when_idle(engine: Engine) -> None:
             raise InvalidatePoolError(f"ping failed: {exc}") from exc
 
 
-def _loads(data: bytes | str) -> Any:
-    try:
-        return orjson.loads(data)
-    except orjson.JSONDecodeError:  # what orjson refuses and json takes (a lone surrogate)
-        return json.loads(data)
-
-
 def _fast_json(dbapi_conn: Any, _record: Any) -> None:
     """psycopg parses JSON results with orjson: every action reads its case as JSON
     (bundles.py), and the standard json module took 2–3% of a request's CPU doing it."""
-    set_json_loads(_loads, dbapi_conn)
+    set_json_loads(bundles.loads, dbapi_conn)
 
 
 def _sqlite(path: str | None, raw: str, **kwargs: Any) -> Engine:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from collections import namedtuple
 from datetime import UTC
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     Connection,
@@ -195,47 +195,45 @@ def pg_save_statement(columns: tuple[str, ...], events: int, deadline: bool) -> 
     return stmt
 
 
-_DRIVER_SQL: dict[tuple[int, str], tuple[str, tuple[str, ...] | None]] = {}
+_RAW: dict[tuple[int, str, tuple[str, ...]], _Compiled] = {}
 
 
-def driver_sql(conn: Connection, stmt: Any, params: dict[str, Any]) -> Any:
-    """Execute a prebuilt statement as SQL compiled once per dialect, through the driver.
+class _Compiled(NamedTuple):
+    stmt: Any  # held, so that the id in the cache key stays this statement's
+    sql: str
+    procs: dict[str, Any]  # bind processors by parameter name
+    fixed: dict[str, Any]  # the values the statement carries itself (`status == 'pending'`)
+    order: tuple[str, ...] | None  # positional parameters (SQLite's qmark)
+    row: Any  # a row type naming the selected columns, for selects
 
-    For the bundle reads: their SQLAlchemy cache keys are large (every column of five
-    tables) and hashing one costs more than the rest of the call; their results are JSON
-    and their parameters plain strings, so no type conversion is lost."""
-    key = (id(stmt), conn.dialect.name)
-    found = _DRIVER_SQL.get(key)
+
+def _compiled(conn: Connection, stmt: Any, keys: tuple[str, ...]) -> _Compiled:
+    """The statement compiled once per dialect and parameter set (an INSERT without
+    explicit values names the columns its parameters give)."""
+    key = (id(stmt), conn.dialect.name, keys)
+    found = _RAW.get(key)
     if found is None:
-        compiled = stmt.compile(dialect=conn.dialect)
-        order = tuple(compiled.positiontup) if compiled.positional else None
-        found = _DRIVER_SQL[key] = (str(compiled), order)
-    sql, order = found
-    return conn.exec_driver_sql(sql, params if order is None else tuple(params[k] for k in order))
-
-
-_PG_RAW: dict[int, tuple[Any, str, dict[str, Any], Any]] = {}
-
-
-def _pg_compiled(conn: Connection, stmt: Any) -> tuple[Any, str, dict[str, Any], Any]:
-    """(stmt, SQL, bind processors by name, a row type naming the selected columns), once."""
-    found = _PG_RAW.get(id(stmt))
-    if found is None:
-        compiled = stmt.compile(dialect=conn.dialect)
-        procs = {k: f for k, f in compiled._bind_processors.items() if f is not None}
+        compiled = stmt.compile(dialect=conn.dialect, column_keys=list(keys))
         names = [c.key for c in getattr(stmt, "selected_columns", ())]
-        row = namedtuple("Row", names) if names else None  # type: ignore[misc]
-        found = (stmt, str(compiled), procs, row)  # the statement held: its id stays its own
-        if len(_PG_RAW) < 2048:
-            _PG_RAW[id(stmt)] = found
+        procs = {k: f for k, f in compiled._bind_processors.items() if f is not None}
+        fixed = {k: procs[k](v) if k in procs else v
+                 for k, v in compiled.construct_params(_check=False).items() if k not in keys}
+        found = _Compiled(
+            stmt, str(compiled), procs, fixed,
+            tuple(compiled.positiontup) if compiled.positional else None,
+            namedtuple("Row", names) if names else None)  # type: ignore[misc]
+        if len(_RAW) < 4096:  # a few dozen statement shapes in practice
+            _RAW[key] = found
     return found
 
 
-def _pg_call(conn: Connection, stmt: Any, params: dict[str, Any]) -> tuple[str, dict[str, Any], Any]:
-    _, sql, procs, row = _pg_compiled(conn, stmt)
+def _bound(found: _Compiled, params: dict[str, Any]) -> Any:
+    procs = found.procs
     if procs:
         params = {k: (procs[k](v) if k in procs else v) for k, v in params.items()}
-    return sql, params, row
+    if found.fixed:
+        params = {**found.fixed, **params}
+    return params if found.order is None else tuple(params[k] for k in found.order)
 
 
 def _driver(conn: Connection) -> Any:
@@ -244,22 +242,35 @@ def _driver(conn: Connection) -> Any:
     return driver
 
 
-def pg_execute(conn: Connection, stmt: Any, params: dict[str, Any]) -> Any:
-    """PostgreSQL: run a prebuilt statement on psycopg's own cursor, in `conn`'s transaction.
+def raw_execute(conn: Connection, stmt: Any, params: dict[str, Any] | list[dict[str, Any]]) -> Any:
+    """Run a prebuilt statement on the driver's own cursor, in `conn`'s transaction.
 
-    For the statements every action runs (lock, bundle read, save): SQLAlchemy's execution
-    context and result object cost 35–80 µs of CPU a statement here, as much as psycopg's
-    whole round trip (bench/RESULTS.md). The SQL is compiled once per statement and the
-    typed parameters go through the column types' own bind processors (JSON, UTC times),
-    so the values sent are SQLAlchemy's. A driver error is handed to SQLAlchemy's handler,
-    which wraps it as a DBAPIError and invalidates a connection that was lost, as for any
-    statement. Answers psycopg's cursor."""
-    sql, params, _ = _pg_call(conn, stmt, params)
+    For the statements every action runs (lock, bundle read, case update, events,
+    deadline): SQLAlchemy's execution context and result object cost 35–80 µs of CPU a
+    statement here, as much as the driver's whole call (bench/RESULTS.md). The SQL is
+    compiled once and the parameters go through the column types' own bind processors
+    (JSON, UTC times, SQLite's booleans), so the values sent are SQLAlchemy's; results come
+    as the driver gives them, so this is for statements whose results need no conversion
+    (counts, ids, JSON bundles decoded by bundles.py). A list of parameter sets runs as one
+    executemany. A driver error goes to SQLAlchemy's handler, which wraps it as a
+    DBAPIError (IntegrityError, …) and invalidates a connection that was lost, as for any
+    statement. Answers the driver's cursor."""
+    many = isinstance(params, list)
+    found = _compiled(conn, stmt, tuple(params[0] if many else params))  # type: ignore[arg-type]
+    driver = _driver(conn)
     try:
-        return _driver(conn).execute(sql, params)
+        if many:
+            return driver.cursor().executemany(found.sql, [_bound(found, p) for p in params])
+        return driver.execute(found.sql, _bound(found, params))  # type: ignore[arg-type]
     except Exception as exc:
-        conn._handle_dbapi_exception(exc, sql, params, None, None)  # always raises
+        conn._handle_dbapi_exception(exc, found.sql, params, None, None)  # always raises
         raise
+
+
+def raw_read(conn: Connection, stmt: Any, params: dict[str, Any]) -> Any:
+    """`raw_execute` of a select: its first row with the columns as attributes, or None."""
+    row = raw_execute(conn, stmt, params).fetchone()
+    return None if row is None else _compiled(conn, stmt, tuple(params)).row._make(row)
 
 
 def pg_lock_and_read(conn: Connection, lock: Any, read: Any, params: dict[str, Any]) -> Any:
@@ -269,26 +280,20 @@ def pg_lock_and_read(conn: Connection, lock: Any, read: Any, params: dict[str, A
     read would miss, see LOCK_CASE), but one round trip: psycopg's pipeline sends the
     transaction's BEGIN, the lock and the read at once and the server runs them in order.
     None when the lock found no row."""
-    lock_sql, lock_params, _ = _pg_call(conn, lock, params)
-    read_sql, read_params, row_type = _pg_call(conn, read, params)
+    keys = tuple(params)
+    lock_c, read_c = _compiled(conn, lock, keys), _compiled(conn, read, keys)
     driver = _driver(conn)
     try:
         with driver.pipeline():
-            locked = driver.execute(lock_sql, lock_params)
-            rows = driver.execute(read_sql, read_params)
+            locked = driver.execute(lock_c.sql, _bound(lock_c, params))
+            rows = driver.execute(read_c.sql, _bound(read_c, params))
         if locked.fetchone() is None:
             return None
         row = rows.fetchone()
     except Exception as exc:
-        conn._handle_dbapi_exception(exc, lock_sql, lock_params, None, None)
+        conn._handle_dbapi_exception(exc, lock_c.sql, params, None, None)
         raise
-    return None if row is None else row_type._make(row)
-
-
-def pg_read(conn: Connection, stmt: Any, params: dict[str, Any]) -> Any:
-    """`pg_execute` of a select: its first row with the columns as attributes, or None."""
-    row = pg_execute(conn, stmt, params).fetchone()
-    return None if row is None else _pg_compiled(conn, stmt)[3]._make(row)
+    return None if row is None else read_c.row._make(row)
 
 
 def event_from_json(x: dict[str, Any]) -> Event:

@@ -52,12 +52,11 @@ from aftersales.adapters.db.statements import (
     UPSERT_DEADLINE_SQLITE,
     LineRow,
     as_stored,
-    driver_sql,
     event_from_json,
-    pg_execute,
     pg_lock_and_read,
-    pg_read,
     pg_save_statement,
+    raw_execute,
+    raw_read,
     update_case_statement,
 )
 from aftersales.domain.case import Case
@@ -186,7 +185,7 @@ class SqlStore(RecordsMixin):
     # --- cases and events -----------------------------------------------------------------
     def add_case(self, case: Case) -> None:
         row = {**case_row(case, None), "version": 1, "event_count": 0}
-        self.conn.execute(INSERT_CASE, row)
+        raw_execute(self.conn, INSERT_CASE, row)
         case.version = 1
         self._deadline_seen[case.id] = None
         self._row_seen[case.id] = row
@@ -224,11 +223,11 @@ class SqlStore(RecordsMixin):
         (after LOCK_CASE on PostgreSQL when locking; SQLite's BEGIN IMMEDIATE already
         serialises writers)."""
         keys = {"k_shop": shop_id, "k_id": case_id}
-        if self.pg:
-            row = pg_lock_and_read(self.conn, LOCK_CASE, SELECT_CASE_BUNDLE_PG, keys) if lock \
-                else pg_read(self.conn, SELECT_CASE_BUNDLE_PG, keys)
+        if self.pg and lock:
+            row = pg_lock_and_read(self.conn, LOCK_CASE, SELECT_CASE_BUNDLE_PG, keys)
         else:
-            row = driver_sql(self.conn, SELECT_CASE_BUNDLE_SQLITE, keys).first()
+            row = raw_read(self.conn, SELECT_CASE_BUNDLE_PG if self.pg else SELECT_CASE_BUNDLE_SQLITE,
+                           keys)
         found = None if row is None else self._order_bundle(row)
         if row is None or found is None:
             return None
@@ -243,8 +242,8 @@ class SqlStore(RecordsMixin):
                          ) -> tuple[ShopRecord, Order, list[LedgerEntry]] | None:
         """The shop, the order with its lines and the order's ledger, in one query."""
         keys = {"k_shop": shop_id, "k_id": order_id}
-        row = pg_read(self.conn, SELECT_ORDER_BUNDLE_PG, keys) if self.pg else \
-            driver_sql(self.conn, SELECT_ORDER_BUNDLE_SQLITE, keys).first()
+        row = raw_read(self.conn, SELECT_ORDER_BUNDLE_PG if self.pg else SELECT_ORDER_BUNDLE_SQLITE,
+                       keys)
         return None if row is None else self._order_bundle(row)
 
     def _order_bundle(self, row: Any) -> tuple[ShopRecord, Order, list[LedgerEntry]] | None:
@@ -300,10 +299,10 @@ class SqlStore(RecordsMixin):
                 changed = tuple(k for k, v in row.items() if k not in ALWAYS_WRITTEN and seen.get(k) != v)
                 stmt = update_case_statement(changed)
                 values = {k: row[k] for k in (*changed, *ALWAYS_WRITTEN)}
-            if self.conn.execute(stmt, {**values, **keys}).rowcount != 1:
+            if raw_execute(self.conn, stmt, {**values, **keys}).rowcount != 1:
                 raise Conflict(f"case {case.id} was changed by someone else; reload and retry")
             if events:
-                self.conn.execute(INSERT_EVENT, events[0] if len(events) == 1 else events)
+                raw_execute(self.conn, INSERT_EVENT, events[0] if len(events) == 1 else events)
             self._replace_deadline(case, deadline, now)
         case.version += 1
         self._row_seen[case.id] = row
@@ -333,7 +332,7 @@ class SqlStore(RecordsMixin):
                            "d_outcome": deadline.outcome.value, "d_source": deadline.source,
                            "d_rule": deadline.rule, "k_now": now})
         stmt = pg_save_statement(changed, len(events), inline)
-        if pg_execute(self.conn, stmt, params).fetchone()[0] != 1:
+        if raw_execute(self.conn, stmt, params).fetchone()[0] != 1:
             raise Conflict(f"case {case.id} was changed by someone else; reload and retry")
         if inline:
             self._deadline_seen[case.id] = new
@@ -356,7 +355,7 @@ class SqlStore(RecordsMixin):
         self._deadline_seen[case.id] = new
         if deadline is not None and old is not None and old[0] == deadline.key:
             # Same deadline, new time (a platform re-sent it): move the pending row.
-            self.conn.execute(MOVE_PENDING, {**keys, "k_key": deadline.key, "due_at": deadline.at,
+            raw_execute(self.conn, MOVE_PENDING, {**keys, "k_key": deadline.key, "due_at": deadline.at,
                                              "outcome": deadline.outcome.value,
                                              "source": deadline.source})
             return
@@ -364,7 +363,7 @@ class SqlStore(RecordsMixin):
         self._added.discard(case.id)
         if deadline is None:
             if not fresh:
-                self.conn.execute(SUPERSEDE_PENDING, {**keys, "k_now": now})
+                raw_execute(self.conn, SUPERSEDE_PENDING, {**keys, "k_now": now})
             return
         # A key superseded earlier in the same state comes back as pending (upsert).
         row = {"id": self.new_id(), "shop_id": case.shop_id, "case_id": case.id,
@@ -372,11 +371,11 @@ class SqlStore(RecordsMixin):
                "source": deadline.source, "rule": deadline.rule, "status": "pending"}
         if self.pg and not fresh:
             del row["status"]
-            self.conn.execute(REPLACE_DEADLINE_PG, {**row, "k_now": now})
+            raw_execute(self.conn, REPLACE_DEADLINE_PG, {**row, "k_now": now})
             return
         if not fresh:
-            self.conn.execute(SUPERSEDE_PENDING, {**keys, "k_now": now})
-        self.conn.execute(UPSERT_DEADLINE_PG if self.pg else UPSERT_DEADLINE_SQLITE, row)
+            raw_execute(self.conn, SUPERSEDE_PENDING, {**keys, "k_now": now})
+        raw_execute(self.conn, UPSERT_DEADLINE_PG if self.pg else UPSERT_DEADLINE_SQLITE, row)
 
     def events(self, shop_id: str, case_id: str) -> list[Event]:
         known = self._events_seen.get((shop_id, case_id))
