@@ -142,17 +142,18 @@ SELECT_ORDER_BUNDLE_SQLITE = bundles.order_bundle(pg=False)
 
 _EVENT_COLUMNS = [c.name for c in t.case_events.columns]
 _DEADLINE_FIELDS = ("id", "key", "due_at", "outcome", "source", "rule")
-_PG_WRITES: dict[tuple[tuple[str, ...], int, bool], Any] = {}
+_PG_WRITES: dict[tuple[tuple[str, ...], int, str | None], Any] = {}
 
 
-def pg_save_statement(columns: tuple[str, ...], events: int, deadline: bool) -> Any:
+def pg_save_statement(columns: tuple[str, ...], events: int, deadline: str | None) -> Any:
     """PostgreSQL: a case's whole save in one statement (one round trip instead of three).
 
     The versioned UPDATE of the changed columns returns the case id; the event inserts and
-    the deadline replacement (supersede the other pending rows, upsert the new one) run
-    only if it matched, and the statement answers how many cases it updated (0: a version
-    conflict, nothing written). Data-modifying CTEs all see the statement's snapshot and
-    touch disjoint rows. Built once per (columns, number of events, deadline) shape."""
+    the deadline work run only if it matched, and the statement answers how many cases it
+    updated (0: a version conflict, nothing written). `deadline`: "replace" supersedes the
+    other pending rows and upserts the new one, "supersede" only ends the pending ones (the
+    case needs no deadline any more), None leaves the deadline rows alone. Data-modifying
+    CTEs all see the statement's snapshot and touch disjoint rows. Built once per shape."""
     shape = (columns, events, deadline)
     stmt = _PG_WRITES.get(shape)
     if stmt is not None:
@@ -175,20 +176,23 @@ def pg_save_statement(columns: tuple[str, ...], events: int, deadline: bool) -> 
         names = ", ".join(_EVENT_COLUMNS)
         parts.append(f"e AS (INSERT INTO case_events ({names}) SELECT * FROM (VALUES {rows}) "
                      f"AS v ({names}) WHERE EXISTS (SELECT 1 FROM c))")
-    if deadline:
-        d = {n: bind("d_" + n, t.deadlines.c[n]) for n in _DEADLINE_FIELDS}
+    if deadline is not None:
         binds.append(bindparam("k_now", type_=t.UtcDateTime()))
+        d = {n: bind("d_" + n, t.deadlines.c[n]) for n in _DEADLINE_FIELDS} \
+            if deadline == "replace" else {}
+        other = f"AND key <> {d['key']} " if d else ""
         parts.append(
             "s AS (UPDATE deadlines SET status = 'superseded', settled_at = :k_now "
-            "WHERE case_id = :k_id AND shop_id = :k_shop AND status = 'pending' "
-            f"AND key <> {d['key']} AND EXISTS (SELECT 1 FROM c))")
-        parts.append(
-            "d AS (INSERT INTO deadlines (id, shop_id, case_id, key, due_at, outcome, source, "
-            f"rule, status) SELECT {d['id']}, :k_shop, :k_id, {d['key']}, {d['due_at']}, "
-            f"{d['outcome']}, {d['source']}, {d['rule']}, 'pending' "
-            "WHERE EXISTS (SELECT 1 FROM c) ON CONFLICT (case_id, key) DO UPDATE SET "
-            "due_at = excluded.due_at, outcome = excluded.outcome, source = excluded.source, "
-            "rule = excluded.rule, status = 'pending', settled_at = NULL)")
+            f"WHERE case_id = :k_id AND shop_id = :k_shop AND status = 'pending' {other}"
+            "AND EXISTS (SELECT 1 FROM c))")
+        if d:
+            parts.append(
+                "d AS (INSERT INTO deadlines (id, shop_id, case_id, key, due_at, outcome, source, "
+                f"rule, status) SELECT {d['id']}, :k_shop, :k_id, {d['key']}, {d['due_at']}, "
+                f"{d['outcome']}, {d['source']}, {d['rule']}, 'pending' "
+                "WHERE EXISTS (SELECT 1 FROM c) ON CONFLICT (case_id, key) DO UPDATE SET "
+                "due_at = excluded.due_at, outcome = excluded.outcome, source = excluded.source, "
+                "rule = excluded.rule, status = 'pending', settled_at = NULL)")
     stmt = text("WITH " + ", ".join(parts) + " SELECT count(*) AS n FROM c").bindparams(*binds)
     if len(_PG_WRITES) < 1024:
         _PG_WRITES[shape] = stmt

@@ -322,22 +322,28 @@ class SqlStore(RecordsMixin):
             params.update({f"e{i}_{k}": v for k, v in ev.items()})
         new = None if deadline is None else (deadline.key, deadline.at)
         old = self._deadline_seen.get(case.id, ())
-        fresh = case.id in self._added
-        # a deadline replaced (not moved, not removed) on a case whose pending row we know
-        inline = (deadline is not None and old != new and case.id in self._deadline_seen
-                  and (old is None or old[0] != deadline.key) and not fresh)
-        if inline:
-            assert deadline is not None
-            params.update({"d_id": self.new_id(), "d_key": deadline.key, "d_due_at": deadline.at,
-                           "d_outcome": deadline.outcome.value, "d_source": deadline.source,
-                           "d_rule": deadline.rule, "k_now": now})
-        stmt = pg_save_statement(changed, len(events), inline)
+        # Inline when the case's pending row is known (read with it, or none: inserted by
+        # this store) and the deadline is replaced or removed; a deadline moved to another
+        # time under the same key is _replace_deadline's.
+        mode = None
+        if case.id in self._deadline_seen and old != new:
+            if deadline is not None and (old is None or old[0] != deadline.key):
+                mode = "replace"
+                params.update({"d_id": self.new_id(), "d_key": deadline.key,
+                               "d_due_at": deadline.at, "d_outcome": deadline.outcome.value,
+                               "d_source": deadline.source, "d_rule": deadline.rule})
+            elif deadline is None:
+                mode = "supersede"
+            if mode is not None:
+                params["k_now"] = now
+        stmt = pg_save_statement(changed, len(events), mode)
         if raw_execute(self.conn, stmt, params).fetchone()[0] != 1:
             raise Conflict(f"case {case.id} was changed by someone else; reload and retry")
-        if inline:
-            self._deadline_seen[case.id] = new
-        else:
+        if mode is None:
             self._replace_deadline(case, deadline, now)
+        else:
+            self._deadline_seen[case.id] = new
+            self._added.discard(case.id)
 
     def _replace_deadline(self, case: Case, deadline: Deadline | None, now: datetime) -> None:
         """Keep one pending row per case: the current deadline (rows are what workers claim)."""
@@ -355,9 +361,9 @@ class SqlStore(RecordsMixin):
         self._deadline_seen[case.id] = new
         if deadline is not None and old is not None and old[0] == deadline.key:
             # Same deadline, new time (a platform re-sent it): move the pending row.
-            raw_execute(self.conn, MOVE_PENDING, {**keys, "k_key": deadline.key, "due_at": deadline.at,
-                                             "outcome": deadline.outcome.value,
-                                             "source": deadline.source})
+            raw_execute(self.conn, MOVE_PENDING, {
+                **keys, "k_key": deadline.key, "due_at": deadline.at,
+                "outcome": deadline.outcome.value, "source": deadline.source})
             return
         fresh = case.id in self._added  # inserted by this store, never saved: no row yet
         self._added.discard(case.id)
