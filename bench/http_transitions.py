@@ -301,7 +301,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--pool", type=int, default=40000, help="cases per measured run")
-    parser.add_argument("--clients", choices=["wrk", "python", "both"], default="both")
+    parser.add_argument("--clients", choices=["wrk", "python", "both"],
+                        default="both" if WRK else "python", help="both when wrk is installed")
     parser.add_argument("--pgbench-pool", type=int, default=80000, help="cases for pgbench")
     args = parser.parse_args()
     kinds = ["wrk", "python"] if args.clients == "both" else [args.clients]

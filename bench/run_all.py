@@ -16,7 +16,7 @@ RUNS = [
     ["import_throughput.py", "--db", "both", "--payloads", "100000", "--single", "3000"],
     ["transition.py", "--db", "both", "--cases", "1000"],
     ["http_flow.py", "--db", "both", "--flows", "300"],
-    ["http_transitions.py", "--cases", "5000", "--seconds", "15", "--pool", "80000"],
+    ["http_transitions.py", "--seconds", "15", "--pool", "40000"],
 ]
 
 
