@@ -16,8 +16,9 @@ The work is the function the FastAPI route calls (`run_action`, `create_case`), 
 thread pool, and an error it raises is rendered by the same `exception_response`. Any other
 request — an unknown or missing token, a body that fails validation, an idempotent retry,
 a chunked upload — goes to the FastAPI app untouched, its body replayed, so that every
-refusal keeps one implementation. tests/api/test_fastpath.py checks that both paths answer
-alike, byte for byte.
+refusal keeps one implementation. tests/api/test_fastpath.py runs one story through both
+paths and compares every answer (status, content type, challenge, body with ids and times
+blanked).
 """
 
 from __future__ import annotations
