@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from collections import namedtuple
 from datetime import UTC
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 from sqlalchemy import (
@@ -207,7 +208,7 @@ class _Compiled(NamedTuple):
     sql: str
     procs: dict[str, Any]  # bind processors by parameter name
     fixed: dict[str, Any]  # the values the statement carries itself (`status == 'pending'`)
-    order: tuple[str, ...] | None  # positional parameters (SQLite's qmark)
+    order: Any  # params → the positional tuple (SQLite's qmark), or None for named ones
     row: Any  # a row type naming the selected columns, for selects
 
 
@@ -224,20 +225,28 @@ def _compiled(conn: Connection, stmt: Any, keys: tuple[str, ...]) -> _Compiled:
                  for k, v in compiled.construct_params(_check=False).items() if k not in keys}
         found = _Compiled(
             stmt, str(compiled), procs, fixed,
-            tuple(compiled.positiontup) if compiled.positional else None,
+            _positional(tuple(compiled.positiontup)) if compiled.positional else None,
             namedtuple("Row", names) if names else None)  # type: ignore[misc]
         if len(_RAW) < 4096:  # a few dozen statement shapes in practice
             _RAW[key] = found
     return found
 
 
+def _positional(names: tuple[str, ...]) -> Any:
+    if len(names) == 1:
+        (name,) = names
+        return lambda params: (params[name],)
+    return itemgetter(*names) if names else (lambda params: ())
+
+
 def _bound(found: _Compiled, params: dict[str, Any]) -> Any:
-    procs = found.procs
-    if procs:
-        params = {k: (procs[k](v) if k in procs else v) for k, v in params.items()}
-    if found.fixed:
-        params = {**found.fixed, **params}
-    return params if found.order is None else tuple(params[k] for k in found.order)
+    """The driver's parameters: the statement's own values, the caller's converted."""
+    if found.procs or found.fixed:
+        given, params = params, {**found.fixed, **params}
+        for name, convert in found.procs.items():
+            if name in given:
+                params[name] = convert(given[name])
+    return params if found.order is None else found.order(params)
 
 
 def _driver(conn: Connection) -> Any:
