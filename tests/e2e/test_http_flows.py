@@ -1,9 +1,7 @@
 """The platforms' main flows through real HTTP, driven by sandbox clocks.
 
-The server runs as a subprocess (`aftersales serve --workers 2`, or uvicorn on the app
-factory when the CLI is not installed) on a free port of 127.0.0.1, over a migrated SQLite
-file: two processes share the port, as a production server would (each test shop keeps one
-connection, which either process may have accepted).
+The server runs as a subprocess (`aftersales serve`, or uvicorn on the app factory when
+the CLI is not installed) on a free port of 127.0.0.1, over a migrated SQLite file.
 Shops and tokens are created through the service layer on the same database first.
 """
 
@@ -42,8 +40,8 @@ def _free_port() -> int:
 def _command(port: int) -> list[str]:
     cli = Path(sys.executable).parent / "aftersales"
     if cli.exists():
-        return [str(cli), "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "2"]
-    return [sys.executable, "-m", "uvicorn", "--factory", "--workers", "2",
+        return [str(cli), "serve", "--host", "127.0.0.1", "--port", str(port)]
+    return [sys.executable, "-m", "uvicorn", "--factory",
             "aftersales.entrypoints.api.app:create_app", "--host", "127.0.0.1", "--port", str(port)]
 
 
