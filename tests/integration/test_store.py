@@ -225,15 +225,18 @@ def test_claim_due_leaves_sandbox_shops_to_their_clock(app: App, make: Make, clo
 def test_a_locked_read_after_waiting_sees_what_the_lock_holder_committed(app: App, make: Make) -> None:
     """A second transaction waiting for the case lock must see, once it gets it, the ledger
     entries and events the first one committed (PostgreSQL's READ COMMITTED re-checks only
-    the locked row of a statement that waited; the bundle is read by a later statement)."""
+    the locked row of a statement that waited: the locking read notices the case's version
+    moved and reads the bundle again)."""
     case = make.case(make.shop()).case
     got: list[object] = []
+    history: list[list[str]] = []
     holding = threading.Event()
 
     def second() -> None:
         holding.wait()
         with app.deps.uow() as uow:
             got.append(uow.store.get_case_bundle(case.shop_id, case.id, lock=True))
+            history.append([e.kind for e in uow.store.events(case.shop_id, case.id)])
 
     waiter = threading.Thread(target=second)
     with app.deps.uow() as uow:
@@ -250,6 +253,7 @@ def test_a_locked_read_after_waiting_sees_what_the_lock_holder_committed(app: Ap
     bundle = got[0]
     assert bundle is not None and [e.kind for e in bundle.ledger] == ["goods"]  # type: ignore[attr-defined]
     assert bundle.case.version == first.case.version  # type: ignore[attr-defined]
+    assert history[0][-1] == "note"
 
 
 def test_a_stale_save_writes_nothing_at_all(app: App, make: Make) -> None:

@@ -104,18 +104,32 @@ def _order_parts(shop: Any, order: Any, pg: bool) -> list[ColumnElement[Any]]:
     ]
 
 
-def case_bundle(pg: bool) -> Any:
-    """Keys k_shop, k_id: the case (with its events), its shop, its order and ledger."""
+def case_bundle(pg: bool, lock: ColumnElement[bool] | None = None) -> Any:
+    """Keys k_shop, k_id: the case (with its events), its shop, its order and ledger.
+
+    `lock` (PostgreSQL): a condition that takes the locks to hold before the case row's
+    (the pending deadline rows, an InitPlan); the case row is then locked FOR UPDATE and the
+    row carries `snapshot_version`, the case's version in the statement's snapshot. When the
+    lock had to wait for a transaction that changed the case, READ COMMITTED hands back the
+    case row as that transaction left it but everything else (events, ledger, the snapshot
+    version) as the statement found it: the versions then differ and the caller reads the
+    bundle again, now that the case is its own (store.get_case_bundle)."""
     case, shop, order = t.cases.alias("c"), t.shops.alias("s"), t.orders.alias("o")
     events = t.case_events.alias("e")
     history = _array(t.case_events, events, pg, and_(
         unindexed(events.c.shop_id) == case.c.shop_id, events.c.case_id == case.c.id))
-    return (select(_object(t.cases, case, pg).label("case"), *_order_parts(shop, order, pg),
+    stmt = (select(_object(t.cases, case, pg).label("case"), *_order_parts(shop, order, pg),
                    history.label("history"))
             .select_from(case.join(shop, shop.c.id == case.c.shop_id)
                          .join(order, and_(order.c.id == case.c.order_id,
                                            order.c.shop_id == case.c.shop_id)))
             .where(case.c.shop_id == bindparam("k_shop"), case.c.id == bindparam("k_id")))
+    if lock is None:
+        return stmt
+    c = t.cases.c
+    snapshot = select(c.version).where(c.shop_id == bindparam("k_shop"), c.id == bindparam("k_id"))
+    return (stmt.add_columns(snapshot.scalar_subquery().label("snapshot_version"))
+            .where(lock).with_for_update(of=case))
 
 
 def order_bundle(pg: bool) -> Any:

@@ -121,20 +121,14 @@ SELECT_CANCELLED = select(t.case_events.c.case_id).where(
     t.case_events.c.kind == "cancel")
 # PostgreSQL, locking: the case's pending deadline rows first, then the case — the order
 # the deadline worker takes them (claim_due, then fire_one); the other order deadlocks
-# when an agent acts on a case the worker is firing. One statement takes both locks: the
-# deadline rows in an uncorrelated sub-select (an InitPlan, run before the case row is
-# locked). The bundle is read by the next statement, not this one: after waiting for
-# another transaction's lock, READ COMMITTED re-checks only the locked row, so ledger
-# rows or events that transaction added would be missing from a joined read here; the
-# next statement's snapshot sees them.
+# when an agent acts on a case the worker is firing. The deadline rows are locked in an
+# uncorrelated sub-select (an InitPlan, run before the case row is locked), the case row
+# by the bundle read itself (bundles.case_bundle explains how a wait is noticed).
 _PENDING_LOCKED = select(func.count()).select_from(
     select(_d.id).where(_d.case_id == bindparam("k_id"), _d.shop_id == bindparam("k_shop"),
                         _d.status == literal_column("'pending'"))
     .with_for_update().subquery("pending_deadlines")).scalar_subquery()
-LOCK_CASE = select(_c.id).where(
-    _c.shop_id == bindparam("k_shop"), _c.id == bindparam("k_id"),
-    _PENDING_LOCKED.is_not(None)).with_for_update(of=t.cases)
-# An action's reads in one statement (adapters/db/bundles.py), per dialect.
+SELECT_CASE_BUNDLE_LOCKED_PG = bundles.case_bundle(pg=True, lock=_PENDING_LOCKED.is_not(None))
 SELECT_CASE_BUNDLE_PG = bundles.case_bundle(pg=True)
 SELECT_CASE_BUNDLE_SQLITE = bundles.case_bundle(pg=False)
 SELECT_ORDER_BUNDLE_PG = bundles.order_bundle(pg=True)
@@ -284,29 +278,6 @@ def raw_read(conn: Connection, stmt: Any, params: dict[str, Any]) -> Any:
     """`raw_execute` of a select: its first row with the columns as attributes, or None."""
     row = raw_execute(conn, stmt, params).fetchone()
     return None if row is None else _compiled(conn, stmt, tuple(params)).row._make(row)
-
-
-def pg_lock_and_read(conn: Connection, lock: Any, read: Any, params: dict[str, Any]) -> Any:
-    """PostgreSQL: `lock`, then `read` (a select), sent together; `read`'s row or None.
-
-    Two statements, so `read` takes its snapshot once `lock` holds its locks (what a joined
-    read would miss, see LOCK_CASE), but one round trip: psycopg's pipeline sends the
-    transaction's BEGIN, the lock and the read at once and the server runs them in order.
-    None when the lock found no row."""
-    keys = tuple(params)
-    lock_c, read_c = _compiled(conn, lock, keys), _compiled(conn, read, keys)
-    driver = _driver(conn)
-    try:
-        with driver.pipeline():
-            locked = driver.execute(lock_c.sql, _bound(lock_c, params))
-            rows = driver.execute(read_c.sql, _bound(read_c, params))
-        if locked.fetchone() is None:
-            return None
-        row = rows.fetchone()
-    except Exception as exc:
-        conn._handle_dbapi_exception(exc, lock_c.sql, params, None, None)
-        raise
-    return None if row is None else read_c.row._make(row)
 
 
 def event_from_json(x: dict[str, Any]) -> Event:

@@ -32,11 +32,11 @@ from aftersales.adapters.db.statements import (
     CASE_COLUMNS,
     INSERT_CASE,
     INSERT_EVENT,
-    LOCK_CASE,
     MOVE_PENDING,
     REPLACE_DEADLINE_PG,
     SELECT_CANCELLED,
     SELECT_CASE,
+    SELECT_CASE_BUNDLE_LOCKED_PG,
     SELECT_CASE_BUNDLE_PG,
     SELECT_CASE_BUNDLE_SQLITE,
     SELECT_EVENTS,
@@ -53,7 +53,6 @@ from aftersales.adapters.db.statements import (
     LineRow,
     as_stored,
     event_from_json,
-    pg_lock_and_read,
     pg_save_statement,
     raw_execute,
     raw_read,
@@ -219,12 +218,15 @@ class SqlStore(RecordsMixin):
 
     def get_case_bundle(self, shop_id: str, case_id: str, *, lock: bool = False
                         ) -> CaseBundle | None:
-        """The case (with its events), its shop, order and the order's ledger in one query
-        (after LOCK_CASE on PostgreSQL when locking; SQLite's BEGIN IMMEDIATE already
-        serialises writers)."""
+        """The case (with its events), its shop, order and the order's ledger in one query;
+        on PostgreSQL, locking, the same query locks the case (and its pending deadline rows
+        first). SQLite's BEGIN IMMEDIATE already serialises writers."""
         keys = {"k_shop": shop_id, "k_id": case_id}
         if self.pg and lock:
-            row = pg_lock_and_read(self.conn, LOCK_CASE, SELECT_CASE_BUNDLE_PG, keys)
+            row = raw_read(self.conn, SELECT_CASE_BUNDLE_LOCKED_PG, keys)
+            if row is not None and row.case["version"] != row.snapshot_version:
+                # the lock waited for a transaction that changed the case: read it again
+                row = raw_read(self.conn, SELECT_CASE_BUNDLE_PG, keys)
         else:
             row = raw_read(self.conn, SELECT_CASE_BUNDLE_PG if self.pg else SELECT_CASE_BUNDLE_SQLITE,
                            keys)
