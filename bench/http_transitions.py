@@ -16,7 +16,9 @@ case is approved at most once.
 pgbench: the statements of bench/transition.py (HAND) as a `-M prepared` script, 8 clients,
 2 threads, `-T --seconds`, over `--pgbench-pool` copies (without events: it reads none); the
 locking SELECT takes the next case from a sequence (past the pool's end it would wrap around
-and re-approve; the run says so). Latency from `--log`.
+and re-approve; the run says so). Latency from `--log`. pgbench runs right before each HTTP
+run, and each HTTP row's ratio is to the pgbench row above it: this machine's speed drifts
+by up to 1.7× from one minute to the next.
 
 HTTP: `uvicorn --workers 1`, then `--workers 2`, each driven twice by 8 keep-alive
 connections to 127.0.0.1 sending `POST /api/v1/cases/{id}/actions/approve`, each case once,
@@ -303,7 +305,7 @@ def main() -> None:
     parser.add_argument("--pool", type=int, default=40000, help="cases per measured run")
     parser.add_argument("--clients", choices=["wrk", "python", "both"],
                         default="both" if WRK else "python", help="both when wrk is installed")
-    parser.add_argument("--pgbench-pool", type=int, default=80000, help="cases for pgbench")
+    parser.add_argument("--pgbench-pool", type=int, default=200000, help="cases for pgbench")
     args = parser.parse_args()
     kinds = ["wrk", "python"] if args.clients == "both" else [args.clients]
     if "wrk" in kinds and WRK is None:
@@ -330,9 +332,15 @@ def main() -> None:
         script = pgbench_script(sid, now.isoformat(), (now + timedelta(days=10)).isoformat(),
                                 args.pgbench_pool)
         print(script, flush=True)
-        results = {"pgbench": pgbench_run(url, script, tmp, args.connections, args.seconds)}
-        print("pgbench", results["pgbench"], flush=True)
+        # (what ran, its figures, the pgbench rate it is compared with): pgbench runs right
+        # before each HTTP run, as this machine's speed drifts from minute to minute.
+        measured: list[tuple[str, dict[str, float], float]] = []
+        bench_done = 0
         for i, (workers, kind) in enumerate(runs):
+            ref = pgbench_run(url, script, tmp, args.connections, args.seconds)
+            bench_done += int(ref["n"])
+            measured.append(("pgbench -M prepared, SQL by hand", ref, ref["rate"]))
+            print("pgbench", ref, flush=True)
             with server(url, tmp, workers) as port:
                 if kind == "wrk":
                     r = wrk_run(port, token, pools[workers, kind], tmp, args.connections,
@@ -344,20 +352,17 @@ def main() -> None:
             if not r["moved"] <= done <= r["moved"] + (args.connections if kind == "wrk" else 0):
                 raise SystemExit(f"{workers} workers, {kind}: {r['moved']} approvals answered "
                                  f"200, {done} cases moved")
-            results[f"HTTP {workers} {kind}"] = r
+            measured.append((f"HTTP, uvicorn --workers {workers}, {kind} client", r, ref["rate"]))
             print(f"HTTP {workers} {kind}", r, flush=True)
         app.engine.dispose()
-    if results["pgbench"]["n"] > args.pgbench_pool:
+    if bench_done > args.pgbench_pool:
         print(f"pgbench wrapped around its {args.pgbench_pool} cases")
-    base = results["pgbench"]["rate"]
     rows: list[list[object]] = []
-    for key, r in results.items():
-        name = "pgbench -M prepared, SQL by hand" if key == "pgbench" else \
-            f"HTTP, uvicorn --workers {key.split()[1]}, {key.split()[2]} client"
+    for name, r, base in measured:
         rows.append([name, f"{r['n']:,}", f"{r['s']:.1f}", f"{r['rate']:,.0f}",
                      f"{r['rate'] / base:.3f}", f"{r['avg']:.2f}", f"{r['p50']:.2f}",
                      f"{r['p99']:.2f}", f"{r['busy']:.2f}",
-                     f"{r['server']:.2f}" if key != "pgbench" else "–",
+                     f"{r['server']:.2f}" if "server" in r and name.startswith("HTTP") else "–",
                      f"{r['pg']:.2f}", f"{r['client']:.2f}"])
     print(table(["path", "transitions", "s", "transitions/s", "vs pgbench", "avg ms", "p50 ms",
                  "p99 ms", "cores busy", "server CPU ms/tr", "PostgreSQL CPU ms/tr",
