@@ -243,12 +243,6 @@ def _bound(found: _Compiled, params: dict[str, Any]) -> Any:
     return params if found.order is None else found.order(params)
 
 
-def _driver(conn: Connection) -> Any:
-    driver = conn.connection.driver_connection
-    assert driver is not None
-    return driver
-
-
 def raw_execute(conn: Connection, stmt: Any, params: dict[str, Any] | list[dict[str, Any]]) -> Any:
     """Run a prebuilt statement on the driver's own cursor, in `conn`'s transaction.
 
@@ -262,22 +256,31 @@ def raw_execute(conn: Connection, stmt: Any, params: dict[str, Any] | list[dict[
     executemany. A driver error goes to SQLAlchemy's handler, which wraps it as a
     DBAPIError (IntegrityError, …) and invalidates a connection that was lost, as for any
     statement. Answers the driver's cursor."""
-    many = isinstance(params, list)
-    found = _compiled(conn, stmt, tuple(params[0] if many else params))  # type: ignore[arg-type]
-    driver = _driver(conn)
-    try:
-        if many:
-            return driver.cursor().executemany(found.sql, [_bound(found, p) for p in params])
-        return driver.execute(found.sql, _bound(found, params))  # type: ignore[arg-type]
-    except Exception as exc:
-        conn._handle_dbapi_exception(exc, found.sql, params, None, None)  # always raises
-        raise
+    return _run(conn, stmt, params)[0]
 
 
 def raw_read(conn: Connection, stmt: Any, params: dict[str, Any]) -> Any:
     """`raw_execute` of a select: its first row with the columns as attributes, or None."""
-    row = raw_execute(conn, stmt, params).fetchone()
-    return None if row is None else _compiled(conn, stmt, tuple(params)).row._make(row)
+    cursor, found = _run(conn, stmt, params)
+    row = cursor.fetchone()
+    return None if row is None else found.row._make(row)
+
+
+def _run(conn: Connection, stmt: Any, params: dict[str, Any] | list[dict[str, Any]]
+         ) -> tuple[Any, _Compiled]:
+    many = isinstance(params, list)
+    found = _compiled(conn, stmt, tuple(params[0] if many else params))  # type: ignore[arg-type]
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    try:
+        if many:
+            cursor = driver.cursor()
+            cursor.executemany(found.sql, [_bound(found, p) for p in params])
+            return cursor, found
+        return driver.execute(found.sql, _bound(found, params)), found  # type: ignore[arg-type]
+    except Exception as exc:
+        conn._handle_dbapi_exception(exc, found.sql, params, None, None)  # always raises
+        raise
 
 
 def event_from_json(x: dict[str, Any]) -> Event:

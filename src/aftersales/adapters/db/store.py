@@ -23,6 +23,7 @@ from sqlalchemy import (
 
 from aftersales.adapters.db import bundles, queries, reports
 from aftersales.adapters.db import tables as t
+from aftersales.adapters.db.claims import DeadlineClaimsMixin
 from aftersales.adapters.db.hints import unindexed
 from aftersales.adapters.db.mapping import case_from_row, case_row, order_from_rows, order_rows
 from aftersales.adapters.db.records import RecordsMixin
@@ -68,14 +69,13 @@ from aftersales.service.errors import Conflict
 from aftersales.service.ports import (
     CaseBundle,
     CaseFilter,
-    DueDeadline,
     LedgerEntry,
     Principal,
     ShopRecord,
 )
 
 
-class SqlStore(RecordsMixin):
+class SqlStore(RecordsMixin, DeadlineClaimsMixin):
     def __init__(self, conn: Connection, new_id: Any) -> None:
         self.conn = conn
         self.new_id = new_id
@@ -413,50 +413,3 @@ class SqlStore(RecordsMixin):
 
     def list_cases(self, shop_id: str, flt: CaseFilter) -> tuple[list[Case], str | None]:
         return queries.list_cases(self.conn, shop_id, flt)
-
-    # --- deadlines ------------------------------------------------------------------------
-    def claim_due(self, now: datetime, limit: int, shop_id: str | None = None, *,
-                  live_only: bool = False) -> list[DueDeadline]:
-        d = t.deadlines.c
-        stmt = select(d.id, d.shop_id, d.case_id, d.key, d.due_at, d.outcome).where(
-            d.status == "pending", d.due_at <= now)
-        if shop_id is not None:
-            stmt = stmt.where(d.shop_id == shop_id)
-        if live_only:  # sandbox shops fire only when their own clock is advanced
-            stmt = stmt.where(d.shop_id.not_in(select(t.shops.c.id).where(t.shops.c.sandbox)))
-        stmt = stmt.order_by(d.due_at).limit(limit)
-        if self.pg:
-            stmt = stmt.with_for_update(skip_locked=True)
-        return [DueDeadline(r.id, r.shop_id, r.case_id, r.key, r.due_at, r.outcome)
-                for r in self.conn.execute(stmt).all()]
-
-    def claim_near_due(self, until: datetime, limit: int, *, live_only: bool = False,
-                       shop_id: str | None = None) -> list[DueDeadline]:
-        """Pending deadlines due by `until` whose near-timeout alert has not gone out."""
-        d = t.deadlines.c
-        stmt = select(d.id, d.shop_id, d.case_id, d.key, d.due_at, d.outcome).where(
-            d.status == "pending", d.due_at <= until, d.warned_at.is_(None))
-        if shop_id is not None:
-            stmt = stmt.where(d.shop_id == shop_id)
-        if live_only:
-            stmt = stmt.where(d.shop_id.not_in(select(t.shops.c.id).where(t.shops.c.sandbox)))
-        stmt = stmt.order_by(d.due_at).limit(limit)
-        if self.pg:
-            stmt = stmt.with_for_update(skip_locked=True)
-        return [DueDeadline(r.id, r.shop_id, r.case_id, r.key, r.due_at, r.outcome)
-                for r in self.conn.execute(stmt).all()]
-
-    def mark_warned(self, deadline_ids: Sequence[str], now: datetime) -> None:
-        if deadline_ids:
-            self.conn.execute(update(t.deadlines).where(t.deadlines.c.id.in_(list(deadline_ids)))
-                              .values(warned_at=now))
-
-    def settle_deadline(self, deadline_id: str, status: str, now: datetime) -> None:
-        self.conn.execute(update(t.deadlines).where(t.deadlines.c.id == deadline_id)
-                          .values(status=status, settled_at=now))
-
-    def next_due(self, shop_id: str, until: datetime) -> datetime | None:
-        d = t.deadlines.c
-        value = self.conn.execute(select(func.min(d.due_at)).where(
-            d.shop_id == shop_id, d.status == "pending", d.due_at <= until)).scalar()
-        return t.UtcDateTime().process_result_value(value, self.conn.dialect)

@@ -30,14 +30,21 @@ BEARER = HTTPBearer(auto_error=False, scheme_name="bearer",
 _CACHE_MAX = 10_000
 
 
+def bearer_token(header: str) -> str | None:
+    """The token of an `Authorization: Bearer TOKEN` header; None if it is not one."""
+    scheme, _, token = header.partition(" ")
+    token = token.strip()
+    return token if scheme.lower() == "bearer" and token else None
+
+
 def _token_from(request: Request) -> str | None:
     header = request.headers.get("authorization")
     if not header:
         return None
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    token = bearer_token(header)
+    if token is None:
         raise Unauthorized("the Authorization header must be `Bearer TOKEN`")
-    return token.strip()
+    return token
 
 
 def _lookup(state: ApiState, token: str | None) -> Principal:

@@ -28,12 +28,12 @@ from collections.abc import Callable
 from typing import Any
 
 import orjson
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from aftersales.entrypoints.api.auth import cached_principal
+from aftersales.entrypoints.api.auth import bearer_token, cached_principal
 from aftersales.entrypoints.api.context import ApiState
 from aftersales.entrypoints.api.errors import exception_response
 from aftersales.entrypoints.api.routes.actions import run_action
@@ -103,11 +103,8 @@ class FastPath:
                 or not 0 < int(length) <= self.max_json \
                 or ctype.split(b";", 1)[0].strip().lower() != b"application/json":
             return None
-        scheme, _, token = auth.decode("latin-1").partition(" ")
-        token = token.strip()
-        if scheme.lower() != "bearer" or not token:
-            return None
-        return cached_principal(self.state, token)
+        token = bearer_token(auth.decode("latin-1"))
+        return None if token is None else cached_principal(self.state, token)
 
 
 async def _read_body(receive: Receive) -> bytes | None:
@@ -124,7 +121,7 @@ async def _read_body(receive: Receive) -> bytes | None:
 def _parse(model: type[BaseModel], body: bytes) -> BaseModel | None:
     try:
         return model.model_validate(orjson.loads(body))
-    except (orjson.JSONDecodeError, ValidationError, ValueError, TypeError):
+    except (ValueError, TypeError):  # orjson's and pydantic's errors are ValueErrors
         return None
 
 
