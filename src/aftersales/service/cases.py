@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from aftersales.domain.case import ActionRequest, Case, CaseLine
 from aftersales.domain.errors import Forbidden, InvalidInput
@@ -24,9 +25,10 @@ from aftersales.domain.vocabulary import (
 from aftersales.service import refunding
 from aftersales.service.casework import Loaded, load, refunded_amounts, save
 from aftersales.service.deps import Deps
-from aftersales.service.errors import NotFound
+from aftersales.service.errors import NeedsTransaction, NotFound
 from aftersales.service.ports import Principal, Store
 
+T = TypeVar("T")
 OPEN_ROLES = frozenset({Role.buyer, Role.agent, Role.platform, Role.admin})
 
 
@@ -162,23 +164,42 @@ def _evidence_kind(row: dict[str, object]) -> EvidenceKind:
 
 def act(deps: Deps, principal: Principal, case_id: str, action: str,
         request: ActionRequest | None = None) -> Loaded:
-    """Take one action on a case in one transaction; the case row is locked while we decide."""
-    with deps.uow() as uow:
-        loaded = _act(deps, uow.store, principal, case_id, action, request)
-        uow.commit()
-    return loaded
+    """Take one action on a case, atomically: see `_command`."""
+    return _command(deps, lambda store: _act(deps, store, principal, case_id, action, request))
 
 
 def act_view(deps: Deps, principal: Principal, case_id: str, action: str,
              request: ActionRequest | None = None) -> dict[str, Any]:
-    """`act`, and the case as the caller now sees it, read in the same transaction."""
+    """`act`, and the case as the caller now sees it, read in the same unit of work."""
     from aftersales.service.views import case_view
 
+    def work(store: Store) -> dict[str, Any]:
+        loaded = _act(deps, store, principal, case_id, action, request)
+        return case_view(store, loaded, deps.now_for(loaded.shop), principal.role)
+
+    return _command(deps, work)
+
+
+def _command(deps: Deps, work: Callable[[Store], T]) -> T:
+    """Run `work` once optimistically where the store offers it (Deps.attempt), else — or
+    when the attempt could not finish alone, having written nothing — in a transaction that
+    locks the case while we decide.
+
+    Both give one outcome per command: the attempt's one write is a version-checked single
+    statement, so it lands only if nobody changed the case since it was read; otherwise the
+    locking path decides again against the case as it now is, as it always did."""
+    if deps.attempt is not None:
+        try:
+            with deps.attempt() as uow:
+                result = work(uow.store)
+                uow.commit()
+            return result
+        except NeedsTransaction:
+            pass
     with deps.uow() as uow:
-        loaded = _act(deps, uow.store, principal, case_id, action, request)
-        view = case_view(uow.store, loaded, deps.now_for(loaded.shop), principal.role)
+        result = work(uow.store)
         uow.commit()
-    return view
+    return result
 
 
 def _act(deps: Deps, store: Store, principal: Principal, case_id: str, action: str,

@@ -26,6 +26,12 @@ class Deps:
     profiles: Callable[[str], Profile]
     blobs: BlobStore | None = None
     max_upload_bytes: int = 20 * 1024 * 1024
+    # An optimistic unit of work, where the store offers one (PostgreSQL): reads without
+    # locks or a transaction, and the command's one write — the case save — is a single
+    # statement, version-checked, committed by itself. Anything else it would write raises
+    # NeedsTransaction before writing, and the command runs again under `uow`
+    # (cases.py: `_command`). It saves an action two of its four round trips.
+    attempt: Callable[[], UnitOfWork] | None = None
 
     def now_for(self, shop: ShopRecord) -> datetime:
         """A sandbox shop reads its own stored clock; every other shop the wall clock."""

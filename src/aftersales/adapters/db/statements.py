@@ -137,10 +137,11 @@ SELECT_ORDER_BUNDLE_SQLITE = bundles.order_bundle(pg=False)
 
 _EVENT_COLUMNS = [c.name for c in t.case_events.columns]
 _DEADLINE_FIELDS = ("id", "key", "due_at", "outcome", "source", "rule")
-_PG_WRITES: dict[tuple[tuple[str, ...], int, str | None], Any] = {}
+_PG_WRITES: dict[tuple[tuple[str, ...], int, str | None, bool], Any] = {}
 
 
-def pg_save_statement(columns: tuple[str, ...], events: int, deadline: str | None) -> Any:
+def pg_save_statement(columns: tuple[str, ...], events: int, deadline: str | None,
+                      lock_deadlines: bool = False) -> Any:
     """PostgreSQL: a case's whole save in one statement (one round trip instead of three).
 
     The versioned UPDATE of the changed columns returns the case id; the event inserts and
@@ -148,8 +149,13 @@ def pg_save_statement(columns: tuple[str, ...], events: int, deadline: str | Non
     updated (0: a version conflict, nothing written). `deadline`: "replace" supersedes the
     other pending rows and upserts the new one, "supersede" only ends the pending ones (the
     case needs no deadline any more), None leaves the deadline rows alone. Data-modifying
-    CTEs all see the statement's snapshot and touch disjoint rows. Built once per shape."""
-    shape = (columns, events, deadline)
+    CTEs all see the statement's snapshot and touch disjoint rows. Built once per shape.
+
+    `lock_deadlines`: for a save that is its own transaction (an optimistic attempt, which
+    read the case without locks), the case's pending deadline rows are locked first, in an
+    InitPlan of the case UPDATE, so the statement takes its locks in the deadline worker's
+    order (deadline rows, then the case) and cannot deadlock with it."""
+    shape = (columns, events, deadline, lock_deadlines)
     stmt = _PG_WRITES.get(shape)
     if stmt is not None:
         return stmt
@@ -162,8 +168,13 @@ def pg_save_statement(columns: tuple[str, ...], events: int, deadline: str | Non
         return f":{name}"
 
     sets = ", ".join(f"{n} = {bind('c_' + n, t.cases.c[n])}" for n in (*columns, *ALWAYS_WRITTEN))
-    parts = [f"c AS (UPDATE cases SET {sets} WHERE shop_id = :k_shop AND id = :k_id "
-             "AND version = :k_version RETURNING id)"]
+    parts, locked = [], ""
+    if lock_deadlines:
+        parts.append("l AS (SELECT id FROM deadlines WHERE case_id = :k_id AND shop_id = :k_shop "
+                     "AND status = 'pending' FOR UPDATE)")
+        locked = "AND (SELECT count(*) FROM l) >= 0 "
+    parts.append(f"c AS (UPDATE cases SET {sets} WHERE shop_id = :k_shop AND id = :k_id "
+                 f"AND version = :k_version {locked}RETURNING id)")
     if events:
         rows = ", ".join(
             "(" + ", ".join(bind(f"e{i}_{n}", t.case_events.c[n]) for n in _EVENT_COLUMNS) + ")"

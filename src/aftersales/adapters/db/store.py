@@ -3,6 +3,11 @@
 Every statement filters on shop_id. Cases are locked with SELECT … FOR UPDATE on
 PostgreSQL (a no-op on SQLite, where BEGIN IMMEDIATE already serialises writers), and
 saved with a version check as a second guard.
+
+An optimistic store (PostgreSQL, uow.attempt_engine) runs outside a transaction: it reads
+without locks and its one write is the case save as a single version-checked statement.
+What that statement cannot carry — another write, a deadline moved in place, a case
+somebody changed since it was read — raises NeedsTransaction before anything is written.
 """
 
 from __future__ import annotations
@@ -65,7 +70,7 @@ from aftersales.domain.events import Event
 from aftersales.domain.merchant_policy import MerchantPolicy
 from aftersales.domain.orders import Order, Shop
 from aftersales.domain.vocabulary import Role, State
-from aftersales.service.errors import Conflict
+from aftersales.service.errors import Conflict, NeedsTransaction
 from aftersales.service.ports import (
     CaseBundle,
     CaseFilter,
@@ -74,12 +79,18 @@ from aftersales.service.ports import (
     ShopRecord,
 )
 
+# Execution option set on an optimistic store's connection once its save has committed:
+# a write after that is a bug (running the command again would act twice), not a retry.
+SAVED = "aftersales_attempt_saved"
+
 
 class SqlStore(RecordsMixin, DeadlineClaimsMixin):
-    def __init__(self, conn: Connection, new_id: Any) -> None:
+    def __init__(self, conn: Connection, new_id: Any, *, optimistic: bool = False) -> None:
         self.conn = conn
         self.new_id = new_id
         self.pg = conn.dialect.name == "postgresql"
+        self.optimistic = optimistic
+        self.saved = False  # an optimistic store's save has committed: it may write no more
         # The pending deadline each loaded case had, as (key, due_at): saving a case whose
         # deadline did not change then costs no deadline statement at all.
         self._deadline_seen: dict[str, tuple[str, datetime] | None] = {}
@@ -183,6 +194,8 @@ class SqlStore(RecordsMixin, DeadlineClaimsMixin):
 
     # --- cases and events -----------------------------------------------------------------
     def add_case(self, case: Case) -> None:
+        if self.optimistic:
+            raise NeedsTransaction("add_case")
         row = {**case_row(case, None), "version": 1, "event_count": 0}
         raw_execute(self.conn, INSERT_CASE, row)
         case.version = 1
@@ -222,7 +235,7 @@ class SqlStore(RecordsMixin, DeadlineClaimsMixin):
         on PostgreSQL, locking, the same query locks the case (and its pending deadline rows
         first). SQLite's BEGIN IMMEDIATE already serialises writers."""
         keys = {"k_shop": shop_id, "k_id": case_id}
-        if self.pg and lock:
+        if self.pg and lock and not self.optimistic:  # an attempt's save checks the version
             row = raw_read(self.conn, SELECT_CASE_BUNDLE_LOCKED_PG, keys)
             if row is not None and row.case["version"] != row.snapshot_version:
                 # the lock waited for a transaction that changed the case: read it again
@@ -280,6 +293,8 @@ class SqlStore(RecordsMixin, DeadlineClaimsMixin):
         return None if row is None else case_from_row(row)
 
     def save_case(self, case: Case, deadline: Deadline | None, now: datetime) -> None:
+        if self.saved:
+            raise RuntimeError("an optimistic attempt saves one case, once")
         new = case.events[case.events_saved:]
         base = case.event_base + case.events_saved
         row = case_row(case, deadline)
@@ -294,6 +309,8 @@ class SqlStore(RecordsMixin, DeadlineClaimsMixin):
         keys = {"k_shop": case.shop_id, "k_id": case.id, "k_version": case.version}
         if self.pg and seen is not None:
             self._save_pg(case, row, seen, events, deadline, now, keys)
+        elif self.optimistic:
+            raise NeedsTransaction("save_case")
         else:
             if seen is None:
                 stmt, values = UPDATE_CASE, dict(row)
@@ -338,9 +355,16 @@ class SqlStore(RecordsMixin, DeadlineClaimsMixin):
                 mode = "supersede"
             if mode is not None:
                 params["k_now"] = now
-        stmt = pg_save_statement(changed, len(events), mode)
+        if self.optimistic and mode is None and old != new:
+            raise NeedsTransaction("deadline")  # moved in place: a second statement
+        stmt = pg_save_statement(changed, len(events), mode, lock_deadlines=self.optimistic)
         if raw_execute(self.conn, stmt, params).fetchone()[0] != 1:
+            if self.optimistic:  # changed since it was read: the locking path decides
+                raise NeedsTransaction("version")
             raise Conflict(f"case {case.id} was changed by someone else; reload and retry")
+        if self.optimistic:
+            self.saved = True
+            self.conn.execution_options(**{SAVED: True})
         if mode is None:
             self._replace_deadline(case, deadline, now)
         else:

@@ -1,0 +1,225 @@
+"""Optimistic attempts (Deps.attempt, PostgreSQL): an action without a transaction.
+
+The attempt reads the case without locks and writes it back in one version-checked
+statement. These tests hold it to the promise that makes that safe: one outcome per
+command. It either lands whole, or writes nothing and leaves the command to the locking
+transaction, which decides against the case as it then is. They also check the statement's
+lock order against the deadline worker's.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import psycopg
+import pytest
+from sqlalchemy import insert
+
+from aftersales.adapters.clock import FixedClock
+from aftersales.adapters.db import tables as t
+from aftersales.domain.errors import InvalidTransition
+from aftersales.domain.events import SYSTEM
+from aftersales.domain.vocabulary import Role, State
+from aftersales.entrypoints.bootstrap import App, bootstrap
+from aftersales.service import cases
+from aftersales.service.deps import Deps
+from aftersales.service.errors import NeedsTransaction
+from aftersales.service.ports import Principal, UnitOfWork
+from conftest import T0, Make, migrated_engine, postgres_database
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture(scope="module")
+def pg_url() -> Iterator[str]:
+    with postgres_database() as url:
+        yield url
+
+
+@pytest.fixture
+def app(pg_url: str) -> Iterator[App]:
+    with migrated_engine(pg_url) as engine:
+        yield bootstrap(engine=engine, clock=FixedClock(T0))
+
+
+@pytest.fixture
+def make(app: App) -> Make:
+    return Make(app)
+
+
+class Counted:
+    """A deps whose two kinds of unit of work count how often they were opened."""
+
+    def __init__(self, deps: Deps, on_attempt_read: Callable[[], None] | None = None) -> None:
+        self.attempts = self.transactions = 0
+        self.on_attempt_read = on_attempt_read
+        assert deps.attempt is not None
+        attempt, uow = deps.attempt, deps.uow
+
+        def counted_attempt() -> UnitOfWork:
+            self.attempts += 1
+            unit = attempt()
+            if self.on_attempt_read is None:
+                return unit
+            return _AfterRead(unit, self.on_attempt_read)  # type: ignore[return-value]
+
+        def counted_uow() -> UnitOfWork:
+            self.transactions += 1
+            return uow()
+
+        self.deps = dataclasses.replace(deps, attempt=counted_attempt, uow=counted_uow)
+
+
+class _AfterRead:
+    """An attempt whose store runs `hook` right after it has read the case (once)."""
+
+    def __init__(self, unit: UnitOfWork, hook: Callable[[], None]) -> None:
+        self.unit, self.hook = unit, hook
+
+    def __enter__(self) -> UnitOfWork:
+        entered = self.unit.__enter__()
+        store: Any = entered.store
+        read = store.get_case_bundle
+
+        def read_then_hook(*args: Any, **kwargs: Any) -> Any:
+            found = read(*args, **kwargs)
+            store.get_case_bundle = read
+            self.hook()
+            return found
+
+        store.get_case_bundle = read_then_hook
+        return entered
+
+    def __exit__(self, *exc: object) -> None:
+        self.unit.__exit__(*exc)
+
+
+def _agent(shop_id: str) -> Principal:
+    return Principal(shop_id, Role.agent, None, "agent1")
+
+
+def _events(app: App, case_id: str) -> list[str]:
+    with app.engine.connect() as conn:
+        return [r[0] for r in conn.exec_driver_sql(
+            "SELECT kind FROM case_events WHERE case_id = %(c)s ORDER BY seq", {"c": case_id})]
+
+
+def test_sqlite_has_no_attempt(tmp_path: Any) -> None:
+    with migrated_engine(f"sqlite:///{tmp_path / 'a.db'}") as engine:
+        assert bootstrap(engine=engine).deps.attempt is None
+
+
+def test_a_plain_action_is_one_attempt_and_no_transaction(app: App, make: Make) -> None:
+    case = make.case(make.shop()).case
+    counted = Counted(app.deps)
+    view = cases.act_view(counted.deps, _agent(case.shop_id), case.id, "approve")
+    assert (counted.attempts, counted.transactions) == (1, 0)
+    assert view["state"] == "awaiting_return" and view["version"] == case.version + 1
+    assert [e["kind"] for e in view["events"]] == _events(app, case.id) == ["opened", "approve"]
+    with app.engine.connect() as conn:
+        pending = conn.exec_driver_sql(
+            "SELECT key FROM deadlines WHERE case_id = %(c)s AND status = 'pending'",
+            {"c": case.id}).scalars().all()
+    assert len(pending) == 1 and pending[0].endswith(view["deadline"]["rule"])
+
+
+def test_an_action_that_starts_a_refund_falls_back_and_refunds_once(app: App, make: Make) -> None:
+    """Approving a refund-only case writes ledger entries: the attempt stops at the first
+    of them, having written nothing, and the transaction does the whole action."""
+    case = make.case(make.shop(), type="refund_only", reason="not_as_described").case
+    counted = Counted(app.deps)
+    done = cases.act(counted.deps, _agent(case.shop_id), case.id, "approve")
+    assert (counted.attempts, counted.transactions) == (1, 1)
+    assert done.case.state in (State.refunding, State.completed)
+    with app.engine.connect() as conn:
+        entries = conn.exec_driver_sql("SELECT kind, status FROM refunds WHERE case_id = %(c)s",
+                                       {"c": case.id}).all()
+    assert [kind for kind, _ in entries] == ["goods"]
+    assert _events(app, case.id).count("approve") == 1
+
+
+def test_a_case_changed_after_the_read_is_decided_again_under_the_lock(app: App,
+                                                                       make: Make) -> None:
+    """Another approval commits between the attempt's read and its save: the attempt's
+    statement matches no row (version), writes nothing, and the locking transaction then
+    refuses the second approval against the case as it now is."""
+    case = make.case(make.shop()).case
+    agent = _agent(case.shop_id)
+    counted = Counted(app.deps, lambda: cases.act(app.deps, agent, case.id, "approve"))
+    with pytest.raises(InvalidTransition):
+        cases.act(counted.deps, agent, case.id, "approve")
+    assert (counted.attempts, counted.transactions) == (1, 1)
+    assert _events(app, case.id) == ["opened", "approve"]
+
+
+def test_a_case_changed_after_the_read_can_still_take_a_compatible_action(app: App,
+                                                                         make: Make) -> None:
+    """As before attempts existed: two different actions racing on one case both land
+    when the second is still allowed after the first (a message, then an approval)."""
+    case = make.case(make.shop()).case
+    agent = _agent(case.shop_id)
+    counted = Counted(app.deps, lambda: cases.add_message(app.deps, agent, case.id, "稍等"))
+    done = cases.act(counted.deps, agent, case.id, "approve")
+    assert done.case.state is State.awaiting_return
+    assert _events(app, case.id) == ["opened", "message", "approve"]
+
+
+def test_the_save_locks_deadline_rows_before_the_case(app: App, make: Make, pg_url: str) -> None:
+    """The deadline worker locks a case's pending deadline row, then the case. An attempt's
+    save takes them in the same order: while the worker holds the deadline row, the save
+    waits without holding the case row, so the worker can go on (no deadlock)."""
+    case = make.case(make.shop()).case
+    dsn = pg_url.replace("postgresql+psycopg://", "postgresql://")
+    result: list[object] = []
+    with psycopg.connect(dsn) as worker, psycopg.connect(dsn, autocommit=True) as probe:
+        worker.execute("SELECT id FROM deadlines WHERE case_id = %s AND status = 'pending' "
+                       "FOR UPDATE", (case.id,))
+
+        def approve() -> None:
+            try:
+                result.append(cases.act(app.deps, _agent(case.shop_id), case.id, "approve"))
+            except Exception as exc:  # handed to the test thread
+                result.append(exc)
+
+        acting = threading.Thread(target=approve)
+        acting.start()
+        waited = time.monotonic() + 10
+        while time.monotonic() < waited and not probe.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                "AND query LIKE 'WITH l AS%%'").fetchone()[0]:  # type: ignore[index]
+            time.sleep(0.02)
+        # the save is waiting for the deadline row: the case row must still be free
+        probe.execute("SET lock_timeout = '200ms'")
+        with probe.transaction():
+            probe.execute("SELECT id FROM cases WHERE id = %s FOR UPDATE", (case.id,))
+        # the worker, holding the deadline row, takes the case row and moves on
+        worker.execute("UPDATE cases SET version = version WHERE id = %s", (case.id,))
+        worker.commit()
+        acting.join(30)
+    assert isinstance(result[0], cases.Loaded), result
+    assert result[0].case.state is State.awaiting_return
+
+
+def test_an_attempt_refuses_writes_before_its_save_and_any_after_it(app: App,
+                                                                    make: Make) -> None:
+    case = make.case(make.shop()).case
+    assert app.deps.attempt is not None
+    with app.deps.attempt() as uow:
+        store: Any = uow.store
+        with pytest.raises(NeedsTransaction):
+            store.add_task(case.shop_id, {"id": app.deps.new_id(), "case_id": case.id,
+                                          "kind": "x", "created_at": T0, "note": "x"})
+        found = store.get_case_bundle(case.shop_id, case.id, lock=True)
+        found.case.record("note", SYSTEM, T0, "一条备注")
+        store.save_case(found.case, None, T0)
+        with pytest.raises(RuntimeError):
+            store.conn.execute(insert(t.tasks).values(
+                id=app.deps.new_id(), shop_id=case.shop_id, case_id=case.id, kind="x",
+                created_at=T0, note="x"))
+        with pytest.raises(RuntimeError):
+            store.save_case(found.case, None, T0)
+    assert _events(app, case.id) == ["opened", "note"]
