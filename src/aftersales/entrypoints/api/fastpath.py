@@ -72,7 +72,10 @@ class FastPath:
         if parsed is None or (model is CaseIn and principal.role not in MAY_OPEN):
             await self.app(scope, _replay(body, receive), send)
             return
-        response = await run_in_threadpool(_serve, work, principal, parsed)
+        try:
+            response = await run_in_threadpool(_serve, work, principal, parsed)
+        except Exception as exc:  # not the work's (_serve renders those): the thread pool's
+            response = exception_response(exc)
         self.state.fast_served += 1
         await response(scope, receive, send)
 
