@@ -1,13 +1,17 @@
 """The platforms' main flows through real HTTP, driven by sandbox clocks.
 
-The server runs as a subprocess (`aftersales serve`, or uvicorn on the app factory when
-the CLI is not installed) on a free port of 127.0.0.1, over a migrated SQLite file.
+The server runs as a subprocess (`aftersales serve --workers 2`, or uvicorn on the app
+factory when the CLI is not installed) on a free port of 127.0.0.1, over a migrated SQLite
+file: two processes share the port, as a production server would (each test shop keeps one
+connection, which either process may have accepted; the desk's test signs in once and
+then opens fresh connections, which land on both).
 Shops and tokens are created through the service layer on the same database first.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -27,6 +31,7 @@ from aftersales.service.shops import create_shop, create_token
 
 pytestmark = pytest.mark.xdist_group("http_server")
 ROLES = ("admin", "agent", "warehouse", "finance", "platform")
+CSRF = re.compile(r'name="csrf" value="([0-9a-f]+)"')
 ACCEPT = {"verdict": "accept", "condition": "new", "sku_matches": True,
           "accessories_complete": True, "gifts_returned": True}
 
@@ -40,8 +45,8 @@ def _free_port() -> int:
 def _command(port: int) -> list[str]:
     cli = Path(sys.executable).parent / "aftersales"
     if cli.exists():
-        return [str(cli), "serve", "--host", "127.0.0.1", "--port", str(port)]
-    return [sys.executable, "-m", "uvicorn", "--factory",
+        return [str(cli), "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "2"]
+    return [sys.executable, "-m", "uvicorn", "--factory", "--workers", "2",
             "aftersales.entrypoints.api.app:create_app", "--host", "127.0.0.1", "--port", str(port)]
 
 
@@ -332,3 +337,62 @@ def test_full_return_flow_and_idempotent_retry(server: Server) -> None:
     assert done["state"] == "completed"
     stars = shop.call("POST", f"/cases/{case['id']}/rating", "buyer", 200, json={"stars": 5})
     assert stars["rating"] == 5
+
+
+def _connection_holders(port: int) -> set[int]:
+    """Pids of the processes holding established TCP connections on local `port` (/proc)."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for row in Path(table).read_text().splitlines()[1:]:
+            cols = row.split()
+            if int(cols[1].rsplit(":", 1)[1], 16) == port and cols[3] == "01":
+                inodes.add(cols[9])
+    holders = set()
+    for proc_dir in Path("/proc").iterdir():
+        if not proc_dir.name.isdigit():
+            continue
+        try:
+            links = {os.readlink(fd) for fd in (proc_dir / "fd").iterdir()}
+        except OSError:
+            continue
+        if any(f"socket:[{inode}]" in links for inode in inodes):
+            holders.add(int(proc_dir.name))
+    return holders
+
+
+def test_the_desk_keeps_its_sessions_across_server_processes(server: Server) -> None:
+    """Signed in once, a person stays signed in whichever process serves the next page,
+    and signing out through one process ends the session in all of them."""
+    from aftersales.entrypoints.console.sample import PASSWORD
+    from aftersales.entrypoints.console.staff import create_user
+
+    app = bootstrap(server.database)
+    try:
+        shop = create_shop(app.deps, "e2e desk", "taobao", sandbox=True)
+        create_user(app.deps, shop.shop.id, "e2e-agent", PASSWORD, "agent")
+    finally:
+        app.engine.dispose()
+    port = int(server.url.rsplit(":", 1)[1])
+    first = httpx.Client(base_url=server.url, timeout=30)
+    token = CSRF.search(first.get("/login").text)
+    assert token is not None
+    signed = first.post("/login", data={"csrf": token.group(1), "username": "e2e-agent",
+                                        "password": PASSWORD})
+    assert signed.status_code == 303, signed.text
+    clients = [first]
+    while len(_connection_holders(port) - {os.getpid()}) < 2 and len(clients) < 60:
+        client = httpx.Client(base_url=server.url, timeout=30, cookies=first.cookies)
+        clients.append(client)
+        client.get("/api/v1/health")  # opens the connection, which one process accepted
+    assert len(_connection_holders(port) - {os.getpid()}) >= 2, "one process took every connection"
+    for client in clients:
+        page = client.get("/queue")
+        assert page.status_code == 200 and "e2e-agent" in page.text, page.status_code
+    csrf = CSRF.search(first.get("/queue").text)
+    assert csrf is not None
+    assert first.post("/logout", data={"csrf": csrf.group(1)}).status_code == 303
+    for client in clients[1:]:
+        gone = client.get("/queue")
+        assert gone.status_code == 303 and gone.headers["location"].startswith("/login")
+        client.close()
+    first.close()

@@ -77,8 +77,10 @@ def parse_time(text: str, name: str = "--now") -> datetime:
 
 @app.command()
 def serve(ctx: typer.Context, host: str = typer.Option("127.0.0.1", help="Interface to bind"),
-          port: int = typer.Option(8000, help="Port")) -> None:
-    """HTTP API and web console in one process."""
+          port: int = typer.Option(8000, help="Port"),
+          workers: int = typer.Option(1, min=1, max=64,
+                                      help="Server processes (one per core serves most)")) -> None:
+    """HTTP API and web console; with --workers N, N processes share the port."""
     try:
         from aftersales.entrypoints.api.app import create_app
     except ModuleNotFoundError as exc:
@@ -91,6 +93,11 @@ def serve(ctx: typer.Context, host: str = typer.Option("127.0.0.1", help="Interf
     database = (ctx.obj or {}).get("database")
     if database:
         os.environ["AFTERSALES_DATABASE_URL"] = database
+    if workers > 1:  # each process builds the app itself, on the database named above;
+        # the desk's sessions are in the database, so any process serves any signed-in person
+        uvicorn.run("aftersales.entrypoints.api.app:create_app", factory=True, host=host,
+                    port=port, workers=workers)
+        return
     params = inspect.signature(create_app).parameters
     web = create_app(database_url=database) if "database_url" in params else create_app()
     uvicorn.run(web, host=host, port=port)

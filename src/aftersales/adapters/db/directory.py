@@ -1,11 +1,15 @@
-"""SQL side of the console's Directory: users (staff sign-in) and a buyer's orders."""
+"""SQL side of the console's Directory: users (staff sign-in), a buyer's orders, and the
+desk's sessions, failed sign-ins and shared secrets."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from aftersales.adapters.db import tables as t
 
@@ -36,6 +40,53 @@ class SqlDirectory:
         rows = self.conn.execute(select(o.id).where(o.shop_id == shop_id, o.buyer_id == buyer_id)
                                  .order_by(o.paid_at.desc()).limit(limit))
         return [r.id for r in rows]
+
+    # --- the desk's sessions ------------------------------------------------------------
+    def get_session(self, key: str) -> tuple[dict[str, Any], datetime] | None:
+        s = t.console_sessions.c
+        row = self.conn.execute(select(s.state, s.seen_at).where(s.key == key)).first()
+        return None if row is None else (dict(row.state), row.seen_at)
+
+    def add_session(self, key: str, state: Mapping[str, Any], now: datetime) -> None:
+        self.conn.execute(insert(t.console_sessions).values(
+            key=key, state=dict(state), created_at=now, seen_at=now))
+
+    def update_session(self, key: str, state: Mapping[str, Any], now: datetime) -> None:
+        s = t.console_sessions.c
+        self.conn.execute(update(t.console_sessions).where(s.key == key)
+                          .values(state=dict(state), seen_at=now))
+
+    def touch_session(self, key: str, now: datetime) -> None:
+        s = t.console_sessions.c
+        self.conn.execute(update(t.console_sessions).where(s.key == key).values(seen_at=now))
+
+    def drop_session(self, key: str) -> None:
+        self.conn.execute(delete(t.console_sessions).where(t.console_sessions.c.key == key))
+
+    def drop_sessions_seen_before(self, before: datetime) -> None:
+        self.conn.execute(delete(t.console_sessions)
+                          .where(t.console_sessions.c.seen_at < before))
+
+    def count_failures(self, key: str, since: datetime) -> int:
+        f = t.console_signin_failures.c
+        return int(self.conn.execute(select(func.count()).where(f.key == key, f.at > since))
+                   .scalar_one())
+
+    def add_failure(self, failure_id: str, key: str, at: datetime) -> None:
+        self.conn.execute(insert(t.console_signin_failures).values(id=failure_id, key=key, at=at))
+
+    def drop_failures(self, key: str, before: datetime | None = None) -> None:
+        f = t.console_signin_failures.c
+        stmt = delete(t.console_signin_failures).where(f.key == key)
+        self.conn.execute(stmt if before is None else stmt.where(f.at <= before))
+
+    def shared_secret(self, name: str, candidate: str, now: datetime) -> str:
+        dialect_insert = pg_insert if self.conn.dialect.name == "postgresql" else sqlite_insert
+        self.conn.execute(dialect_insert(t.app_secrets)
+                          .values(name=name, value=candidate, created_at=now)
+                          .on_conflict_do_nothing(index_elements=["name"]))
+        a = t.app_secrets.c
+        return str(self.conn.execute(select(a.value).where(a.name == name)).scalar_one())
 
 
 def directory_for(uow: Any) -> SqlDirectory:

@@ -314,6 +314,36 @@ users = Table(
     UniqueConstraint("shop_id", "username"),
 )
 
+# The desk's sign-in sessions, shared by every server process (`serve --workers N`): the
+# key is the SHA-256 of the session id (the cookie's secret part is never stored), the
+# state the signed-in accounts, flash messages and page data, as JSON.
+console_sessions = Table(
+    "console_sessions", metadata,
+    Column("key", String(64), primary_key=True),
+    Column("state", JSON, nullable=False),
+    Column("created_at", TS, nullable=False),
+    Column("seen_at", TS, nullable=False),
+    Index(None, "seen_at"),
+)
+
+# Failed desk sign-ins, per username and per client address: the limit holds across
+# processes. Rows older than the window are deleted as new ones come.
+console_signin_failures = Table(
+    "console_signin_failures", metadata, _id(),
+    Column("key", String(250), nullable=False),
+    Column("at", TS, nullable=False),
+    Index(None, "key", "at"),
+)
+
+# Secrets the processes must share and nobody configured, made once by whichever process
+# needs one first (the desk's cookie-signing key when AFTERSALES_SECRET_KEY is unset).
+app_secrets = Table(
+    "app_secrets", metadata,
+    Column("name", String(60), primary_key=True),
+    Column("value", String(200), nullable=False),
+    Column("created_at", TS, nullable=False),
+)
+
 # Upstream claims (PLATFORMS.md / 1688 dropshipping): the merchant's refund claims on its
 # suppliers, one row per claim, and what was recovered on each.
 upstream_claims = Table(

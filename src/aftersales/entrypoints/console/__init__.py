@@ -9,6 +9,7 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
 
 from aftersales.entrypoints.console import (
     routes_agent,
@@ -36,12 +37,14 @@ def mount_console(app: FastAPI, deps: Deps, *, secret: str | None = None) -> Des
 
     @app.exception_handler(PageError)
     async def page_error(request: Request, exc: PageError) -> Response:
-        ctx = dk.ctx(request)
-        return dk.render(ctx, "error.html", status=exc.status, message=exc.message, code=exc.status)
+        def run() -> Response:  # the session and the header's counts come from the database
+            return dk.render(dk.ctx(request), "error.html", status=exc.status,
+                             message=exc.message, code=exc.status)
+        return await run_in_threadpool(run)
 
     @app.exception_handler(Redirect)
     async def redirect(request: Request, exc: Redirect) -> Response:
-        return dk.redirect(dk.ctx(request), exc.url)
+        return await run_in_threadpool(lambda: dk.redirect(dk.ctx(request), exc.url))
 
     app.state.console = dk
     return dk

@@ -67,7 +67,7 @@ def routes(dk: Desk) -> APIRouter:
 
     @r.post("/queue/batch")
     async def batch(request: Request) -> Response:
-        ctx = dk.staff(request, Role.agent)
+        ctx = await dk.astaff(request, Role.agent)
         form = await dk.form(request, ctx)
 
         def run() -> Response:  # database work off the event loop
@@ -130,7 +130,7 @@ def routes(dk: Desk) -> APIRouter:
 
     @r.post("/cases/{case_id}/upstream-claims")
     async def open_claim(request: Request, case_id: str) -> Response:
-        ctx = dk.staff(request, Role.agent)
+        ctx = await dk.astaff(request, Role.agent)
         form = await dk.form(request, ctx)
 
         def run() -> Response:  # database work off the event loop
@@ -151,7 +151,7 @@ def routes(dk: Desk) -> APIRouter:
 
     @r.post("/cases/{case_id}/act/{action}")
     async def act(request: Request, case_id: str, action: str) -> Response:
-        ctx = dk.staff(request)
+        ctx = await dk.astaff(request)
         form = await dk.form(request, ctx)
 
         def run() -> Response:  # database work off the event loop
@@ -161,7 +161,7 @@ def routes(dk: Desk) -> APIRouter:
 
     @r.post("/cases/{case_id}/messages")
     async def message(request: Request, case_id: str) -> Response:
-        ctx = dk.staff(request)
+        ctx = await dk.astaff(request)
         form = await dk.form(request, ctx)
         return await run_in_threadpool(post_message, dk, ctx, case_id, form,
                                        f"/cases/{case_id}#messages")
@@ -169,7 +169,7 @@ def routes(dk: Desk) -> APIRouter:
     @r.post("/cases/{case_id}/buyer-link")
     async def buyer_link(request: Request, case_id: str) -> Response:
         """An admin makes a portal link for the case's buyer (a `buyer` token, shown once)."""
-        ctx = dk.staff(request, Role.admin)
+        ctx = await dk.astaff(request, Role.admin)
         await dk.form(request, ctx)
 
         def run() -> Response:  # database work off the event loop

@@ -37,8 +37,8 @@ def _start(desk: Desk, ctx: Ctx, accounts: list[Account], name: str, url: str) -
     """A brand-new session id at every sign-in; the old session (if any) is ended."""
     request = ctx.request
     desk.sessions.destroy(request.cookies.get(SESSION_COOKIE))
-    session, cookie = desk.sessions.create(accounts, name)
-    session.data["timezone"] = reads.shop_info(desk.deps, accounts[0].shop_id)["timezone"]
+    timezone = reads.shop_info(desk.deps, accounts[0].shop_id)["timezone"]
+    _, cookie = desk.sessions.create(accounts, name, {"timezone": timezone})
     ctx.pre_cookie = None
     resp = desk.redirect(ctx, url)
     desk.set_cookie(resp, SESSION_COOKIE, cookie)
@@ -63,7 +63,7 @@ def routes(desk: Desk) -> APIRouter:
 
     @r.post("/login")
     async def login(request: Request) -> Response:
-        ctx = desk.ctx(request)
+        ctx = await desk.actx(request)
         form = await desk.form(request, ctx)
 
         def run() -> Response:  # database work off the event loop
@@ -87,16 +87,19 @@ def routes(desk: Desk) -> APIRouter:
 
     @r.post("/logout")
     async def logout(request: Request) -> Response:
-        ctx = desk.ctx(request)
+        ctx = await desk.actx(request)
         await desk.form(request, ctx)
-        desk.sessions.destroy(request.cookies.get(SESSION_COOKIE))
-        resp = desk.redirect(ctx, "/portal/bye" if ctx.role is Role.buyer else "/login")
-        resp.delete_cookie(SESSION_COOKIE, path="/")
-        return resp
+
+        def run() -> Response:  # database work off the event loop
+            desk.sessions.destroy(request.cookies.get(SESSION_COOKIE))
+            resp = desk.redirect(ctx, "/portal/bye" if ctx.role is Role.buyer else "/login")
+            resp.delete_cookie(SESSION_COOKIE, path="/")
+            return resp
+        return await run_in_threadpool(run)
 
     @r.post("/switch")
     async def switch(request: Request) -> Response:
-        ctx = desk.staff(request)
+        ctx = await desk.astaff(request)
         form = await desk.form(request, ctx)
 
         def run() -> Response:  # database work off the event loop

@@ -82,7 +82,7 @@ def routes(dk: Desk) -> APIRouter:
 
     @r.post("/clock")
     async def advance(request: Request) -> Response:
-        ctx = dk.staff(request, Role.admin)
+        ctx = await dk.astaff(request, Role.admin)
         form = await dk.form(request, ctx)
 
         def run() -> Response:  # database work off the event loop

@@ -45,7 +45,7 @@ def routes(dk: Desk) -> APIRouter:
 
     @r.post("/cases/{case_id}/evidence")
     async def upload(request: Request, case_id: str) -> Response:
-        ctx = dk.staff(request)
+        ctx = await dk.astaff(request)
         form = await dk.form(request, ctx)
         n = await save_uploads(dk, ctx, case_id, form)
         if n:
@@ -53,7 +53,7 @@ def routes(dk: Desk) -> APIRouter:
         back = form.get("back")
         url = back if isinstance(back, str) and back.startswith("/") and not back.startswith("//") \
             else f"/cases/{case_id}"
-        return dk.redirect(ctx, url + "#evidence")
+        return await dk.aredirect(ctx, url + "#evidence")
 
     @r.get("/cases/{case_id}/evidence/{evidence_id}")
     def staff_file(request: Request, case_id: str, evidence_id: str) -> Response:
@@ -61,12 +61,12 @@ def routes(dk: Desk) -> APIRouter:
 
     @r.post("/portal/cases/{case_id}/evidence")
     async def buyer_upload(request: Request, case_id: str) -> Response:
-        ctx = dk.buyer(request)
+        ctx = await dk.abuyer(request)
         form = await dk.form(request, ctx)
         n = await save_uploads(dk, ctx, case_id, form)
         if n:
             ctx.flash("ok", ctx.lang.gettext("%(n)s files uploaded.", n=n))
-        return dk.redirect(ctx, f"/portal/cases/{case_id}#evidence")
+        return await dk.aredirect(ctx, f"/portal/cases/{case_id}#evidence")
 
     @r.get("/portal/cases/{case_id}/evidence/{evidence_id}")
     def buyer_file(request: Request, case_id: str, evidence_id: str) -> Response:

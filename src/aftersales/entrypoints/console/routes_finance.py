@@ -86,7 +86,7 @@ def routes(dk: Desk) -> APIRouter:
 
     @r.post("/finance/claims/{claim_id}/recovery")
     async def recovery(request: Request, claim_id: str) -> Response:
-        ctx = dk.staff(request, Role.finance)
+        ctx = await dk.astaff(request, Role.finance)
         form = await dk.form(request, ctx)
 
         def run() -> Response:  # database work off the event loop
@@ -122,7 +122,7 @@ def routes(dk: Desk) -> APIRouter:
 
     @r.post("/finance/cases/{case_id}/mark_refunded")
     async def mark(request: Request, case_id: str) -> Response:
-        ctx = dk.staff(request, Role.finance)
+        ctx = await dk.astaff(request, Role.finance)
         form = await dk.form(request, ctx)
 
         def run() -> Response:  # database work off the event loop

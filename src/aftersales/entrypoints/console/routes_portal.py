@@ -44,7 +44,7 @@ def routes(dk: Desk) -> APIRouter:
 
     @r.post("/portal/orders/{order_id}/cases")
     async def open_case(request: Request, order_id: str) -> Response:
-        ctx = dk.buyer(request)
+        ctx = await dk.abuyer(request)
         form = await dk.form(request, ctx)
         back = f"/portal/orders/{order_id}/new"
 
@@ -71,7 +71,7 @@ def routes(dk: Desk) -> APIRouter:
             return dk.redirect(ctx, back)
         await save_uploads(dk, ctx, case_id, form, "photos")
         ctx.flash("ok", ctx.lang.gettext("Your request was sent to the shop."))
-        return dk.redirect(ctx, f"/portal/cases/{case_id}")
+        return await dk.aredirect(ctx, f"/portal/cases/{case_id}")
 
     @r.get("/portal/cases/{case_id}")
     def case_page(request: Request, case_id: str) -> Response:
@@ -85,7 +85,7 @@ def routes(dk: Desk) -> APIRouter:
 
     @r.post("/portal/cases/{case_id}/act/{action}")
     async def act(request: Request, case_id: str, action: str) -> Response:
-        ctx = dk.buyer(request)
+        ctx = await dk.abuyer(request)
         form = await dk.form(request, ctx)
 
         def run() -> Response:  # database work off the event loop
@@ -94,14 +94,14 @@ def routes(dk: Desk) -> APIRouter:
 
     @r.post("/portal/cases/{case_id}/messages")
     async def message(request: Request, case_id: str) -> Response:
-        ctx = dk.buyer(request)
+        ctx = await dk.abuyer(request)
         form = await dk.form(request, ctx)
         back = f"/portal/cases/{case_id}#messages"
         return await run_in_threadpool(post_message, dk, ctx, case_id, form, back)
 
     @r.post("/portal/cases/{case_id}/rate")
     async def rate(request: Request, case_id: str) -> Response:
-        ctx = dk.buyer(request)
+        ctx = await dk.abuyer(request)
         form = await dk.form(request, ctx)
 
         def run() -> Response:  # database work off the event loop

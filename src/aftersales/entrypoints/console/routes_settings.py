@@ -39,7 +39,7 @@ def routes(dk: Desk) -> APIRouter:
 
     @r.post("/settings/policy")
     async def save_policy(request: Request) -> Response:
-        ctx = dk.staff(request, Role.admin)
+        ctx = await dk.astaff(request, Role.admin)
         form = await dk.form(request, ctx)
 
         def run() -> Response:  # database work off the event loop
@@ -59,7 +59,7 @@ def routes(dk: Desk) -> APIRouter:
 
     @r.post("/settings/users")
     async def add_user(request: Request) -> Response:
-        ctx = dk.staff(request, Role.admin)
+        ctx = await dk.astaff(request, Role.admin)
         form = await dk.form(request, ctx)
 
         def run() -> Response:  # argon2 and the database off the event loop

@@ -34,7 +34,7 @@ def routes(dk: Desk) -> APIRouter:
 
     @r.post("/warehouse/scan")
     async def scan(request: Request) -> Response:
-        ctx = dk.staff(request, Role.warehouse)
+        ctx = await dk.astaff(request, Role.warehouse)
         form = await dk.form(request, ctx)
 
         def run() -> Response:  # database work off the event loop
@@ -65,7 +65,7 @@ def routes(dk: Desk) -> APIRouter:
 
     @r.post("/warehouse/cases/{case_id}/act/{action}")
     async def act(request: Request, case_id: str, action: str) -> Response:
-        ctx = dk.staff(request, Role.warehouse)
+        ctx = await dk.astaff(request, Role.warehouse)
         form = await dk.form(request, ctx)
         if action == "inspect":
             await save_uploads(dk, ctx, case_id, form, "photos")
@@ -85,7 +85,7 @@ def routes(dk: Desk) -> APIRouter:
 
     @r.post("/warehouse/parcels/{parcel_id}/attach")
     async def attach(request: Request, parcel_id: str) -> Response:
-        ctx = dk.staff(request, Role.warehouse, Role.agent)
+        ctx = await dk.astaff(request, Role.warehouse, Role.agent)
         form = await dk.form(request, ctx)
 
         def run() -> Response:  # database work off the event loop

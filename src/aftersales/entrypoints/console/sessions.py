@@ -2,10 +2,14 @@
 
 Why server-side: signing out must really end a session (a stolen cookie dies with it), and
 sign-in must issue a brand-new id so a session id planted before sign-in is worthless
-(fixation). The state lives in this process's memory: `aftersales serve` is one process,
-and a restart simply signs everyone out. CSRF tokens are bound to the session (an HMAC of
-its id), and before sign-in to a signed random "pre-session" cookie, so the sign-in form
-is protected too. Failed sign-ins are counted per username and client address.
+(fixation). The state lives in the database (service/desk_sessions.py), under the SHA-256
+of the id, so every server process shares it: `aftersales serve --workers N` signs nobody
+out, and signing out in one process ends the session in all. A request loads its session
+once; the desk writes it back when the request changed it (a flash message, another shop).
+CSRF tokens are bound to the session (an HMAC of its id), and before sign-in to a signed
+random "pre-session" cookie, so the sign-in form is protected too; the signing key is
+AFTERSALES_SECRET_KEY, or one made once and kept in the database for all processes.
+Failed sign-ins are counted per username and client address, in the database too.
 """
 
 from __future__ import annotations
@@ -15,17 +19,20 @@ import hmac
 import secrets
 import threading
 import time
-from collections import deque
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from itsdangerous import BadSignature, TimestampSigner
 
+from aftersales.domain.vocabulary import Role
+from aftersales.service import desk_sessions
+from aftersales.service.console_ports import DirectoryFor
+from aftersales.service.deps import Deps
 from aftersales.service.ports import Principal
 
 SESSION_COOKIE = "as_session"
 PRE_COOKIE = "as_pre"
-IDLE_SECONDS = 8 * 3600
 MAX_AGE = 7 * 24 * 3600
 
 
@@ -49,6 +56,9 @@ class Session:
     seen: float = field(default_factory=time.time)
     flashes: list[tuple[str, str]] = field(default_factory=list)
     data: dict[str, Any] = field(default_factory=dict)
+    # as stored: what `state()` was when read or last written, and when it was last used
+    kept: dict[str, Any] | None = field(default=None, repr=False, compare=False)
+    seen_at: datetime | None = field(default=None, repr=False, compare=False)
 
     @property
     def account(self) -> Account:
@@ -65,52 +75,105 @@ class Session:
         out, self.flashes = self.flashes, []
         return out
 
+    def state(self) -> dict[str, Any]:
+        """What is kept of the session (JSON): everything but its id and last use."""
+        return {
+            "accounts": [{"user_id": a.user_id, "shop_id": a.shop_id, "shop_name": a.shop_name,
+                          "role": a.principal.role.value, "buyer_id": a.principal.buyer_id,
+                          "actor_id": a.principal.actor_id} for a in self.accounts],
+            "current": self.current, "display_name": self.display_name, "created": self.created,
+            "flashes": [list(f) for f in self.flashes], "data": dict(self.data),
+        }
+
+    @classmethod
+    def from_state(cls, sid: str, state: dict[str, Any], seen: float) -> Session:
+        accounts = [Account(a["user_id"], a["shop_id"], a["shop_name"],
+                            Principal(a["shop_id"], Role(a["role"]), a["buyer_id"], a["actor_id"]))
+                    for a in state["accounts"]]
+        return cls(sid, accounts, current=int(state["current"]),
+                   display_name=state["display_name"], created=float(state["created"]),
+                   seen=seen, flashes=[(str(k), str(t)) for k, t in state["flashes"]],
+                   data=dict(state["data"]))
+
 
 class SessionStore:
-    def __init__(self, secret: str) -> None:
-        self.secret = secret.encode()
-        self.signer = TimestampSigner(secret, salt="aftersales.console.session")
-        self._sessions: dict[str, Session] = {}
+    """Sessions by signed cookie, kept by desk_sessions; the signing key made on first use."""
+
+    def __init__(self, deps: Deps, directory: DirectoryFor, secret: str | None = None) -> None:
+        self.deps, self.directory = deps, directory
+        self._secret: bytes | None = None
+        self._signer: TimestampSigner | None = None
         self._lock = threading.Lock()
+        if secret:
+            self._use(secret)
+
+    def _use(self, secret: str) -> None:
+        self._secret = secret.encode()
+        self._signer = TimestampSigner(secret, salt="aftersales.console.session")
+
+    @property
+    def signer(self) -> TimestampSigner:
+        if self._signer is None:
+            with self._lock:
+                if self._signer is None:
+                    self._use(desk_sessions.shared_secret(self.deps, self.directory,
+                                                          "console_signing_key"))
+        assert self._signer is not None
+        return self._signer
+
+    @property
+    def secret(self) -> bytes:
+        _ = self.signer
+        assert self._secret is not None
+        return self._secret
 
     # --- sessions ------------------------------------------------------------------------
-    def create(self, accounts: list[Account], display_name: str) -> tuple[Session, str]:
+    def create(self, accounts: list[Account], display_name: str,
+               data: dict[str, Any] | None = None) -> tuple[Session, str]:
         """A new session with a fresh random id; returns it and its signed cookie value."""
         sid = secrets.token_urlsafe(32)
-        session = Session(sid, accounts, display_name=display_name)
-        with self._lock:
-            self._prune()
-            self._sessions[sid] = session
+        session = Session(sid, accounts, display_name=display_name, data=dict(data or {}))
+        desk_sessions.create(self.deps, self.directory, _key(sid), session.state())
+        session.kept = session.state()
         return session, self.signer.sign(sid).decode()
 
     def get(self, cookie: str | None) -> Session | None:
+        sid = self._sid(cookie)
+        if sid is None:
+            return None
+        found = desk_sessions.load(self.deps, self.directory, _key(sid))
+        if found is None:
+            return None
+        state, seen_at = found
+        try:
+            session = Session.from_state(sid, state, seen_at.timestamp())
+        except (KeyError, TypeError, ValueError):  # written by another version: sign in again
+            return None
+        session.kept, session.seen_at = state, seen_at
+        return session
+
+    def persist(self, session: Session) -> None:
+        """Write the session back if this request changed it, else renew its last use now
+        and then (desk_sessions.touch)."""
+        state = session.state()
+        if state != session.kept:
+            desk_sessions.save(self.deps, self.directory, _key(session.id), state)
+            session.kept = state
+        elif session.seen_at is not None:
+            desk_sessions.touch(self.deps, self.directory, _key(session.id), session.seen_at)
+
+    def destroy(self, cookie: str | None) -> None:
+        sid = self._sid(cookie)
+        if sid is not None:
+            desk_sessions.drop(self.deps, self.directory, _key(sid))
+
+    def _sid(self, cookie: str | None) -> str | None:
         if not cookie:
             return None
         try:
-            sid = self.signer.unsign(cookie, max_age=MAX_AGE).decode()
+            return self.signer.unsign(cookie, max_age=MAX_AGE).decode()
         except BadSignature:
             return None
-        with self._lock:
-            session = self._sessions.get(sid)
-            if session is None:
-                return None
-            now = time.time()
-            if now - session.seen > IDLE_SECONDS:
-                del self._sessions[sid]
-                return None
-            session.seen = now
-            return session
-
-    def destroy(self, cookie: str | None) -> None:
-        session = self.get(cookie)
-        if session is not None:
-            with self._lock:
-                self._sessions.pop(session.id, None)
-
-    def _prune(self) -> None:
-        now = time.time()
-        for sid in [s for s, v in self._sessions.items() if now - v.seen > IDLE_SECONDS]:
-            del self._sessions[sid]
 
     # --- CSRF ----------------------------------------------------------------------------
     def new_pre_cookie(self) -> str:
@@ -134,28 +197,25 @@ class SessionStore:
 
 
 class RateLimiter:
-    """At most `limit` failures per key in `window` seconds; success does not reset others."""
+    """At most `limit` failures per key in `window` seconds, counted in the database so that
+    every server process counts them; success does not reset other keys."""
 
-    def __init__(self, limit: int = 5, window: float = 300.0) -> None:
-        self.limit, self.window = limit, window
-        self._fails: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def _recent(self, key: str, now: float) -> deque[float]:
-        q = self._fails.setdefault(key, deque())
-        while q and now - q[0] > self.window:
-            q.popleft()
-        return q
+    def __init__(self, deps: Deps, directory: DirectoryFor, limit: int = 5,
+                 window: float = 300.0) -> None:
+        self.deps, self.directory = deps, directory
+        self.limit, self.window = limit, timedelta(seconds=window)
 
     def blocked(self, key: str) -> bool:
-        with self._lock:
-            return len(self._recent(key, time.time())) >= self.limit
+        return desk_sessions.failures(self.deps, self.directory, key, self.window) >= self.limit
 
     def fail(self, key: str) -> None:
-        with self._lock:
-            now = time.time()
-            self._recent(key, now).append(now)
+        desk_sessions.fail(self.deps, self.directory, key, self.window)
 
     def clear(self, key: str) -> None:
-        with self._lock:
-            self._fails.pop(key, None)
+        desk_sessions.clear_failures(self.deps, self.directory, key)
+
+
+def _key(sid: str) -> str:
+    """The database's name for a session: its id's SHA-256, so a leaked table holds no
+    cookie anybody could present."""
+    return hashlib.sha256(sid.encode()).hexdigest()

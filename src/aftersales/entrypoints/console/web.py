@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import Any, NoReturn
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
 from aftersales.adapters.db.directory import directory_for
@@ -42,6 +42,7 @@ CSP = ("default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; 
        "style-src 'self' 'unsafe-inline'; script-src 'self'; object-src 'none'; "
        "base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 STAFF = frozenset({Role.admin, Role.agent, Role.warehouse, Role.finance})
+_UNREAD = object()  # request.state before the session was looked up
 
 
 class PageError(Exception):
@@ -87,9 +88,9 @@ class Desk:
     def __init__(self, deps: Deps, *, secret: str | None = None, secure_cookies: bool | None = None) -> None:
         self.deps = deps
         self.directory = directory_for
-        self.sessions = SessionStore(secret or os.environ.get("AFTERSALES_SECRET_KEY")
-                                     or secrets.token_urlsafe(32))
-        self.limiter = RateLimiter(limit=5, window=300)
+        self.sessions = SessionStore(deps, directory_for,
+                                     secret or os.environ.get("AFTERSALES_SECRET_KEY"))
+        self.limiter = RateLimiter(deps, directory_for, limit=5, window=300)
         self.secure = (os.environ.get("AFTERSALES_SECURE_COOKIES") == "1"
                        if secure_cookies is None else secure_cookies)
         self.env = Environment(
@@ -100,7 +101,12 @@ class Desk:
 
     # --- the request -----------------------------------------------------------------------
     def ctx(self, request: Request) -> Ctx:
-        session = self.sessions.get(request.cookies.get(SESSION_COOKIE))
+        """The request as the console sees it (blocking: the session is read from the
+        database once per request; async routes use `actx`, `astaff`, `abuyer`)."""
+        session = getattr(request.state, "console_session", _UNREAD)
+        if session is _UNREAD:
+            session = self.sessions.get(request.cookies.get(SESSION_COOKIE))
+            request.state.console_session = session
         tz = "Asia/Shanghai"
         locale = i18n.pick(request.query_params.get("lang"), request.cookies.get(i18n.LANG_COOKIE),
                            request.headers.get("accept-language"))
@@ -130,6 +136,18 @@ class Desk:
             raise PageError(401, ctx.lang.gettext("Open the link the shop sent you to sign in."))
         return ctx
 
+    async def actx(self, request: Request) -> Ctx:
+        return await run_in_threadpool(self.ctx, request)
+
+    async def astaff(self, request: Request, *roles: Role) -> Ctx:
+        return await run_in_threadpool(self.staff, request, *roles)
+
+    async def abuyer(self, request: Request) -> Ctx:
+        return await run_in_threadpool(self.buyer, request)
+
+    async def aredirect(self, ctx: Ctx, url: str) -> Response:
+        return await run_in_threadpool(self.redirect, ctx, url)
+
     async def form(self, request: Request, ctx: Ctx) -> FormData:
         """The posted form, once its CSRF token matched this session (or pre-session)."""
         form = await request.form()
@@ -156,6 +174,10 @@ class Desk:
         return self.finish(ctx, resp)
 
     def finish(self, ctx: Ctx, resp: Response) -> Response:
+        """Every response's last step: headers, cookies, and the session written back if
+        the request changed it (blocking)."""
+        if ctx.session is not None:
+            self.sessions.persist(ctx.session)
         resp.headers["Content-Security-Policy"] = CSP
         resp.headers["X-Content-Type-Options"] = "nosniff"
         resp.headers["Referrer-Policy"] = "same-origin"

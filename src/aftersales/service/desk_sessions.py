@@ -1,0 +1,93 @@
+"""The desk's sign-in sessions, failed sign-ins and shared secrets, kept in the database.
+
+So that every server process (`aftersales serve --workers N`) sees the same ones: a person
+signed in through one process is signed in on all of them, signing out in one ends the
+session everywhere, and the sign-in limit counts the failures of every process. The
+console (entrypoints/console/sessions.py) decides what a session holds; this module only
+keeps it, under the SHA-256 of the session id.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from aftersales.service.console_ports import DirectoryFor
+from aftersales.service.deps import Deps
+
+IDLE = timedelta(hours=8)  # a session unused this long is over
+TOUCH_EVERY = timedelta(minutes=5)  # how stale `seen_at` may get before a page view renews it
+
+
+def load(deps: Deps, directory: DirectoryFor, key: str) -> tuple[dict[str, Any], datetime] | None:
+    """The session's state and when it was last seen, if it exists and is not idle."""
+    with deps.uow() as uow:
+        found = directory(uow).get_session(key)
+    if found is None or deps.clock.now() - found[1] > IDLE:
+        return None
+    return found
+
+
+def create(deps: Deps, directory: DirectoryFor, key: str, state: Mapping[str, Any]) -> None:
+    """A new session (and the idle ones gone: sign-ins are rare, the index makes it cheap)."""
+    now = deps.clock.now()
+    with deps.uow() as uow:
+        dirx = directory(uow)
+        dirx.drop_sessions_seen_before(now - IDLE)
+        dirx.add_session(key, state, now)
+        uow.commit()
+
+
+def save(deps: Deps, directory: DirectoryFor, key: str, state: Mapping[str, Any]) -> None:
+    """The session's new state; a session ended meanwhile (signed out elsewhere) stays ended."""
+    with deps.uow() as uow:
+        directory(uow).update_session(key, state, deps.clock.now())
+        uow.commit()
+
+
+def touch(deps: Deps, directory: DirectoryFor, key: str, seen_at: datetime) -> None:
+    """Renew `seen_at` when it is older than TOUCH_EVERY: not a write per page view."""
+    now = deps.clock.now()
+    if now - seen_at < TOUCH_EVERY:
+        return
+    with deps.uow() as uow:
+        directory(uow).touch_session(key, now)
+        uow.commit()
+
+
+def drop(deps: Deps, directory: DirectoryFor, key: str) -> None:
+    with deps.uow() as uow:
+        directory(uow).drop_session(key)
+        uow.commit()
+
+
+def failures(deps: Deps, directory: DirectoryFor, key: str, window: timedelta) -> int:
+    with deps.uow() as uow:
+        return directory(uow).count_failures(key, deps.clock.now() - window)
+
+
+def fail(deps: Deps, directory: DirectoryFor, key: str, window: timedelta) -> None:
+    """One more failed sign-in for `key`; this key's failures older than the window go."""
+    now = deps.clock.now()
+    with deps.uow() as uow:
+        dirx = directory(uow)
+        dirx.drop_failures(key, before=now - window)
+        dirx.add_failure(deps.new_id(), key, now)
+        uow.commit()
+
+
+def clear_failures(deps: Deps, directory: DirectoryFor, key: str) -> None:
+    with deps.uow() as uow:
+        directory(uow).drop_failures(key)
+        uow.commit()
+
+
+def shared_secret(deps: Deps, directory: DirectoryFor, name: str) -> str:
+    """The secret called `name`, made here (random, 256 bits) if no process made it yet:
+    concurrent first callers all get the one that was stored first."""
+    with deps.uow() as uow:
+        value = directory(uow).shared_secret(name, secrets.token_urlsafe(32), deps.clock.now())
+        uow.commit()
+    return value
