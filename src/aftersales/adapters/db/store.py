@@ -79,8 +79,9 @@ from aftersales.service.ports import (
     ShopRecord,
 )
 
-# Execution option set on an optimistic store's connection once its save has committed:
-# a write after that is a bug (running the command again would act twice), not a retry.
+# Set in an optimistic store's connection info once its save has committed (the unit of
+# work clears it when the connection goes back to the pool): a write after that is a bug
+# (running the command again would act twice), not a retry.
 SAVED = "aftersales_attempt_saved"
 
 
@@ -364,7 +365,7 @@ class SqlStore(RecordsMixin, DeadlineClaimsMixin):
             raise Conflict(f"case {case.id} was changed by someone else; reload and retry")
         if self.optimistic:
             self.saved = True
-            self.conn.execution_options(**{SAVED: True})
+            self.conn.info[SAVED] = True
         if mode is None:
             self._replace_deadline(case, deadline, now)
         else:

@@ -33,6 +33,8 @@ class SqlUnitOfWork:
         try:
             if self.conn.in_transaction():
                 self.conn.rollback()
+            if self.optimistic and not self.conn.invalidated:  # (an invalidated one is
+                self.conn.info.pop(SAVED, None)                  # cleared with its connection)
         finally:
             self.conn.close()
             self.conn = None
@@ -65,7 +67,7 @@ def attempt_engine(engine: Engine) -> Engine:
     def _reads_only(conn: Connection, _cursor: Any, statement: str, *_: Any) -> None:
         if statement.lstrip()[:6].upper() == "SELECT":
             return
-        if conn.get_execution_options().get(SAVED):
+        if conn.info.get(SAVED):
             raise RuntimeError("a write after an optimistic attempt's save: make it part of "
                                "the save, or leave the command to the locking path")
         raise NeedsTransaction(statement.split(None, 1)[0])
