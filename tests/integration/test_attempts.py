@@ -27,7 +27,6 @@ from aftersales.domain.vocabulary import Role, State
 from aftersales.entrypoints.bootstrap import App, bootstrap
 from aftersales.service import cases
 from aftersales.service.deps import Deps
-from aftersales.service.errors import NeedsTransaction
 from aftersales.service.ports import Principal, UnitOfWork
 from conftest import T0, Make, migrated_engine, postgres_database
 
@@ -127,19 +126,69 @@ def test_a_plain_action_is_one_attempt_and_no_transaction(app: App, make: Make) 
     assert len(pending) == 1 and pending[0].endswith(view["deadline"]["rule"])
 
 
-def test_an_action_that_starts_a_refund_falls_back_and_refunds_once(app: App, make: Make) -> None:
-    """Approving a refund-only case writes ledger entries: the attempt stops at the first
-    of them, having written nothing, and the transaction does the whole action."""
+def test_an_action_that_starts_a_refund_becomes_a_transaction_and_refunds_once(
+        app: App, make: Make) -> None:
+    """Approving a refund-only case writes ledger entries: at the first of them the attempt
+    takes the locks and becomes a transaction, and does the whole action in it."""
     case = make.case(make.shop(), type="refund_only", reason="not_as_described").case
     counted = Counted(app.deps)
     done = cases.act(counted.deps, _agent(case.shop_id), case.id, "approve")
-    assert (counted.attempts, counted.transactions) == (1, 1)
+    assert (counted.attempts, counted.transactions) == (1, 0)
     assert done.case.state in (State.refunding, State.completed)
     with app.engine.connect() as conn:
         entries = conn.exec_driver_sql("SELECT kind, status FROM refunds WHERE case_id = %(c)s",
                                        {"c": case.id}).all()
     assert [kind for kind, _ in entries] == ["goods"]
     assert _events(app, case.id).count("approve") == 1
+    assert _events(app, case.id) == ["opened", *(e.kind for e in done.case.events)]
+
+
+def test_a_case_changed_before_the_attempt_turns_into_a_transaction_is_decided_again(
+        app: App, make: Make) -> None:
+    """A message lands between the attempt's read and its first ledger write: the check
+    under the locks sees another version, nothing is written, and the locking path
+    approves the case as it now is — once."""
+    case = make.case(make.shop(), type="refund_only", reason="not_as_described").case
+    agent = _agent(case.shop_id)
+    counted = Counted(app.deps, lambda: cases.add_message(app.deps, agent, case.id, "稍等"))
+    cases.act(counted.deps, agent, case.id, "approve")
+    assert (counted.attempts, counted.transactions) == (1, 1)
+    kinds = _events(app, case.id)
+    assert kinds[:3] == ["opened", "message", "approve"] and kinds.count("approve") == 1
+    with app.engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM refunds WHERE case_id = %(c)s",
+                                    {"c": case.id}).scalar_one() == 1
+
+
+def test_an_attempt_turned_transaction_holds_the_locks_and_commits_only_at_the_end(
+        app: App, make: Make, pg_url: str) -> None:
+    case = make.case(make.shop()).case
+    dsn = pg_url.replace("postgresql+psycopg://", "postgresql://")
+    task = {"id": app.deps.new_id(), "case_id": case.id, "kind": "x", "created_at": T0,
+            "note": "x"}
+    assert app.deps.attempt is not None
+    with psycopg.connect(dsn, autocommit=True) as probe:
+        probe.execute("SET lock_timeout = '100ms'")
+        with app.deps.attempt() as uow:
+            store: Any = uow.store
+            assert store.get_case_bundle(case.shop_id, case.id, lock=True) is not None
+            store.add_task(case.shop_id, task)  # the first write: locks taken here
+            with pytest.raises(psycopg.errors.LockNotAvailable):
+                probe.execute("SELECT id FROM cases WHERE id = %s FOR UPDATE", (case.id,))
+            with pytest.raises(psycopg.errors.LockNotAvailable):
+                probe.execute("SELECT id FROM deadlines WHERE case_id = %s AND status = "
+                              "'pending' FOR UPDATE", (case.id,))
+            # leaving without commit: nothing of it stays
+        assert probe.execute("SELECT count(*) FROM tasks WHERE id = %s",
+                             (task["id"],)).fetchone() == (0,)
+        with app.deps.attempt() as uow:
+            store = uow.store
+            store.get_case_bundle(case.shop_id, case.id, lock=True)
+            store.add_task(case.shop_id, task)
+            uow.commit()
+        assert probe.execute("SELECT count(*) FROM tasks WHERE id = %s",
+                             (task["id"],)).fetchone() == (1,)
+        probe.execute("SELECT id FROM cases WHERE id = %s FOR UPDATE", (case.id,))  # released
 
 
 def test_a_case_changed_after_the_read_is_decided_again_under_the_lock(app: App,
@@ -204,15 +253,14 @@ def test_the_save_locks_deadline_rows_before_the_case(app: App, make: Make, pg_u
     assert result[0].case.state is State.awaiting_return
 
 
-def test_an_attempt_refuses_writes_before_its_save_and_any_after_it(app: App,
-                                                                    make: Make) -> None:
+def test_an_attempt_refuses_any_write_after_its_one_statement_save(app: App,
+                                                                   make: Make) -> None:
+    """The save committed by itself: running the command again would act twice, so a
+    later write is a bug, not a reason to retry."""
     case = make.case(make.shop()).case
     assert app.deps.attempt is not None
     with app.deps.attempt() as uow:
         store: Any = uow.store
-        with pytest.raises(NeedsTransaction):
-            store.add_task(case.shop_id, {"id": app.deps.new_id(), "case_id": case.id,
-                                          "kind": "x", "created_at": T0, "note": "x"})
         found = store.get_case_bundle(case.shop_id, case.id, lock=True)
         found.case.record("note", SYSTEM, T0, "一条备注")
         store.save_case(found.case, None, T0)

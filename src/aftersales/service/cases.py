@@ -182,12 +182,13 @@ def act_view(deps: Deps, principal: Principal, case_id: str, action: str,
 
 def _command(deps: Deps, work: Callable[[Store], T]) -> T:
     """Run `work` once optimistically where the store offers it (Deps.attempt), else — or
-    when the attempt could not finish alone, having written nothing — in a transaction that
-    locks the case while we decide.
+    when the case changed under the attempt, which then wrote nothing — in a transaction
+    that locks the case while we decide.
 
-    Both give one outcome per command: the attempt's one write is a version-checked single
-    statement, so it lands only if nobody changed the case since it was read; otherwise the
-    locking path decides again against the case as it now is, as it always did."""
+    Both give one outcome per command: what the attempt writes lands only on the case at
+    the version it read (a version-checked single statement, or a transaction that locked
+    the case at that version before its first write); otherwise the locking path decides
+    again against the case as it now is, as it always did."""
     if deps.attempt is not None:
         try:
             with deps.attempt() as uow:

@@ -27,10 +27,12 @@ class Deps:
     blobs: BlobStore | None = None
     max_upload_bytes: int = 20 * 1024 * 1024
     # An optimistic unit of work, where the store offers one (PostgreSQL): reads without
-    # locks or a transaction, and the command's one write — the case save — is a single
-    # statement, version-checked, committed by itself. Anything else it would write raises
-    # NeedsTransaction before writing, and the command runs again under `uow`
-    # (cases.py: `_command`). It saves an action two of its four round trips.
+    # locks or a transaction, and when the command's one write is the case save, that is a
+    # single statement, version-checked, committed by itself (two round trips of an
+    # action's four saved). A command that writes more becomes a transaction at its first
+    # such write, on the case as it was read; a case changed since the read raises
+    # NeedsTransaction, nothing written, and the command runs again under `uow`
+    # (cases.py: `_command`).
     attempt: Callable[[], UnitOfWork] | None = None
 
     def now_for(self, shop: ShopRecord) -> datetime:

@@ -22,9 +22,9 @@ class Conflict(DomainError):
 
 
 class NeedsTransaction(Exception):
-    """An optimistic attempt (Deps.attempt) reached a write it cannot make on its own, or
-    found the case changed since it read it. It wrote nothing; the command runs again in an
-    ordinary locking transaction. Never reaches an edge."""
+    """An optimistic attempt (Deps.attempt) found the case changed since it read it. It
+    wrote nothing; the command runs again in an ordinary locking transaction. Never reaches
+    an edge."""
 
 
 class IdempotencyReused(DomainError):

@@ -129,6 +129,11 @@ _PENDING_LOCKED = select(func.count()).select_from(
                         _d.status == literal_column("'pending'"))
     .with_for_update().subquery("pending_deadlines")).scalar_subquery()
 SELECT_CASE_BUNDLE_LOCKED_PG = bundles.case_bundle(pg=True, lock=_PENDING_LOCKED.is_not(None))
+# The same locks, in the same order, and the case's version only: an optimistic attempt
+# turning into a transaction checks that the case is still the one it read.
+LOCK_CASE_PG = select(_c.version).where(
+    _c.shop_id == bindparam("k_shop"), _c.id == bindparam("k_id"),
+    _PENDING_LOCKED.is_not(None)).with_for_update()
 SELECT_CASE_BUNDLE_PG = bundles.case_bundle(pg=True)
 SELECT_CASE_BUNDLE_SQLITE = bundles.case_bundle(pg=False)
 SELECT_ORDER_BUNDLE_PG = bundles.order_bundle(pg=True)

@@ -5,9 +5,13 @@ PostgreSQL (a no-op on SQLite, where BEGIN IMMEDIATE already serialises writers)
 saved with a version check as a second guard.
 
 An optimistic store (PostgreSQL, uow.attempt_engine) runs outside a transaction: it reads
-without locks and its one write is the case save as a single version-checked statement.
-What that statement cannot carry — another write, a deadline moved in place, a case
-somebody changed since it was read — raises NeedsTransaction before anything is written.
+without locks, and when its one write is the case save, that is a single version-checked
+statement committed by itself. A first write of any other kind (a refund's ledger entry,
+an order's dates, a deadline moved in place) turns it into an ordinary transaction first:
+it takes the locks the locking path takes (pending deadline rows, then the case) and checks
+the case is still at the version it read. A case changed since the read (at the save or
+at that check) raises NeedsTransaction, nothing written, and the command runs again under
+the locking path.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from aftersales.adapters.db.statements import (
     CASE_COLUMNS,
     INSERT_CASE,
     INSERT_EVENT,
+    LOCK_CASE_PG,
     MOVE_PENDING,
     REPLACE_DEADLINE_PG,
     SELECT_CANCELLED,
@@ -79,10 +84,10 @@ from aftersales.service.ports import (
     ShopRecord,
 )
 
-# Set in an optimistic store's connection info once its save has committed (the unit of
-# work clears it when the connection goes back to the pool): a write after that is a bug
-# (running the command again would act twice), not a retry.
-SAVED = "aftersales_attempt_saved"
+# An optimistic store puts itself in its connection's info (the unit of work removes it when
+# the connection goes back to the pool): uow.attempt_engine's listener asks it before any
+# write sent through SQLAlchemy (SqlStore.before_write).
+ATTEMPT = "aftersales_attempt"
 
 
 class SqlStore(RecordsMixin, DeadlineClaimsMixin):
@@ -90,8 +95,10 @@ class SqlStore(RecordsMixin, DeadlineClaimsMixin):
         self.conn = conn
         self.new_id = new_id
         self.pg = conn.dialect.name == "postgresql"
-        self.optimistic = optimistic
-        self.saved = False  # an optimistic store's save has committed: it may write no more
+        self.optimistic = optimistic  # reading without a transaction (until before_write)
+        self.saved = False  # its one-statement save has committed: it may write no more
+        self.upgraded = False  # it became a transaction: the unit of work commits it
+        self._read_versions: dict[tuple[str, str], int] = {}  # cases it read, unlocked
         # The pending deadline each loaded case had, as (key, due_at): saving a case whose
         # deadline did not change then costs no deadline statement at all.
         self._deadline_seen: dict[str, tuple[str, datetime] | None] = {}
@@ -194,9 +201,25 @@ class SqlStore(RecordsMixin, DeadlineClaimsMixin):
             completed_at=order.completed_at))
 
     # --- cases and events -----------------------------------------------------------------
+    def before_write(self) -> None:
+        """An optimistic store's first write other than its one-statement save: from here
+        on it is an ordinary transaction, holding the locks the locking path would hold on
+        each case it read — the pending deadline rows, then the case — with each case still
+        at the version it read; or NeedsTransaction if one changed (nothing is written)."""
+        if not self.optimistic:
+            return
+        if self.saved:
+            raise RuntimeError("a write after an optimistic attempt's save: make it part of "
+                               "the save, or leave the command to the locking path")
+        self.optimistic, self.upgraded = False, True
+        self.conn.connection.driver_connection.autocommit = False  # (the next statement BEGINs)
+        for (shop_id, case_id), version in self._read_versions.items():
+            row = raw_read(self.conn, LOCK_CASE_PG, {"k_shop": shop_id, "k_id": case_id})
+            if row is None or row.version != version:
+                raise NeedsTransaction("version")
+
     def add_case(self, case: Case) -> None:
-        if self.optimistic:
-            raise NeedsTransaction("add_case")
+        self.before_write()
         row = {**case_row(case, None), "version": 1, "event_count": 0}
         raw_execute(self.conn, INSERT_CASE, row)
         case.version = 1
@@ -249,6 +272,8 @@ class SqlStore(RecordsMixin, DeadlineClaimsMixin):
             return None
         values = bundles.decode("cases", bundles.parse(row.case))
         case = self._remember(SimpleNamespace(**values), values)
+        if self.optimistic:
+            self._read_versions[shop_id, case.id] = case.version
         events = [bundles.decode("case_events", e) for e in bundles.parse(row.history) or []]
         self._events_seen[shop_id, case.id] = [event_from_json(e) for e in
                                                sorted(events, key=lambda e: e["seq"])]
@@ -310,9 +335,8 @@ class SqlStore(RecordsMixin, DeadlineClaimsMixin):
         keys = {"k_shop": case.shop_id, "k_id": case.id, "k_version": case.version}
         if self.pg and seen is not None:
             self._save_pg(case, row, seen, events, deadline, now, keys)
-        elif self.optimistic:
-            raise NeedsTransaction("save_case")
         else:
+            self.before_write()  # (an optimistic store: several statements need a transaction)
             if seen is None:
                 stmt, values = UPDATE_CASE, dict(row)
             else:  # only the columns whose value changed since the row was read
@@ -356,8 +380,8 @@ class SqlStore(RecordsMixin, DeadlineClaimsMixin):
                 mode = "supersede"
             if mode is not None:
                 params["k_now"] = now
-        if self.optimistic and mode is None and old != new:
-            raise NeedsTransaction("deadline")  # moved in place: a second statement
+        if mode is None and old != new:
+            self.before_write()  # the deadline moves in place: a second statement
         stmt = pg_save_statement(changed, len(events), mode, lock_deadlines=self.optimistic)
         if raw_execute(self.conn, stmt, params).fetchone()[0] != 1:
             if self.optimistic:  # changed since it was read: the locking path decides
@@ -365,7 +389,6 @@ class SqlStore(RecordsMixin, DeadlineClaimsMixin):
             raise Conflict(f"case {case.id} was changed by someone else; reload and retry")
         if self.optimistic:
             self.saved = True
-            self.conn.info[SAVED] = True
         if mode is None:
             self._replace_deadline(case, deadline, now)
         else:

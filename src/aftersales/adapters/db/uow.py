@@ -1,5 +1,6 @@
 """The unit of work: one connection, one transaction per command — or, for an optimistic
-attempt, one connection in autocommit whose only write is one self-contained statement."""
+attempt, one connection in autocommit that becomes a transaction only if the command
+writes more than its one-statement case save (store.py, SqlStore.before_write)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, event
 
-from aftersales.adapters.db.store import SAVED, SqlStore
+from aftersales.adapters.db.store import ATTEMPT, SqlStore
 from aftersales.service.errors import NeedsTransaction
 
 
@@ -26,26 +27,35 @@ class SqlUnitOfWork:
         if not self.optimistic:
             self.conn.begin()
         self.store = SqlStore(self.conn, self.new_id, optimistic=self.optimistic)
+        if self.optimistic:
+            self.conn.info[ATTEMPT] = self.store
         return self
 
     def __exit__(self, *exc: Any) -> None:
         assert self.conn is not None
         try:
+            if self.optimistic and not self.conn.invalidated:  # (an invalidated one is
+                self.conn.info.pop(ATTEMPT, None)                # cleared with its connection)
+                if self.store.upgraded:  # not committed: its transaction is the driver's
+                    _driver(self.conn).rollback()
             if self.conn.in_transaction():
                 self.conn.rollback()
-            if self.optimistic and not self.conn.invalidated:  # (an invalidated one is
-                self.conn.info.pop(SAVED, None)                  # cleared with its connection)
         finally:
             self.conn.close()
             self.conn = None
 
     def commit(self) -> None:
         assert self.conn is not None
-        if not self.optimistic:  # an attempt's save committed itself
+        if not self.optimistic:
             self.conn.commit()
+        elif self.store.upgraded:  # the attempt became a transaction on the driver
+            _driver(self.conn).commit()
+        # else: the attempt's save (if any) committed itself
 
     def rollback(self) -> None:
         assert self.conn is not None
+        if self.optimistic and self.store.upgraded:
+            _driver(self.conn).rollback()
         self.conn.rollback()
 
     @contextmanager
@@ -55,21 +65,26 @@ class SqlUnitOfWork:
             yield
 
 
+def _driver(conn: Connection) -> Any:
+    return conn.connection.driver_connection
+
+
 def attempt_engine(engine: Engine) -> Engine:
-    """`engine` for optimistic attempts (PostgreSQL): autocommit — no BEGIN, no COMMIT —
-    and any statement other than a SELECT refused before it is sent. The store's case save
-    is sent on the driver's cursor, not through here (store.save_case), and is the only
-    write an attempt makes; anything else raises NeedsTransaction, so the command runs
-    again in a transaction. Shares `engine`'s pool; the listener is this engine's only."""
+    """`engine` for optimistic attempts (PostgreSQL): its connections run in autocommit —
+    no BEGIN, no COMMIT — and a statement other than a SELECT sent through SQLAlchemy first
+    asks the attempt's store (SqlStore.before_write), which turns the attempt into a
+    transaction on the case as it was read, or refuses. The store's own statements (the
+    case save) go to the driver's cursor and check for themselves. Shares `engine`'s pool;
+    the listener is this engine's only."""
     attempts = engine.execution_options(isolation_level="AUTOCOMMIT")
 
     @event.listens_for(attempts, "before_cursor_execute")
-    def _reads_only(conn: Connection, _cursor: Any, statement: str, *_: Any) -> None:
+    def _before_write(conn: Connection, _cursor: Any, statement: str, *_: Any) -> None:
         if statement.lstrip()[:6].upper() == "SELECT":
             return
-        if conn.info.get(SAVED):
-            raise RuntimeError("a write after an optimistic attempt's save: make it part of "
-                               "the save, or leave the command to the locking path")
-        raise NeedsTransaction(statement.split(None, 1)[0])
+        store = conn.info.get(ATTEMPT)
+        if store is None:  # not an attempt's connection: nothing to turn into a transaction
+            raise NeedsTransaction(statement.split(None, 1)[0])
+        store.before_write()
 
     return attempts
