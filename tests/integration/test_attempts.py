@@ -271,3 +271,62 @@ def test_an_attempt_refuses_any_write_after_its_one_statement_save(app: App,
         with pytest.raises(RuntimeError):
             store.save_case(found.case, None, T0)
     assert _events(app, case.id) == ["opened", "note"]
+
+
+def test_an_attempts_statements_survive_their_deallocation(make: Make, pg_url: str) -> None:
+    """The attempt's two statements go to libpq as named prepared statements (libpq.py);
+    psycopg deallocates every prepared statement of a connection when a schema change
+    invalidates its cache. The next action prepares them again."""
+    from aftersales.adapters.db.engine import make_engine
+
+    one = make_engine(pg_url, pool_size=1, max_overflow=0)  # every unit of work: this one
+    try:
+        app = bootstrap(engine=one, clock=FixedClock(T0))
+        shop = make.shop()
+        first, second = make.case(shop).case, make.case(shop).case
+        agent = _agent(shop.shop.id)
+        assert cases.act(app.deps, agent, first.id, "approve").case.state is State.awaiting_return
+        with one.connect() as conn:
+            conn.exec_driver_sql("DEALLOCATE ALL")
+            conn.commit()
+        assert cases.act(app.deps, agent, second.id, "approve").case.state \
+            is State.awaiting_return
+    finally:
+        one.dispose()
+
+
+def test_values_reach_postgresql_as_the_transaction_sends_them(app: App, make: Make) -> None:
+    """Through libpq the values travel as text: the same actions with and without the
+    attempt store the same row and the same events (JSON, times, booleans, amounts)."""
+    from aftersales.domain.case import ActionRequest
+    from aftersales.domain.money import Money
+
+    shop = make.shop()
+    stored = []
+    for deps in (app.deps, dataclasses.replace(app.deps, attempt=None)):
+        case = make.case(shop).case
+        buyer = Principal(shop.shop.id, Role.buyer, case.buyer_id)
+        warehouse = Principal(shop.shop.id, Role.warehouse, None, "w1")
+        cases.act(deps, _agent(shop.shop.id), case.id, "approve", ActionRequest(note="同意 ok"))
+        cases.act(deps, buyer, case.id, "ship_return", ActionRequest(
+            carrier="顺丰 \"SF\"", waybill="SF-1", prepaid=False,
+            return_freight=Money(1200, "CNY")))
+        cases.act(deps, warehouse, case.id, "receive", ActionRequest(prepaid=False))
+        with app.engine.connect() as conn:
+            row = conn.exec_driver_sql(
+                "SELECT state, state_seq, return_carrier, return_waybill, return_prepaid, "
+                "return_freight, received_at, approved_amount, first_response_at, "
+                "deadline_at, deadline_rule, version, event_count "
+                "FROM cases WHERE id = %(c)s", {"c": case.id}).one()
+            events = conn.exec_driver_sql(
+                "SELECT seq, kind, actor, from_state, to_state, explanation, data::text, at "
+                "FROM case_events WHERE case_id = %(c)s ORDER BY seq", {"c": case.id}).all()
+            pending = conn.exec_driver_sql(
+                "SELECT key, due_at, outcome, rule FROM deadlines WHERE case_id = %(c)s "
+                "AND status = 'pending'", {"c": case.id}).all()
+        stored.append((tuple(row), [tuple(e) for e in events], [tuple(p) for p in pending]))
+    assert stored[0] == stored[1]
+    # (a cash-on-delivery return is refused at the warehouse: back to awaiting_return)
+    assert stored[0][0][0] == "awaiting_return" and stored[0][0][4] is False
+    assert [e[1] for e in stored[0][1]] == ["opened", "approve", "ship_return",
+                                            "parcel_refused_cod"]

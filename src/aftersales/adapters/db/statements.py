@@ -24,7 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from aftersales.adapters.db import bundles
+from aftersales.adapters.db import bundles, libpq
 from aftersales.adapters.db import tables as t
 from aftersales.adapters.db.hints import unindexed
 from aftersales.domain.events import Event
@@ -220,6 +220,7 @@ class _Compiled(NamedTuple):
     fixed: dict[str, Any]  # the values the statement carries itself (`status == 'pending'`)
     order: Any  # params → the positional tuple (SQLite's qmark), or None for named ones
     row: Any  # a row type naming the selected columns, for selects
+    pq: libpq.Prepared | None  # PostgreSQL: the statement as libpq takes it (libpq.py)
 
 
 def _compiled(conn: Connection, stmt: Any, keys: tuple[str, ...]) -> _Compiled:
@@ -233,10 +234,12 @@ def _compiled(conn: Connection, stmt: Any, keys: tuple[str, ...]) -> _Compiled:
         procs = {k: f for k, f in compiled._bind_processors.items() if f is not None}
         fixed = {k: procs[k](v) if k in procs else v
                  for k, v in compiled.construct_params(_check=False).items() if k not in keys}
+        sql = str(compiled)
         found = _Compiled(
-            stmt, str(compiled), procs, fixed,
+            stmt, sql, procs, fixed,
             _positional(tuple(compiled.positiontup)) if compiled.positional else None,
-            namedtuple("Row", names) if names else None)  # type: ignore[misc]
+            namedtuple("Row", names) if names else None,  # type: ignore[misc]
+            libpq.prepared(sql) if conn.dialect.name == "postgresql" else None)
         if len(_RAW) < 4096:  # a few dozen statement shapes in practice
             _RAW[key] = found
     return found
@@ -293,7 +296,12 @@ def _run(conn: Connection, stmt: Any, params: dict[str, Any] | list[dict[str, An
             cursor = driver.cursor()
             cursor.executemany(found.sql, [_bound(found, p) for p in params])
             return cursor, found
-        return driver.execute(found.sql, _bound(found, params)), found  # type: ignore[arg-type]
+        bound = _bound(found, params)  # type: ignore[arg-type]
+        if found.pq is not None:  # PostgreSQL in autocommit: libpq itself (libpq.py)
+            direct = libpq.execute(conn, found.pq, bound)
+            if direct is not None:
+                return direct, found
+        return driver.execute(found.sql, bound), found
     except Exception as exc:
         conn._handle_dbapi_exception(exc, found.sql, params, None, None)  # always raises
         raise
