@@ -21,6 +21,7 @@ from sqlalchemy import insert
 
 from aftersales.adapters.clock import FixedClock
 from aftersales.adapters.db import tables as t
+from aftersales.domain.case import ActionRequest
 from aftersales.domain.errors import InvalidTransition
 from aftersales.domain.events import SYSTEM
 from aftersales.domain.vocabulary import Role, State
@@ -298,7 +299,6 @@ def test_an_attempts_statements_survive_their_deallocation(make: Make, pg_url: s
 def test_values_reach_postgresql_as_the_transaction_sends_them(app: App, make: Make) -> None:
     """Through libpq the values travel as text: the same actions with and without the
     attempt store the same row and the same events (JSON, times, booleans, amounts)."""
-    from aftersales.domain.case import ActionRequest
     from aftersales.domain.money import Money
 
     shop = make.shop()
@@ -330,3 +330,4 @@ def test_values_reach_postgresql_as_the_transaction_sends_them(app: App, make: M
     assert stored[0][0][0] == "awaiting_return" and stored[0][0][4] is False
     assert [e[1] for e in stored[0][1]] == ["opened", "approve", "ship_return",
                                             "parcel_refused_cod"]
+

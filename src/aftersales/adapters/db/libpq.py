@@ -11,8 +11,11 @@ statements return. Anything else — a statement in a transaction (psycopg must 
 BEGIN), an executemany, a column type not listed — stays on psycopg's cursor.
 
 Prepared statements live per database connection (SQLAlchemy's connection record `info`,
-which is cleared with the connection) under names unique in this process. libpq releases
-the GIL while it waits, as psycopg does.
+which is cleared with the connection) under names unique in this process, and are
+prepared again if something deallocated them. Values go out and come back as UTF-8, as
+JSON does through psycopg's loaders: the store needs UTF-8 connections (PostgreSQL's
+default for psycopg); a connection set to another client encoding is left to psycopg here.
+libpq releases the GIL while it waits, as psycopg does.
 """
 
 from __future__ import annotations
@@ -124,6 +127,8 @@ def execute(conn: Connection, statement: Prepared, params: dict[str, Any], *,
     if driver is None or not driver.autocommit:
         return None
     pgconn = driver.pgconn
+    if pgconn.parameter_status(b"client_encoding") != b"UTF8":  # values travel as UTF-8
+        return None
     done: dict[bytes, list[Any] | None] = conn.connection.info.setdefault(_PREPARED, {})
     readers = done.get(statement.name, _UNPREPARED)
     if readers is _UNPREPARED:
