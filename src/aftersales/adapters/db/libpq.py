@@ -75,28 +75,35 @@ def prepared(sql: str) -> Prepared:
     return Prepared(f"aftersales_{next(_NAMES)}".encode(), native.encode(), tuple(order))
 
 
-def _text(value: Any) -> bytes | None:
-    """A value after SQLAlchemy's bind processor, in PostgreSQL's text input format (the
-    statement's casts or its columns give the type)."""
-    if value is None:
-        return None
-    kind = type(value)
-    if kind is str:
-        return value.encode()
-    if kind is bool:
-        return b"t" if value else b"f"
-    if kind is int:
-        return str(value).encode()
+def _json(value: Json | Jsonb) -> bytes:
+    dumped = (value.dumps or json.dumps)(value.obj)
+    return dumped if isinstance(dumped, bytes) else dumped.encode()
+
+
+def _other(value: Any) -> bytes:
     if isinstance(value, datetime | date):
         return value.isoformat().encode()
     if isinstance(value, Json | Jsonb):
-        dumped = (value.dumps or json.dumps)(value.obj)
-        return dumped if isinstance(dumped, bytes) else dumped.encode()
+        return _json(value)
     if isinstance(value, dict | list):
         return json.dumps(value).encode()
     if isinstance(value, Enum):
         return str(value.value).encode()
     return str(value).encode()
+
+
+# A value after SQLAlchemy's bind processor, in PostgreSQL's text input format (the
+# statement's casts or its columns give the type), by the value's exact type first.
+_WRITERS: dict[type, Any] = {
+    str: str.encode, int: lambda v: str(v).encode(), bool: lambda v: b"t" if v else b"f",
+    datetime: lambda v: v.isoformat().encode(), Json: _json, Jsonb: _json,
+}
+
+
+def _text(value: Any) -> bytes | None:
+    if value is None:
+        return None
+    return _WRITERS.get(type(value), _other)(value)
 
 
 class Result:
