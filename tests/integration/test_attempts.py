@@ -331,3 +331,43 @@ def test_values_reach_postgresql_as_the_transaction_sends_them(app: App, make: M
     assert [e[1] for e in stored[0][1]] == ["opened", "approve", "ship_return",
                                             "parcel_refused_cod"]
 
+
+
+def test_an_attempt_whose_connection_dies_fails_and_the_next_one_works(
+        make: Make, pg_url: str) -> None:
+    """The server ends the attempt's connection between its read and its save: the action
+    fails (as it would in a transaction) and the pool does not hand that connection out
+    again — the next action, on a pool of one, works."""
+    from sqlalchemy.exc import DBAPIError
+
+    from aftersales.adapters.db.engine import make_engine
+
+    one = make_engine(pg_url, pool_size=1, max_overflow=0)
+    app = bootstrap(engine=one, clock=FixedClock(T0))
+    shop = make.shop()
+    first, second = make.case(shop).case, make.case(shop).case
+    agent = _agent(shop.shop.id)
+    dsn = pg_url.replace("postgresql+psycopg://", "postgresql://")
+    seen: list[Any] = []
+
+    class Killing(_AfterRead):
+        def __enter__(self) -> UnitOfWork:
+            entered = super().__enter__()
+            seen.append(entered.store.conn.connection.driver_connection.info.backend_pid)  # type: ignore[attr-defined]
+            return entered
+
+    def kill() -> None:
+        with psycopg.connect(dsn, autocommit=True) as probe:
+            probe.execute("SELECT pg_terminate_backend(%s)", (seen[0],))
+
+    assert app.deps.attempt is not None
+    attempt = app.deps.attempt
+    deps = dataclasses.replace(app.deps, attempt=lambda: Killing(attempt(), kill))  # type: ignore[arg-type,return-value]
+    try:
+        with pytest.raises(DBAPIError):
+            cases.act(deps, agent, first.id, "approve")
+        assert _events(app, first.id) == ["opened"]
+        assert cases.act(app.deps, agent, second.id, "approve").case.state \
+            is State.awaiting_return
+    finally:
+        one.dispose()

@@ -24,7 +24,13 @@ class SqlUnitOfWork:
 
     def __enter__(self) -> SqlUnitOfWork:
         self.conn = self.engine.connect()
-        if not self.optimistic:
+        if self.optimistic:
+            # psycopg's own switch, turned back before the connection returns to the pool:
+            # SQLAlchemy's isolation_level option costs 20–40 µs a unit of work setting and
+            # resetting it (SQLAlchemy's implicit begin is a no-op on this driver, its
+            # rollback one on a connection in autocommit)
+            _driver(self.conn).autocommit = True
+        else:
             self.conn.begin()
         self.store = SqlStore(self.conn, self.new_id, optimistic=self.optimistic)
         if self.optimistic:
@@ -36,8 +42,12 @@ class SqlUnitOfWork:
         try:
             if self.optimistic and not self.conn.invalidated:  # (an invalidated one is
                 self.conn.info.pop(ATTEMPT, None)                # cleared with its connection)
-                if self.store.upgraded:  # not committed: its transaction is the driver's
-                    _driver(self.conn).rollback()
+                driver = _driver(self.conn)
+                try:
+                    driver.rollback()  # an upgraded attempt's transaction, if not committed
+                    driver.autocommit = False
+                except Exception:  # a broken connection: the pool must not hand it out
+                    self.conn.invalidate()
             if self.conn.in_transaction():
                 self.conn.rollback()
         finally:
@@ -70,13 +80,13 @@ def _driver(conn: Connection) -> Any:
 
 
 def attempt_engine(engine: Engine) -> Engine:
-    """`engine` for optimistic attempts (PostgreSQL): its connections run in autocommit —
-    no BEGIN, no COMMIT — and a statement other than a SELECT sent through SQLAlchemy first
+    """`engine` for optimistic attempts (PostgreSQL): its units of work run in autocommit
+    (SqlUnitOfWork) — no BEGIN, no COMMIT — and a statement other than a SELECT sent through SQLAlchemy first
     asks the attempt's store (SqlStore.before_write), which turns the attempt into a
     transaction on the case as it was read, or refuses. The store's own statements (the
     case save) go to the driver's cursor and check for themselves. Shares `engine`'s pool;
     the listener is this engine's only."""
-    attempts = engine.execution_options(isolation_level="AUTOCOMMIT")
+    attempts = engine.execution_options()
 
     @event.listens_for(attempts, "before_cursor_execute")
     def _before_write(conn: Connection, _cursor: Any, statement: str, *_: Any) -> None:
