@@ -168,6 +168,7 @@ class SessionStore:
             desk_sessions.drop(self.deps, self.directory, _key(sid))
 
     def _sid(self, cookie: str | None) -> str | None:
+        """The id a cookie we signed carries, or None (missing, forged or too old)."""
         if not cookie:
             return None
         try:
@@ -180,12 +181,8 @@ class SessionStore:
         return self.signer.sign(secrets.token_urlsafe(24)).decode()
 
     def pre_id(self, cookie: str | None) -> str | None:
-        if not cookie:
-            return None
-        try:
-            return self.signer.unsign(cookie, max_age=MAX_AGE).decode()
-        except BadSignature:
-            return None
+        """The pre-session's random id, signed the way a session's is."""
+        return self._sid(cookie)
 
     def csrf_token(self, bound_to: str) -> str:
         return hmac.new(self.secret, b"csrf:" + bound_to.encode(), hashlib.sha256).hexdigest()
