@@ -19,6 +19,7 @@ with warnings.catch_warnings():
     from fastapi.testclient import TestClient
 
 from aftersales.adapters.db import tables as t
+from aftersales.adapters.db.directory import directory_for
 from aftersales.entrypoints.bootstrap import App
 from aftersales.entrypoints.console import Desk, mount_console
 from aftersales.entrypoints.console.sample import PASSWORD, Sample
@@ -102,3 +103,57 @@ def test_a_configured_key_wins_over_the_stored_one(world: tuple[App, Sample],
         sign_in(stored, "agent")
         configured.cookies.update(stored.cookies)
         assert configured.get("/queue").headers["location"].startswith("/login")
+
+
+def test_two_requests_of_one_session_at_once_keep_both_changes(world: tuple[App, Sample]
+                                                               ) -> None:
+    """Two tabs: one switches the shop, the other leaves a flash message; each request
+    read the session before the other wrote it. Both changes stay."""
+    from aftersales.domain.vocabulary import Role
+    from aftersales.entrypoints.console.sessions import Account, SessionStore
+    from aftersales.service.ports import Principal
+
+    store = SessionStore(world[0].deps, directory_for, "test-secret")
+    accounts = [Account(None, shop, f"店 {shop}", Principal(shop, Role.agent, None, "a1"))
+                for shop in ("shop-a", "shop-b")]
+    _, cookie = store.create(accounts, "林", {"timezone": "Asia/Shanghai"})
+    switching, flashing = store.get(cookie), store.get(cookie)
+    assert switching is not None and flashing is not None
+    switching.current = 1
+    switching.data["timezone"] = "Asia/Hong_Kong"
+    flashing.flash("ok", "已保存")
+    store.persist(switching)
+    store.persist(flashing)
+    after = store.get(cookie)
+    assert after is not None and after.current == 1
+    assert after.data["timezone"] == "Asia/Hong_Kong" and after.flashes == [("ok", "已保存")]
+    after.take_flashes()
+    store.persist(after)
+    again = store.get(cookie)
+    assert again is not None and again.flashes == [] and again.current == 1
+
+
+@pytest.mark.postgres
+def test_sign_in_limits_count_any_name_length_on_postgresql() -> None:
+    """Failed sign-ins are counted by a hash of name and address (a fixed 64 characters):
+    a 5,000-character username is counted like any other, not a database error."""
+    from aftersales.entrypoints.bootstrap import bootstrap
+    from aftersales.entrypoints.console.sessions import RateLimiter
+    from conftest import migrated_engine, postgres_database
+
+    with postgres_database() as url, migrated_engine(url) as engine:
+        limiter = RateLimiter(bootstrap(engine=engine).deps, directory_for, limit=3)
+        key = "x" * 5000 + "|203.0.113.9"
+        for _ in range(3):
+            assert not limiter.blocked(key)
+            limiter.fail(key)
+        assert limiter.blocked(key) and not limiter.blocked("other|203.0.113.9")
+
+
+def test_a_nul_character_in_a_form_field_is_dropped() -> None:
+    """Browsers never send one, PostgreSQL text cannot hold one: the field loses it."""
+    from starlette.datastructures import FormData
+
+    from aftersales.entrypoints.console.web import form_str
+
+    assert form_str(FormData([("note", " ok\x00 then ")]), "note") == "ok then"

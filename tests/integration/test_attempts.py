@@ -371,3 +371,17 @@ def test_an_attempt_whose_connection_dies_fails_and_the_next_one_works(
             is State.awaiting_return
     finally:
         one.dispose()
+
+
+def test_a_nul_character_is_refused_as_the_transaction_refuses_it(app: App, make: Make) -> None:
+    """libpq would end a text value at a NUL byte and store the rest cut off; psycopg
+    refuses it. The attempt refuses it too, and nothing is written."""
+    from sqlalchemy.exc import DataError
+
+    shop = make.shop()
+    for deps in (app.deps, dataclasses.replace(app.deps, attempt=None)):
+        case = make.case(shop).case
+        with pytest.raises(DataError):
+            cases.act(deps, _agent(shop.shop.id), case.id, "approve",
+                      ActionRequest(note="ok\x00 and the rest"))
+        assert _events(app, case.id) == ["opened"]

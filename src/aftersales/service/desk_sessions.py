@@ -10,7 +10,7 @@ keeps it, under the SHA-256 of the session id.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -40,10 +40,17 @@ def create(deps: Deps, directory: DirectoryFor, key: str, state: Mapping[str, An
         uow.commit()
 
 
-def save(deps: Deps, directory: DirectoryFor, key: str, state: Mapping[str, Any]) -> None:
-    """The session's new state; a session ended meanwhile (signed out elsewhere) stays ended."""
+def save(deps: Deps, directory: DirectoryFor, key: str,
+         change: Callable[[dict[str, Any]], Mapping[str, Any]]) -> None:
+    """The session's state as `change` makes it from the state stored now, read and written
+    under the row's lock: two requests of one session at once (two tabs) each apply their
+    own change. A session ended meanwhile (signed out elsewhere) stays ended."""
     with deps.uow() as uow:
-        directory(uow).update_session(key, state, deps.clock.now())
+        dirx = directory(uow)
+        found = dirx.get_session(key, lock=True)
+        if found is None:
+            return
+        dirx.update_session(key, change(found[0]), deps.clock.now())
         uow.commit()
 
 
@@ -69,11 +76,12 @@ def failures(deps: Deps, directory: DirectoryFor, key: str, window: timedelta) -
 
 
 def fail(deps: Deps, directory: DirectoryFor, key: str, window: timedelta) -> None:
-    """One more failed sign-in for `key`; this key's failures older than the window go."""
+    """One more failed sign-in for `key`; every key's failures older than the window go
+    (the table holds the last few minutes only, whatever the keys sprayed at it)."""
     now = deps.clock.now()
     with deps.uow() as uow:
         dirx = directory(uow)
-        dirx.drop_failures(key, before=now - window)
+        dirx.drop_failures(None, before=now - window)
         dirx.add_failure(deps.new_id(), key, now)
         uow.commit()
 

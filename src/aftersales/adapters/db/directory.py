@@ -42,9 +42,12 @@ class SqlDirectory:
         return [r.id for r in rows]
 
     # --- the desk's sessions ------------------------------------------------------------
-    def get_session(self, key: str) -> tuple[dict[str, Any], datetime] | None:
+    def get_session(self, key: str, lock: bool = False
+                    ) -> tuple[dict[str, Any], datetime] | None:
         s = t.console_sessions.c
-        row = self.conn.execute(select(s.state, s.seen_at).where(s.key == key)).first()
+        stmt = select(s.state, s.seen_at).where(s.key == key)
+        # (SQLite: the unit of work's BEGIN IMMEDIATE already holds the write lock)
+        row = self.conn.execute(stmt.with_for_update() if lock else stmt).first()
         return None if row is None else (dict(row.state), row.seen_at)
 
     def add_session(self, key: str, state: Mapping[str, Any], now: datetime) -> None:
@@ -75,9 +78,12 @@ class SqlDirectory:
     def add_failure(self, failure_id: str, key: str, at: datetime) -> None:
         self.conn.execute(insert(t.console_signin_failures).values(id=failure_id, key=key, at=at))
 
-    def drop_failures(self, key: str, before: datetime | None = None) -> None:
+    def drop_failures(self, key: str | None, before: datetime | None = None) -> None:
+        """This key's failures (None: every key's), or only those up to `before`."""
         f = t.console_signin_failures.c
-        stmt = delete(t.console_signin_failures).where(f.key == key)
+        stmt = delete(t.console_signin_failures)
+        if key is not None:
+            stmt = stmt.where(f.key == key)
         self.conn.execute(stmt if before is None else stmt.where(f.at <= before))
 
     def shared_secret(self, name: str, candidate: str, now: datetime) -> str:

@@ -39,6 +39,7 @@ _PREPARED = "aftersales_pq_prepared"  # connection info: the names prepared on i
 _OK = (pq.ExecStatus.COMMAND_OK, pq.ExecStatus.TUPLES_OK)
 _UNPREPARED: Any = object()
 _NO_SUCH_STATEMENT = b"26000"  # invalid_sql_statement_name
+_ALREADY_PREPARED = b"42P05"  # duplicate_prepared_statement
 
 
 def _as_bool(v: bytes) -> bool:
@@ -75,6 +76,13 @@ def prepared(sql: str) -> Prepared:
     return Prepared(f"aftersales_{next(_NAMES)}".encode(), native.encode(), tuple(order))
 
 
+def _str(value: str) -> bytes:
+    # libpq ends a text parameter at its first NUL byte; psycopg refuses such a value
+    if "\x00" in value:
+        raise errors.DataError("PostgreSQL text fields cannot contain NUL (0x00) bytes")
+    return value.encode()
+
+
 def _json(value: Json | Jsonb) -> bytes:
     dumped = (value.dumps or json.dumps)(value.obj)
     return dumped if isinstance(dumped, bytes) else dumped.encode()
@@ -88,14 +96,14 @@ def _other(value: Any) -> bytes:
     if isinstance(value, dict | list):
         return json.dumps(value).encode()
     if isinstance(value, Enum):
-        return str(value.value).encode()
-    return str(value).encode()
+        return _str(str(value.value))
+    return _str(str(value))
 
 
 # A value after SQLAlchemy's bind processor, in PostgreSQL's text input format (the
 # statement's casts or its columns give the type), by the value's exact type first.
 _WRITERS: dict[type, Any] = {
-    str: str.encode, int: lambda v: str(v).encode(), bool: lambda v: b"t" if v else b"f",
+    str: _str, int: lambda v: str(v).encode(), bool: lambda v: b"t" if v else b"f",
     datetime: lambda v: v.isoformat().encode(), Json: _json, Jsonb: _json,
 }
 
@@ -139,7 +147,9 @@ def execute(conn: Connection, statement: Prepared, params: dict[str, Any], *,
     done: dict[bytes, list[Any] | None] = conn.connection.info.setdefault(_PREPARED, {})
     readers = done.get(statement.name, _UNPREPARED)
     if readers is _UNPREPARED:
-        _check(pgconn.prepare(statement.name, statement.sql, None), driver)
+        made = pgconn.prepare(statement.name, statement.sql, None)
+        if made.error_field(pq.DiagnosticField.SQLSTATE) != _ALREADY_PREPARED:  # (a describe
+            _check(made, driver)                              # that failed last time)
         described = pgconn.describe_prepared(statement.name)
         _check(described, driver)
         types = [described.ftype(j) for j in range(described.nfields)]

@@ -177,6 +177,8 @@ def pg_save_statement(columns: tuple[str, ...], events: int, deadline: str | Non
     if lock_deadlines:
         parts.append("l AS (SELECT id FROM deadlines WHERE case_id = :k_id AND shop_id = :k_shop "
                      "AND status = 'pending' FOR UPDATE)")
+        # an uncorrelated sub-select: an InitPlan, run before the scan's first row is
+        # locked (test_attempts.py: test_the_save_locks_deadline_rows_before_the_case)
         locked = "AND (SELECT count(*) FROM l) >= 0 "
     parts.append(f"c AS (UPDATE cases SET {sets} WHERE shop_id = :k_shop AND id = :k_id "
                  f"AND version = :k_version {locked}RETURNING id)")
@@ -235,12 +237,15 @@ def _compiled(conn: Connection, stmt: Any, keys: tuple[str, ...]) -> _Compiled:
         fixed = {k: procs[k](v) if k in procs else v
                  for k, v in compiled.construct_params(_check=False).items() if k not in keys}
         sql = str(compiled)
+        kept = len(_RAW) < 4096  # a few dozen statement shapes in practice
         found = _Compiled(
             stmt, sql, procs, fixed,
             _positional(tuple(compiled.positiontup)) if compiled.positional else None,
             namedtuple("Row", names) if names else None,  # type: ignore[misc]
-            libpq.prepared(sql) if conn.dialect.name == "postgresql" else None)
-        if len(_RAW) < 4096:  # a few dozen statement shapes in practice
+            # a server-side prepared statement only for a statement kept here: one made
+            # afresh each call would leave a new one on the connection every time
+            libpq.prepared(sql) if kept and conn.dialect.name == "postgresql" else None)
+        if kept:
             _RAW[key] = found
     return found
 
@@ -274,7 +279,9 @@ def raw_execute(conn: Connection, stmt: Any, params: dict[str, Any] | list[dict[
     (counts, ids, JSON bundles decoded by bundles.py). A list of parameter sets runs as one
     executemany. A driver error goes to SQLAlchemy's handler, which wraps it as a
     DBAPIError (IntegrityError, …) and invalidates a connection that was lost, as for any
-    statement. Answers the driver's cursor."""
+    statement. Answers the driver's cursor — or, for a PostgreSQL connection in autocommit
+    (an optimistic attempt), libpq.Result, which has the cursor's `fetchone` and
+    `rowcount` and nothing else."""
     return _run(conn, stmt, params)[0]
 
 

@@ -257,7 +257,8 @@ class SqlStore(RecordsMixin, DeadlineClaimsMixin):
                         ) -> CaseBundle | None:
         """The case (with its events), its shop, order and the order's ledger in one query;
         on PostgreSQL, locking, the same query locks the case (and its pending deadline rows
-        first). SQLite's BEGIN IMMEDIATE already serialises writers."""
+        first) — except in an optimistic store, which reads without locks and checks the
+        version when it writes. SQLite's BEGIN IMMEDIATE already serialises writers."""
         keys = {"k_shop": shop_id, "k_id": case_id}
         if self.pg and lock and not self.optimistic:  # an attempt's save checks the version
             row = raw_read(self.conn, SELECT_CASE_BUNDLE_LOCKED_PG, keys)

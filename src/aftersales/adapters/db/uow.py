@@ -84,8 +84,9 @@ def attempt_engine(engine: Engine) -> Engine:
     (SqlUnitOfWork) — no BEGIN, no COMMIT — and a statement other than a SELECT sent through SQLAlchemy first
     asks the attempt's store (SqlStore.before_write), which turns the attempt into a
     transaction on the case as it was read, or refuses. The store's own statements (the
-    case save) go to the driver's cursor and check for themselves. Shares `engine`'s pool;
-    the listener is this engine's only."""
+    bundle read and the case save) bypass SQLAlchemy (statements.raw_execute, through
+    libpq.py) and check for themselves. Shares `engine`'s pool; the listener is this
+    engine's only."""
     attempts = engine.execution_options()
 
     @event.listens_for(attempts, "before_cursor_execute")

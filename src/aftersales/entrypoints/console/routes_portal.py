@@ -68,7 +68,7 @@ def routes(dk: Desk) -> APIRouter:
             case_id = await run_in_threadpool(run)
         except DomainError as exc:
             ctx.flash("error", dk.error_text(ctx.lang, exc))
-            return dk.redirect(ctx, back)
+            return await dk.aredirect(ctx, back)
         await save_uploads(dk, ctx, case_id, form, "photos")
         ctx.flash("ok", ctx.lang.gettext("Your request was sent to the shop."))
         return await dk.aredirect(ctx, f"/portal/cases/{case_id}")

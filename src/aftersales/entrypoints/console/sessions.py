@@ -153,11 +153,12 @@ class SessionStore:
         return session
 
     def persist(self, session: Session) -> None:
-        """Write the session back if this request changed it, else renew its last use now
-        and then (desk_sessions.touch)."""
-        state = session.state()
-        if state != session.kept:
-            desk_sessions.save(self.deps, self.directory, _key(session.id), state)
+        """Write back what this request changed in the session, else renew its last use
+        now and then (desk_sessions.touch)."""
+        state, kept = session.state(), session.kept
+        if state != kept:
+            desk_sessions.save(self.deps, self.directory, _key(session.id),
+                               lambda stored: _merged(stored, kept, state))
             session.kept = state
         elif session.seen_at is not None:
             desk_sessions.touch(self.deps, self.directory, _key(session.id), session.seen_at)
@@ -195,7 +196,9 @@ class SessionStore:
 
 class RateLimiter:
     """At most `limit` failures per key in `window` seconds, counted in the database so that
-    every server process counts them; success does not reset other keys."""
+    every server process counts them (keys stored as hashes: fixed length, and no names or
+    addresses kept); success does not reset other keys. The check and the count are two
+    steps: guesses sent in parallel can pass the check together before they are counted."""
 
     def __init__(self, deps: Deps, directory: DirectoryFor, limit: int = 5,
                  window: float = 300.0) -> None:
@@ -203,16 +206,45 @@ class RateLimiter:
         self.limit, self.window = limit, timedelta(seconds=window)
 
     def blocked(self, key: str) -> bool:
-        return desk_sessions.failures(self.deps, self.directory, key, self.window) >= self.limit
+        return desk_sessions.failures(self.deps, self.directory, _key(key),
+                                      self.window) >= self.limit
 
     def fail(self, key: str) -> None:
-        desk_sessions.fail(self.deps, self.directory, key, self.window)
+        desk_sessions.fail(self.deps, self.directory, _key(key), self.window)
 
     def clear(self, key: str) -> None:
-        desk_sessions.clear_failures(self.deps, self.directory, key)
+        desk_sessions.clear_failures(self.deps, self.directory, _key(key))
 
 
-def _key(sid: str) -> str:
-    """The database's name for a session: its id's SHA-256, so a leaked table holds no
-    cookie anybody could present."""
-    return hashlib.sha256(sid.encode()).hexdigest()
+def _merged(stored: dict[str, Any], kept: dict[str, Any] | None, mine: dict[str, Any]
+            ) -> dict[str, Any]:
+    """The stored state with this request's changes (`kept` → `mine`) applied, so that two
+    requests of one session at once keep both: a shop switched in one tab and a message
+    flashed in another. Flash messages: those this request showed go, those it added
+    come; page data: key by key."""
+    if kept is None:
+        return mine
+    out = dict(stored)
+    for name in ("accounts", "current", "display_name"):
+        if mine[name] != kept[name]:
+            out[name] = mine[name]
+    shown = [f for f in kept["flashes"] if f not in mine["flashes"]]
+    added = [f for f in mine["flashes"] if f not in kept["flashes"]]
+    out["flashes"] = [f for f in stored.get("flashes", []) if f not in shown] + added
+    data = dict(stored.get("data", {}))
+    for name in {*kept["data"], *mine["data"]}:
+        if name not in mine["data"]:
+            data.pop(name, None)
+        elif kept["data"].get(name, _ABSENT) != mine["data"][name]:
+            data[name] = mine["data"][name]
+    out["data"] = data
+    return out
+
+
+_ABSENT = object()
+
+
+def _key(secret: str) -> str:
+    """The database's name for a session (its id's SHA-256: a leaked table holds no cookie
+    anybody could present) or a sign-in limit's key."""
+    return hashlib.sha256(secret.encode()).hexdigest()

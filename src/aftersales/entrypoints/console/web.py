@@ -221,8 +221,10 @@ def safe_link(url: str | None) -> str | None:
 
 
 def form_str(form: FormData, name: str, default: str = "") -> str:
+    """A text field, trimmed; NUL characters (which no browser form sends, and PostgreSQL
+    text cannot hold) are dropped."""
     value = form.get(name)
-    return value.strip() if isinstance(value, str) else default
+    return value.replace("\x00", "").strip() if isinstance(value, str) else default
 
 
 def form_list(form: FormData, name: str) -> list[str]:
