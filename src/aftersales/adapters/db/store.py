@@ -4,14 +4,7 @@ Every statement filters on shop_id. Cases are locked with SELECT … FOR UPDATE 
 PostgreSQL (a no-op on SQLite, where BEGIN IMMEDIATE already serialises writers), and
 saved with a version check as a second guard.
 
-An optimistic store (PostgreSQL, uow.attempt_engine) runs outside a transaction: it reads
-without locks, and when its one write is the case save, that is a single version-checked
-statement committed by itself. A first write of any other kind (a refund's ledger entry,
-an order's dates, a deadline moved in place) turns it into an ordinary transaction first:
-it takes the locks the locking path takes (pending deadline rows, then the case) and checks
-the case is still at the version it read. A case changed since the read (at the save or
-at that check) raises NeedsTransaction, nothing written, and the command runs again under
-the locking path.
+An optimistic store (`optimistic=True`, PostgreSQL) reads outside a transaction: attempts.py.
 """
 
 from __future__ import annotations
@@ -32,6 +25,7 @@ from sqlalchemy import (
 
 from aftersales.adapters.db import bundles, queries, reports
 from aftersales.adapters.db import tables as t
+from aftersales.adapters.db.attempts import AttemptMixin
 from aftersales.adapters.db.claims import DeadlineClaimsMixin
 from aftersales.adapters.db.hints import unindexed
 from aftersales.adapters.db.mapping import case_from_row, case_row, order_from_rows, order_rows
@@ -42,7 +36,6 @@ from aftersales.adapters.db.statements import (
     CASE_COLUMNS,
     INSERT_CASE,
     INSERT_EVENT,
-    LOCK_CASE_PG,
     MOVE_PENDING,
     REPLACE_DEADLINE_PG,
     SELECT_CANCELLED,
@@ -84,21 +77,13 @@ from aftersales.service.ports import (
     ShopRecord,
 )
 
-# An optimistic store puts itself in its connection's info (the unit of work removes it when
-# the connection goes back to the pool): uow.attempt_engine's listener asks it before any
-# write sent through SQLAlchemy (SqlStore.before_write).
-ATTEMPT = "aftersales_attempt"
 
-
-class SqlStore(RecordsMixin, DeadlineClaimsMixin):
+class SqlStore(RecordsMixin, DeadlineClaimsMixin, AttemptMixin):
     def __init__(self, conn: Connection, new_id: Any, *, optimistic: bool = False) -> None:
         self.conn = conn
         self.new_id = new_id
         self.pg = conn.dialect.name == "postgresql"
-        self.optimistic = optimistic  # reading without a transaction (until before_write)
-        self.saved = False  # its one-statement save has committed: it may write no more
-        self.upgraded = False  # it became a transaction: the unit of work commits it
-        self._read_versions: dict[tuple[str, str], int] = {}  # cases it read, unlocked
+        self._start(optimistic)
         # The pending deadline each loaded case had, as (key, due_at): saving a case whose
         # deadline did not change then costs no deadline statement at all.
         self._deadline_seen: dict[str, tuple[str, datetime] | None] = {}
@@ -201,23 +186,6 @@ class SqlStore(RecordsMixin, DeadlineClaimsMixin):
             completed_at=order.completed_at))
 
     # --- cases and events -----------------------------------------------------------------
-    def before_write(self) -> None:
-        """An optimistic store's first write other than its one-statement save: from here
-        on it is an ordinary transaction, holding the locks the locking path would hold on
-        each case it read — the pending deadline rows, then the case — with each case still
-        at the version it read; or NeedsTransaction if one changed (nothing is written)."""
-        if not self.optimistic:
-            return
-        if self.saved:
-            raise RuntimeError("a write after an optimistic attempt's save: make it part of "
-                               "the save, or leave the command to the locking path")
-        self.optimistic, self.upgraded = False, True
-        self.conn.connection.driver_connection.autocommit = False  # (the next statement BEGINs)
-        for (shop_id, case_id), version in self._read_versions.items():
-            row = raw_read(self.conn, LOCK_CASE_PG, {"k_shop": shop_id, "k_id": case_id})
-            if row is None or row.version != version:
-                raise NeedsTransaction("version")
-
     def add_case(self, case: Case) -> None:
         self.before_write()
         row = {**case_row(case, None), "version": 1, "event_count": 0}
@@ -273,8 +241,7 @@ class SqlStore(RecordsMixin, DeadlineClaimsMixin):
             return None
         values = bundles.decode("cases", bundles.parse(row.case))
         case = self._remember(SimpleNamespace(**values), values)
-        if self.optimistic:
-            self._read_versions[shop_id, case.id] = case.version
+        self._read_unlocked(shop_id, case.id, case.version)
         events = [bundles.decode("case_events", e) for e in bundles.parse(row.history) or []]
         self._events_seen[shop_id, case.id] = [event_from_json(e) for e in
                                                sorted(events, key=lambda e: e["seq"])]
@@ -320,8 +287,7 @@ class SqlStore(RecordsMixin, DeadlineClaimsMixin):
         return None if row is None else case_from_row(row)
 
     def save_case(self, case: Case, deadline: Deadline | None, now: datetime) -> None:
-        if self.saved:
-            raise RuntimeError("an optimistic attempt saves one case, once")
+        self._refuse_after_save()
         new = case.events[case.events_saved:]
         base = case.event_base + case.events_saved
         row = case_row(case, deadline)

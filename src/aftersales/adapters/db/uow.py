@@ -1,6 +1,6 @@
 """The unit of work: one connection, one transaction per command — or, for an optimistic
 attempt, one connection in autocommit that becomes a transaction only if the command
-writes more than its one-statement case save (store.py, SqlStore.before_write)."""
+writes more than its one-statement case save (attempts.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, event
 
-from aftersales.adapters.db.store import ATTEMPT, SqlStore
+from aftersales.adapters.db.attempts import ATTEMPT, driver
+from aftersales.adapters.db.store import SqlStore
 from aftersales.service.errors import NeedsTransaction
 
 
@@ -29,7 +30,7 @@ class SqlUnitOfWork:
             # SQLAlchemy's isolation_level option costs 20–40 µs a unit of work setting and
             # resetting it (SQLAlchemy's implicit begin is a no-op on this driver, its
             # rollback one on a connection in autocommit)
-            _driver(self.conn).autocommit = True
+            driver(self.conn).autocommit = True
         else:
             self.conn.begin()
         self.store = SqlStore(self.conn, self.new_id, optimistic=self.optimistic)
@@ -42,10 +43,10 @@ class SqlUnitOfWork:
         try:
             if self.optimistic and not self.conn.invalidated:  # (an invalidated one is
                 self.conn.info.pop(ATTEMPT, None)                # cleared with its connection)
-                driver = _driver(self.conn)
+                psycopg = driver(self.conn)
                 try:
-                    driver.rollback()  # an upgraded attempt's transaction, if not committed
-                    driver.autocommit = False
+                    psycopg.rollback()  # an upgraded attempt's transaction, if not committed
+                    psycopg.autocommit = False
                 except Exception:  # a broken connection: the pool must not hand it out
                     self.conn.invalidate()
             if self.conn.in_transaction():
@@ -59,13 +60,13 @@ class SqlUnitOfWork:
         if not self.optimistic:
             self.conn.commit()
         elif self.store.upgraded:  # the attempt became a transaction on the driver
-            _driver(self.conn).commit()
+            driver(self.conn).commit()
         # else: the attempt's save (if any) committed itself
 
     def rollback(self) -> None:
         assert self.conn is not None
         if self.optimistic and self.store.upgraded:
-            _driver(self.conn).rollback()
+            driver(self.conn).rollback()
         self.conn.rollback()
 
     @contextmanager
@@ -75,14 +76,10 @@ class SqlUnitOfWork:
             yield
 
 
-def _driver(conn: Connection) -> Any:
-    return conn.connection.driver_connection
-
-
 def attempt_engine(engine: Engine) -> Engine:
     """`engine` for optimistic attempts (PostgreSQL): its units of work run in autocommit
     (SqlUnitOfWork) — no BEGIN, no COMMIT — and a statement other than a SELECT sent through SQLAlchemy first
-    asks the attempt's store (SqlStore.before_write), which turns the attempt into a
+    asks the attempt's store (attempts.py, before_write), which turns the attempt into a
     transaction on the case as it was read, or refuses. The store's own statements (the
     bundle read and the case save) bypass SQLAlchemy (statements.raw_execute, through
     libpq.py) and check for themselves. Shares `engine`'s pool; the listener is this

@@ -18,7 +18,6 @@ import hashlib
 import hmac
 import secrets
 import threading
-import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -52,11 +51,10 @@ class Session:
     accounts: list[Account]
     current: int = 0
     display_name: str = ""
-    created: float = field(default_factory=time.time)
-    seen: float = field(default_factory=time.time)
     flashes: list[tuple[str, str]] = field(default_factory=list)
     data: dict[str, Any] = field(default_factory=dict)
     # as stored: what `state()` was when read or last written, and when it was last used
+    # (the table keeps when it was made)
     kept: dict[str, Any] | None = field(default=None, repr=False, compare=False)
     seen_at: datetime | None = field(default=None, repr=False, compare=False)
 
@@ -81,18 +79,18 @@ class Session:
             "accounts": [{"user_id": a.user_id, "shop_id": a.shop_id, "shop_name": a.shop_name,
                           "role": a.principal.role.value, "buyer_id": a.principal.buyer_id,
                           "actor_id": a.principal.actor_id} for a in self.accounts],
-            "current": self.current, "display_name": self.display_name, "created": self.created,
+            "current": self.current, "display_name": self.display_name,
             "flashes": [list(f) for f in self.flashes], "data": dict(self.data),
         }
 
     @classmethod
-    def from_state(cls, sid: str, state: dict[str, Any], seen: float) -> Session:
+    def from_state(cls, sid: str, state: dict[str, Any]) -> Session:
         accounts = [Account(a["user_id"], a["shop_id"], a["shop_name"],
                             Principal(a["shop_id"], Role(a["role"]), a["buyer_id"], a["actor_id"]))
                     for a in state["accounts"]]
         return cls(sid, accounts, current=int(state["current"]),
-                   display_name=state["display_name"], created=float(state["created"]),
-                   seen=seen, flashes=[(str(k), str(t)) for k, t in state["flashes"]],
+                   display_name=state["display_name"],
+                   flashes=[(str(k), str(t)) for k, t in state["flashes"]],
                    data=dict(state["data"]))
 
 
@@ -146,7 +144,7 @@ class SessionStore:
             return None
         state, seen_at = found
         try:
-            session = Session.from_state(sid, state, seen_at.timestamp())
+            session = Session.from_state(sid, state)
         except (KeyError, TypeError, ValueError):  # written by another version: sign in again
             return None
         session.kept, session.seen_at = state, seen_at
