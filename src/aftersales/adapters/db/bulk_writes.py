@@ -14,11 +14,11 @@ from functools import cache
 from operator import itemgetter
 from typing import Any
 
-import orjson
 from psycopg.types.json import Json
 from sqlalchemy import JSON, Connection, Table
 from sqlalchemy.dialects.postgresql import psycopg as _pg_dialect
 
+from aftersales.adapters.db import bundles
 from aftersales.adapters.db.tables import UtcDateTime
 from aftersales.service.errors import Conflict
 
@@ -31,8 +31,8 @@ class _Plan:
     Each value is converted as SQLAlchemy's bind processor for its column type would,
     with direct equivalents for the two kinds that are most of the work: UtcDateTime (on
     SQLite UTC, naive, "YYYY-MM-DD HH:MM:SS.ffffff", the text SQLAlchemy's SQLite DATETIME
-    stores; on PostgreSQL the aware UTC datetime) and JSON (serialized by orjson; like
-    SQLAlchemy's JSON type, None is the JSON `null`, not SQL NULL).
+    stores; on PostgreSQL the aware UTC datetime) and JSON (bundles.dumps, as every JSON
+    column is written; like SQLAlchemy's JSON type, None is the JSON `null`, not SQL NULL).
     tests/integration/test_import.py reads both back.
     """
 
@@ -47,7 +47,7 @@ class _Plan:
                 self.convert.append((i, utc, False))
             elif isinstance(kind, JSON):
                 self.convert.append((i, _json_binary if dialect.name == "postgresql"
-                                     else _json_text, True))
+                                     else bundles.dumps, True))
             else:
                 processor = kind.dialect_impl(dialect).bind_processor(dialect)
                 if processor is not None:
@@ -88,7 +88,7 @@ def _sqlite_utc_text(value: datetime) -> str:
 
 
 def _json_binary(value: Any) -> Json:
-    return Json(value, dumps=_json_text)
+    return Json(value, dumps=bundles.dumps)
 
 
 _PG_TYPE_NAMES = {"VARCHAR": "varchar", "TEXT": "text", "INTEGER": "int4", "BIGINT": "int8",
@@ -98,10 +98,6 @@ _PG_TYPE_NAMES = {"VARCHAR": "varchar", "TEXT": "text", "INTEGER": "int4", "BIGI
 @cache
 def _pg_types(table: Table, names: tuple[str, ...] | list[str]) -> list[str]:
     return [_PG_TYPE_NAMES[str(table.c[n].type.compile(dialect=_PG)).split("(")[0]] for n in names]
-
-
-def _json_text(value: Any) -> str:
-    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
 class Writes:

@@ -69,6 +69,17 @@ def loads(text: str | bytes) -> Any:
         return json.loads(text)
 
 
+def dumps(value: Any) -> str:
+    """Values to JSON text, as every JSON column is written (the engines' serializer):
+    orjson, several times faster than json on an event's data; json for what orjson
+    refuses (an integer beyond 64 bits, a lone surrogate). Keys that are not strings
+    become strings, as json makes them."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    except TypeError:  # orjson.JSONEncodeError
+        return json.dumps(value)
+
+
 def parse(raw: Any) -> Any:
     """A JSON column: a string from SQLite, already parsed by psycopg (with `loads`)."""
     return loads(raw) if isinstance(raw, str) else raw

@@ -43,7 +43,7 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
             raw = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
         kwargs.setdefault("pool_size", 10)
         kwargs.setdefault("max_overflow", 20)
-        engine = create_engine(raw, **kwargs)
+        engine = create_engine(raw, json_serializer=bundles.dumps, **kwargs)
         _ping_when_idle(engine)
         event.listen(engine, "connect", _fast_json)
         return engine
@@ -88,6 +88,7 @@ def _sqlite(path: str | None, raw: str, **kwargs: Any) -> Engine:
     if path and path != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(raw, connect_args={"check_same_thread": False, "timeout": 30},
+                           json_serializer=bundles.dumps, json_deserializer=bundles.loads,
                            **kwargs)
 
     @event.listens_for(engine, "connect")

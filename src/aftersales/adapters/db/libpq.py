@@ -21,7 +21,6 @@ libpq releases the GIL while it waits, as psycopg does.
 from __future__ import annotations
 
 import itertools
-import json
 import re
 from datetime import date, datetime
 from enum import Enum
@@ -84,7 +83,7 @@ def _str(value: str) -> bytes:
 
 
 def _json(value: Json | Jsonb) -> bytes:
-    dumped = (value.dumps or json.dumps)(value.obj)
+    dumped = (value.dumps or bundles.dumps)(value.obj)
     return dumped if isinstance(dumped, bytes) else dumped.encode()
 
 
@@ -94,7 +93,7 @@ def _other(value: Any) -> bytes:
     if isinstance(value, Json | Jsonb):
         return _json(value)
     if isinstance(value, dict | list):
-        return json.dumps(value).encode()
+        return bundles.dumps(value).encode()
     if isinstance(value, Enum):
         return _str(str(value.value))
     return _str(str(value))

@@ -5,7 +5,6 @@ case save of PostgreSQL, and the bundle reads run as SQL compiled once per diale
 
 from __future__ import annotations
 
-import json
 from collections import namedtuple
 from datetime import UTC
 from operator import itemgetter
@@ -324,4 +323,4 @@ def event_from_json(x: dict[str, Any]) -> Event:
 def as_stored(e: Event) -> Event:
     """An event as reading it back would give it: UTC time, data through JSON."""
     return Event(e.at.astimezone(UTC), e.actor, e.kind, e.from_state, e.to_state,
-                 e.explanation, e.reason_code, json.loads(json.dumps(e.data)))
+                 e.explanation, e.reason_code, bundles.loads(bundles.dumps(e.data)))
