@@ -88,3 +88,44 @@ def test_sandbox_clock_fires(both: Desk) -> None:
     fired = both.advance(shop, "49h")["fired"]
     assert [f["case_id"] for f in fired] == [case["id"]]
     assert both.case(shop, case["id"])["state"] == "completed"
+
+
+def test_parallel_openings_on_one_line_open_one_case(both: Desk) -> None:
+    """Taobao allows one after-sales request per order line: eight buyers' taps at once on
+    the same line leave one case, and the others get the rule's 422."""
+    shop = both.shop("taobao")
+    order = both.order(shop)
+
+    def go(_: int) -> Any:
+        return both.open_case(shop, order, type="refund_only", reason="not_as_described",
+                              expect=None)
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(go, range(8)))
+    codes = sorted(r.status_code for r in results)
+    assert codes.count(201) == 1, [r.text for r in results]
+    assert {r.json()["error"]["code"] for r in results if r.status_code != 201} \
+        <= {"after_sales_already_used", "amount_exceeds_refundable"}, [r.text for r in results]
+    listed = both.client.get("/api/v1/cases", params={"limit": 50},
+                             headers=shop.auth("agent")).json()["items"]
+    assert [c["order_id"] for c in listed].count(order["id"]) == 1
+
+
+def test_parallel_refunds_on_one_order_stay_within_what_was_paid(both: Desk) -> None:
+    """Kuaishou lets a line be asked about again while nothing is refunded; when two such
+    cases are approved at once, the second refund sees the first (the order is held while
+    a refund is planned): the order's refunds never pass what the buyer paid."""
+    shop = both.shop("kuaishou")
+    order = both.order(shop)  # one line, 100.00 paid
+    first, second = (both.open_case(shop, order, type="refund_only", reason="not_as_described")
+                     for _ in range(2))
+
+    def approve(case_id: str) -> Any:
+        return both.act(shop, case_id, "approve", "agent", expect=None)
+
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(approve, [first["id"], second["id"]]))
+    assert [r.status_code for r in results] == [200, 200], [r.text for r in results]
+    refunds = both.client.get("/api/v1/refunds", params={"order_id": order["id"]},
+                              headers=shop.auth("finance")).json()["items"]
+    assert sum(r["amount"]["amount"] for r in refunds) <= 10000, refunds

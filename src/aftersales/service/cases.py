@@ -79,6 +79,8 @@ def _open(deps: Deps, store: Store, principal: Principal, data: NewCase, case_id
     method = _enum_or_error(RefundMethod, data.refund_method or "original", "refund_method")
     assert isinstance(ctype, CaseType) and isinstance(reason, Reason)
     assert isinstance(method, RefundMethod)
+    # openings on one order take turns: the rules count the order's other cases and refunds
+    store.lock_order(principal.shop_id, data.order_id)
     found = store.get_order_bundle(principal.shop_id, data.order_id)
     if found is None or (principal.role is Role.buyer and found[1].buyer_id != principal.buyer_id):
         raise NotFound(f"no order {data.order_id}", code="order_not_found")

@@ -49,8 +49,14 @@ def _line_split(loaded: Loaded, goods: Money) -> dict[str, int]:
 
 
 def start_refund(deps: Deps, store: Store, loaded: Loaded, now: datetime) -> None:
-    """On entering `refunding`: record the plan's entries once, then execute them."""
+    """On entering `refunding`: record the plan's entries once, then execute them.
+
+    The plan counts what the order's other cases were refunded: the order is held first and
+    its ledger read again, so two refunds on one order at once cannot both spend the same
+    money (the case's own lock does not cover its siblings)."""
     case = loaded.case
+    store.lock_order(case.shop_id, case.order_id)
+    loaded.ledger = store.refunds_for_order(case.shop_id, case.order_id)
     plan = plan_for(loaded)
     for planned in plan.entries:
         entry = LedgerEntry(

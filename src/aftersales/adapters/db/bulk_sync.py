@@ -140,6 +140,9 @@ class StagingStore:
     def refunds_for_order(self, shop_id: str, order_id: str) -> list[LedgerEntry]:
         return list(self.ledger.get(order_id, []))
 
+    def lock_order(self, shop_id: str, order_id: str) -> None:
+        raise NotStaged("deciding on an order's money (the per-payload path locks the order)")
+
     def add_refund(self, entry: LedgerEntry) -> bool:
         taken = self.ledger.setdefault(entry.order_id, [])
         if any((e.case_id, e.round, e.kind) == (entry.case_id, entry.round, entry.kind) for e in taken):

@@ -133,6 +133,10 @@ SELECT_CASE_BUNDLE_LOCKED_PG = bundles.case_bundle(pg=True, lock=_PENDING_LOCKED
 LOCK_CASE_PG = select(_c.version).where(
     _c.shop_id == bindparam("k_shop"), _c.id == bindparam("k_id"),
     _PENDING_LOCKED.is_not(None)).with_for_update()
+# An order held for the rest of the transaction (SqlStore.lock_order)
+LOCK_ORDER_PG = select(t.orders.c.id).where(
+    t.orders.c.shop_id == bindparam("k_shop"), t.orders.c.id == bindparam("k_id")
+).with_for_update()
 SELECT_CASE_BUNDLE_PG = bundles.case_bundle(pg=True)
 SELECT_CASE_BUNDLE_SQLITE = bundles.case_bundle(pg=False)
 SELECT_ORDER_BUNDLE_PG = bundles.order_bundle(pg=True)

@@ -36,6 +36,7 @@ from aftersales.adapters.db.statements import (
     CASE_COLUMNS,
     INSERT_CASE,
     INSERT_EVENT,
+    LOCK_ORDER_PG,
     MOVE_PENDING,
     REPLACE_DEADLINE_PG,
     SELECT_CANCELLED,
@@ -254,6 +255,17 @@ class SqlStore(RecordsMixin, DeadlineClaimsMixin, AttemptMixin):
         row = raw_read(self.conn, SELECT_ORDER_BUNDLE_PG if self.pg else SELECT_ORDER_BUNDLE_SQLITE,
                        keys)
         return None if row is None else self._order_bundle(row)
+
+    def lock_order(self, shop_id: str, order_id: str) -> None:
+        """Hold the order until this transaction ends. What may still be asked about or
+        refunded on an order is computed from its other cases and its ledger; two
+        transactions deciding on the same order at once would each count without the
+        other (two cases on one line, two refunds of the same money). On PostgreSQL they
+        take turns on the order row; the reads after this see what the other committed.
+        SQLite's writer transaction (BEGIN IMMEDIATE) already holds the whole database."""
+        self.before_write()  # (an optimistic store: from here on a transaction)
+        if self.pg:
+            self.conn.execute(LOCK_ORDER_PG, {"k_shop": shop_id, "k_id": order_id})
 
     def _order_bundle(self, row: Any) -> tuple[ShopRecord, Order, list[LedgerEntry]] | None:
         lines: list[Any] = [SimpleNamespace(**bundles.decode("order_lines", x))
