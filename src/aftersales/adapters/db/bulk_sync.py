@@ -140,7 +140,7 @@ class StagingStore:
     def refunds_for_order(self, shop_id: str, order_id: str) -> list[LedgerEntry]:
         return list(self.ledger.get(order_id, []))
 
-    def lock_order(self, shop_id: str, order_id: str) -> None:
+    def lock_order(self, shop_id: str, order_id: str) -> bool:
         raise NotStaged("deciding on an order's money (the per-payload path locks the order)")
 
     def add_refund(self, entry: LedgerEntry) -> bool:

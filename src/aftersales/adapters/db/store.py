@@ -256,16 +256,22 @@ class SqlStore(RecordsMixin, DeadlineClaimsMixin, AttemptMixin):
                        keys)
         return None if row is None else self._order_bundle(row)
 
-    def lock_order(self, shop_id: str, order_id: str) -> None:
-        """Hold the order until this transaction ends. What may still be asked about or
-        refunded on an order is computed from its other cases and its ledger; two
-        transactions deciding on the same order at once would each count without the
-        other (two cases on one line, two refunds of the same money). On PostgreSQL they
-        take turns on the order row; the reads after this see what the other committed.
-        SQLite's writer transaction (BEGIN IMMEDIATE) already holds the whole database."""
+    def lock_order(self, shop_id: str, order_id: str) -> bool:
+        """Hold the order until this transaction ends. True when what this transaction
+        read of the order before (its ledger, its cases) may be older than the lock.
+
+        What may still be asked about or refunded on an order is computed from its other
+        cases and its ledger; two transactions deciding on the same order at once would
+        each count without the other (two cases on one line, two refunds of the same
+        money). On PostgreSQL they take turns on the order row, and the statements after
+        the lock see what the other committed (READ COMMITTED: a new snapshot each); what
+        was read before must be read again. SQLite's writer transaction (BEGIN IMMEDIATE)
+        has held the whole database since before anything was read: nothing to do."""
+        if not self.pg:
+            return False
         self.before_write()  # (an optimistic store: from here on a transaction)
-        if self.pg:
-            self.conn.execute(LOCK_ORDER_PG, {"k_shop": shop_id, "k_id": order_id})
+        self.conn.execute(LOCK_ORDER_PG, {"k_shop": shop_id, "k_id": order_id})
+        return True
 
     def _order_bundle(self, row: Any) -> tuple[ShopRecord, Order, list[LedgerEntry]] | None:
         lines: list[Any] = [SimpleNamespace(**bundles.decode("order_lines", x))
