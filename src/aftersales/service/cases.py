@@ -85,6 +85,9 @@ def _open(deps: Deps, store: Store, principal: Principal, data: NewCase, case_id
     if found is None or (principal.role is Role.buyer and found[1].buyer_id != principal.buyer_id):
         raise NotFound(f"no order {data.order_id}", code="order_not_found")
     shop, order, ledger = found
+    if any(r.max_buyer_cases is not None for r in shop.policy.auto_approve):
+        # that rule counts the buyer's cases on every order: openings take turns per buyer
+        store.hold("buyer", shop.shop.id, order.buyer_id)
     now = deps.now_for(shop)
     profile = deps.profiles(shop.shop.platform)
     by_line, total = refunded_amounts(order, ledger)

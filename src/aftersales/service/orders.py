@@ -95,7 +95,11 @@ def import_order(deps: Deps, principal: Principal, data: NewOrder) -> tuple[Orde
         existing = uow.store.find_order(principal.shop_id, data.platform_order_id)
         if existing is not None:
             return existing, False
-        uow.store.add_order(order, deps.clock.now())
+        if not uow.store.add_order(order, deps.clock.now()):
+            # posted at the same moment by another request, which got there first
+            existing = uow.store.find_order(principal.shop_id, data.platform_order_id)
+            assert existing is not None
+            return existing, False
         uow.commit()
     return order, True
 

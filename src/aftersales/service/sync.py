@@ -35,6 +35,8 @@ def apply_snapshot(deps: Deps, principal: Principal, snap: PlatformSnapshot, *,
         shop = store.get_shop(principal.shop_id)
         assert shop is not None
         now = deps.now_for(shop)
+        # two snapshots of a case not created yet lock no row: they take turns on its id
+        store.hold("platform_case", shop.shop.id, snap.platform_case_id)
         case = store.find_case_by_platform_id(shop.shop.id, snap.platform_case_id, lock=True)
         if case is None:
             loaded = _create(deps, store, shop, snap, order_id, now)
@@ -79,7 +81,10 @@ def _order_for(deps: Deps, store: Store, shop: ShopRecord, snap: PlatformSnapsho
                   buyer_id=snap.buyer_id or "unknown", paid_at=now,
                   payment_method=PaymentMethod.other, currency=amount.currency,
                   freight=Money.zero(amount.currency), free_shipping=True, lines=built)
-    store.add_order(order, now)
+    if not store.add_order(order, now):  # another case's sync created it just now
+        known = store.find_order(shop.shop.id, snap.platform_order_id)
+        assert known is not None
+        return known
     return order
 
 

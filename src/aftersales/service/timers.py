@@ -115,12 +115,13 @@ def advance_clock(deps: Deps, principal: Principal, *, to: datetime | None = Non
     if target < start:
         raise InvalidInput("a sandbox clock only moves forward", code="clock_backwards")
     fired: list[Fired] = []
-    cursor = start
+    cursor, was = start, shop.clock_at
     while True:  # step through due times so outcomes happen in time order, each at its time
         with deps.uow() as uow:
             nxt = uow.store.next_due(principal.shop_id, target)
         step = target if nxt is None else max(nxt, cursor)
-        _set_clock(deps, principal.shop_id, step)
+        _move_clock(deps, principal.shop_id, was, step)
+        was = step
         fired += sweep(deps, step, shop_id=principal.shop_id)
         notifications.warn_near_due(deps, step, live_only=False, shop_id=principal.shop_id)
         if step >= target:
@@ -129,9 +130,14 @@ def advance_clock(deps: Deps, principal: Principal, *, to: datetime | None = Non
     return target, fired
 
 
-def _set_clock(deps: Deps, shop_id: str, at: datetime) -> None:
+def _move_clock(deps: Deps, shop_id: str, was: datetime | None, at: datetime) -> None:
+    """Another advance at the same time would otherwise interleave its steps with ours and
+    could set the clock back (after its later deadlines fired): the second to write
+    finds the clock moved and stops, with what it fired so far done."""
     with deps.uow() as uow:
-        uow.store.set_clock(shop_id, at)
+        if not uow.store.move_clock(shop_id, was, at):
+            raise Conflict("the sandbox clock was moved by another advance meanwhile; read "
+                           "it again (GET /clock) and advance from there", code="clock_moved")
         uow.commit()
 
 

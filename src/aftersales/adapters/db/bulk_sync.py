@@ -133,12 +133,16 @@ class StagingStore:
         oid = self.order_ids.get(platform_order_id)
         return None if oid is None else self.get_order(shop_id, oid)
 
-    def add_order(self, order: Order, now: datetime) -> None:
+    def add_order(self, order: Order, now: datetime) -> bool:
         self._know(order)
         self.new_orders.append((order, now))
+        return True  # (the batch's orders were looked up together; the flush checks again)
 
     def refunds_for_order(self, shop_id: str, order_id: str) -> list[LedgerEntry]:
         return list(self.ledger.get(order_id, []))
+
+    def hold(self, *key: str) -> None:
+        pass  # one process applies every version of an order's cases, in file order
 
     def lock_order(self, shop_id: str, order_id: str) -> bool:
         raise NotStaged("deciding on an order's money (the per-payload path locks the order)")

@@ -133,6 +133,8 @@ SELECT_CASE_BUNDLE_LOCKED_PG = bundles.case_bundle(pg=True, lock=_PENDING_LOCKED
 LOCK_CASE_PG = select(_c.version).where(
     _c.shop_id == bindparam("k_shop"), _c.id == bindparam("k_id"),
     _PENDING_LOCKED.is_not(None)).with_for_update()
+# A key held for the rest of the transaction (SqlStore.hold)
+HOLD_PG = text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))")
 # An order held for the rest of the transaction (SqlStore.lock_order)
 LOCK_ORDER_PG = select(t.orders.c.id).where(
     t.orders.c.shop_id == bindparam("k_shop"), t.orders.c.id == bindparam("k_id")

@@ -22,6 +22,8 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from aftersales.adapters.db import bundles, queries, reports
 from aftersales.adapters.db import tables as t
@@ -34,6 +36,7 @@ from aftersales.adapters.db.statements import (
     ALL_CASE_COLUMNS,
     ALWAYS_WRITTEN,
     CASE_COLUMNS,
+    HOLD_PG,
     INSERT_CASE,
     INSERT_EVENT,
     LOCK_ORDER_PG,
@@ -117,6 +120,25 @@ class SqlStore(RecordsMixin, DeadlineClaimsMixin, AttemptMixin):
     def set_clock(self, shop_id: str, at: datetime) -> None:
         self.conn.execute(update(t.shops).where(t.shops.c.id == shop_id).values(clock_at=at))
 
+    def move_clock(self, shop_id: str, was: datetime | None, at: datetime) -> bool:
+        """Set the sandbox clock to `at` only if it still reads `was`: False when another
+        advance moved it meanwhile (a compare-and-set; the clock never goes back)."""
+        c = t.shops.c
+        still = c.clock_at.is_(None) if was is None else c.clock_at == was
+        return self.conn.execute(update(t.shops).where(c.id == shop_id, still)
+                                 .values(clock_at=at)).rowcount == 1
+
+    def hold(self, *key: str) -> None:
+        """Until this transaction ends, another transaction holding the same key waits
+        here: for decisions that count rows no single row lock covers (a buyer's cases
+        across orders, a platform case not created yet). PostgreSQL: a transaction-scoped
+        advisory lock on the key's hash (two keys with one hash only wait for each other).
+        SQLite's writer transaction already serialises every writer."""
+        if not self.pg:
+            return
+        self.before_write()  # (an optimistic store: from here on a transaction)
+        self.conn.execute(HOLD_PG, {"k": "\x1f".join(key).replace("\x00", "")})
+
     def set_policy(self, shop_id: str, policy: MerchantPolicy) -> None:
         self.conn.execute(update(t.shops).where(t.shops.c.id == shop_id)
                           .values(policy=policy.to_dict()))
@@ -136,10 +158,19 @@ class SqlStore(RecordsMixin, DeadlineClaimsMixin, AttemptMixin):
         return Principal(row.shop_id, Role(row.role), row.buyer_id, row.id[-8:])
 
     # --- orders ---------------------------------------------------------------------------
-    def add_order(self, order: Order, now: datetime) -> None:
+    def add_order(self, order: Order, now: datetime) -> bool:
+        """False, writing nothing, when the shop has the platform order already — also when
+        another transaction inserted it at the same moment (the insert waits for that one
+        and yields to it: ON CONFLICT DO NOTHING), where a look-up first would have found
+        nothing and the unique key would have failed the request."""
         head, lines = order_rows(order, now)
-        self.conn.execute(insert(t.orders).values(head))
+        dialect_insert = pg_insert if self.pg else sqlite_insert
+        added = self.conn.execute(dialect_insert(t.orders).values(head).on_conflict_do_nothing(
+            index_elements=["shop_id", "platform_order_id"]).returning(t.orders.c.id)).first()
+        if added is None:
+            return False
         self.conn.execute(insert(t.order_lines), lines)
+        return True
 
     def _order(self, where: Any) -> Order | None:
         return self._with_lines(self.conn.execute(select(t.orders).where(where)).first())
