@@ -304,3 +304,21 @@ def test_two_clock_advances_at_once_never_move_the_clock_back(app: App, make: Ma
         f"the sandbox clock went back to {now} after reaching {start + timedelta(days=2)} "
         f"(the late advance answered {results[0]!r})")
     assert isinstance(results[0], DomainError) and results[0].code == "clock_moved", results[0]
+
+
+# --- one username added twice at once (service/users.py: create_user) --------------------
+def test_a_username_added_twice_at_once_is_taken_for_the_second(app: App, make: Make) -> None:
+    """The second of two additions at once finds no such user on its look-up; its insert
+    waits for the first's and yields, and it answers `username_taken` as one after the
+    other does. Before, the unique key failed it with an IntegrityError (HTTP 500)."""
+    from aftersales.entrypoints.console.staff import create_user
+
+    shop = make.shop("taobao")
+    there, go = threading.Event(), threading.Event()
+    first, second = _first_paused_then_second(
+        lambda: create_user(_paused(app.deps, there, go), shop.shop.id, "xiaomei", "pass-1234",
+                            "agent"),
+        lambda: create_user(app.deps, shop.shop.id, "xiaomei", "pass-1234", "agent"),
+        there, go)
+    assert not isinstance(first, Exception), first
+    assert isinstance(second, DomainError) and second.code == "username_taken", repr(second)

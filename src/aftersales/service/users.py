@@ -70,9 +70,11 @@ def create_user(deps: Deps, directory: DirectoryFor, shop_id: str, username: str
         if uow.store.get_shop(shop_id) is None:
             raise NotFound(f"no shop {shop_id}", code="shop_not_found")
         dirx = directory(uow)
+        taken = InvalidInput(f"user {name!r} already exists in this shop", code="username_taken")
         if any(u["shop_id"] == shop_id for u in dirx.users_named(name)):
-            raise InvalidInput(f"user {name!r} already exists in this shop", code="username_taken")
-        dirx.add_user(row)
+            raise taken
+        if not dirx.add_user(row):  # added by another request at the same moment
+            raise taken
         uow.commit()
     return _user(row)
 

@@ -18,8 +18,12 @@ class SqlDirectory:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
-    def add_user(self, row: Mapping[str, Any]) -> None:
-        self.conn.execute(insert(t.users).values(**row))
+    def add_user(self, row: Mapping[str, Any]) -> bool:
+        """False, writing nothing, when the shop has the username already (also when
+        another transaction added it at the same moment: the insert waits and yields)."""
+        dialect_insert = pg_insert if self.conn.dialect.name == "postgresql" else sqlite_insert
+        return self.conn.execute(dialect_insert(t.users).values(**row).on_conflict_do_nothing(
+            index_elements=["shop_id", "username"]).returning(t.users.c.id)).first() is not None
 
     def users_named(self, username: str) -> list[dict[str, Any]]:
         u = t.users.c
