@@ -26,6 +26,13 @@ from typing import Any
 
 from aftersales.domain.errors import InvalidInput, InvalidTransition, RuleRefused
 from aftersales.domain.money import Money
+from aftersales.domain.vocabulary import Role
+
+# Who reads upstream claims — and so the case events that tell of them (kinds starting
+# with EVENT_PREFIX): the merchant's supplier, its order and what is recovered from it are
+# the shop's business, not the buyer's nor the warehouse's.
+READERS = frozenset({Role.agent, Role.finance, Role.admin})
+EVENT_PREFIX = "upstream_claim_"
 
 STATUSES = ("open", "partially_recovered", "recovered", "refused", "withdrawn")
 # A claim still waiting for the supplier: money may still come back.

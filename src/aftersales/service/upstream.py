@@ -30,7 +30,7 @@ from aftersales.service.views import iso, money
 OPENERS = frozenset({Role.agent, Role.admin})
 FINANCE = frozenset({Role.finance, Role.admin})
 SETTLERS = frozenset({Role.agent, Role.finance, Role.admin})
-READERS = frozenset({Role.agent, Role.finance, Role.admin})
+READERS = domain.READERS
 
 
 def _allow(principal: Principal, roles: frozenset[Role], what: str) -> None:

@@ -17,6 +17,8 @@ from aftersales.domain.money import Money
 from aftersales.domain.orders import Order
 from aftersales.domain.profile import Profile
 from aftersales.domain.transitions import PUBLIC_ACTIONS, allowed_actions
+from aftersales.domain.upstream import EVENT_PREFIX as CLAIM_EVENTS
+from aftersales.domain.upstream import READERS as CLAIM_READERS
 from aftersales.domain.vocabulary import Role, State
 from aftersales.service.casework import Loaded
 from aftersales.service.ports import LedgerEntry, Store
@@ -138,6 +140,9 @@ def case_view(store: Store, loaded: Loaded, now: datetime, role: Role | None = N
             "compensation": money(plan.compensation), "gift_deduction": money(plan.gift_deduction),
             "total": money(plan.total), "method": plan.method.value, "notes": list(plan.notes)}
     if with_events:
-        view["events"] = [event_view(e) for e in store.events(case.shop_id, case.id)]
+        events = store.events(case.shop_id, case.id)
+        if role is not None and role not in CLAIM_READERS:  # (the claims' own rule)
+            events = [e for e in events if not e.kind.startswith(CLAIM_EVENTS)]
+        view["events"] = [event_view(e) for e in events]
     return view
 
