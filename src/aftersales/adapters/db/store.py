@@ -301,7 +301,7 @@ class SqlStore(RecordsMixin, DeadlineClaimsMixin, AttemptMixin):
         if not self.pg:
             return False
         self.before_write()  # (an optimistic store: from here on a transaction)
-        self.conn.execute(LOCK_ORDER_PG, {"k_shop": shop_id, "k_id": order_id})
+        raw_read(self.conn, LOCK_ORDER_PG, {"k_shop": shop_id, "k_id": order_id})
         return True
 
     def _order_bundle(self, row: Any) -> tuple[ShopRecord, Order, list[LedgerEntry]] | None:
