@@ -70,6 +70,8 @@ def test_return_story_across_roles(server: Any, browser: Any, shots: Path, tmp_p
     # 1. the buyer opens a return with a photo (on a phone)
     buyer, bw = _page(browser, PHONE)
     buyer.goto(f"{base}/portal/login?token={sample.buyer_token}")
+    buyer.screenshot(path=shots / "00-buyer-link.png", full_page=True)
+    buyer.click("#portal-continue")
     assert buyer.url.endswith("/portal")
     buyer.screenshot(path=shots / "01-buyer-orders.png", full_page=True)
     buyer.click("text=申请售后")

@@ -27,8 +27,11 @@ def sign_in(client: Any, username: str, password: str = PASSWORD) -> str:
 
 
 def buyer_in(client: Any, sample: Sample) -> str:
-    resp = client.get(f"/portal/login?token={sample.buyer_token}")
-    assert resp.status_code == 303
+    page = client.get(f"/portal/login?token={sample.buyer_token}")
+    assert page.status_code == 200, page.text
+    resp = client.post("/portal/login", data={"csrf": csrf_of(page.text),
+                                              "token": sample.buyer_token})
+    assert resp.status_code == 303, resp.text
     return csrf_of(client.get("/portal").text)
 
 

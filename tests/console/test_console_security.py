@@ -141,3 +141,20 @@ def test_language_switch_keeps_the_page_and_never_leaves_the_site(client) -> Non
     assert resp.headers["location"] == "/queue?state=requested" and resp.cookies.get("as_lang") == "en"
     assert client.get("/lang/zh-CN?next=//evil.example/x").headers["location"] == "/"
     assert client.get("/lang/en?next=/cases/x/act/approve").headers["location"] == "/"
+
+
+def test_opening_a_portal_link_signs_nobody_in_until_the_buyer_continues(client, world) -> None:
+    """A GET that signed in would let any page end a visitor's desk session and sign them
+    into someone else's portal: the link asks first; the POST needs the page's CSRF."""
+    sample = world[1]
+    sign_in(client, "agent")
+    page = client.get(f"/portal/login?token={sample.buyer_token}")
+    assert page.status_code == 200 and 'action="/portal/login"' in page.text
+    assert client.get("/queue").status_code == 200  # still the agent
+    assert client.post("/portal/login", data={"token": sample.buyer_token}).status_code == 403
+    assert client.get("/queue").status_code == 200
+    resp = client.post("/portal/login", data={"csrf": csrf_of(page.text),
+                                              "token": sample.buyer_token})
+    assert resp.status_code == 303 and resp.headers["location"].endswith("/portal")
+    assert client.get("/queue").status_code == 303  # now the buyer: staff pages send away
+    assert client.get("/portal/login?token=not-a-token").status_code == 401

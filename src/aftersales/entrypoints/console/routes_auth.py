@@ -13,6 +13,7 @@ from aftersales.entrypoints.console.sessions import PRE_COOKIE, SESSION_COOKIE, 
 from aftersales.entrypoints.console.web import Ctx, Desk, PageError, form_str
 from aftersales.service import desk as reads
 from aftersales.service import shops, users
+from aftersales.service.ports import Principal
 
 HOME = {Role.admin: "/queue", Role.agent: "/queue", Role.warehouse: "/warehouse",
         Role.finance: "/finance", Role.buyer: "/portal"}
@@ -44,6 +45,18 @@ def _start(desk: Desk, ctx: Ctx, accounts: list[Account], name: str, url: str) -
     desk.set_cookie(resp, SESSION_COOKIE, cookie)
     resp.delete_cookie(PRE_COOKIE, path="/")
     return resp
+
+
+def _buyer(desk: Desk, ctx: Ctx, token: str) -> Principal:
+    """The buyer a portal link's token names, or the page saying the link is not valid."""
+    try:
+        with desk.deps.uow() as uow:
+            principal = shops.authenticate(uow.store, token)
+    except DomainError:
+        principal = None
+    if principal is None or principal.role is not Role.buyer:
+        raise PageError(401, ctx.lang.gettext("This link is not valid. Ask the shop for a new one."))
+    return principal
 
 
 def routes(desk: Desk) -> APIRouter:
@@ -114,18 +127,28 @@ def routes(desk: Desk) -> APIRouter:
         return await run_in_threadpool(run)
 
     @r.get("/portal/login")
-    def portal_login(request: Request, token: str = "") -> Response:
+    def portal_link(request: Request, token: str = "") -> Response:
+        """The link a shop sends its buyer. Opening it signs nobody in — a GET that did
+        would let any page sign a visitor into someone else's portal, ending their own
+        session — it asks to continue, and the POST below signs in."""
         ctx = desk.ctx(request)
-        try:
-            with desk.deps.uow() as uow:
-                principal = shops.authenticate(uow.store, token)
-        except DomainError:
-            principal = None
-        if principal is None or principal.role is not Role.buyer:
-            raise PageError(401, ctx.lang.gettext("This link is not valid. Ask the shop for a new one."))
+        principal = _buyer(desk, ctx, token)
         shop = reads.shop_info(desk.deps, principal.shop_id)
-        account = Account(None, principal.shop_id, shop["name"], principal)
-        return _start(desk, ctx, [account], principal.buyer_id or "", "/portal")
+        who = None if ctx.session is None else ctx.session.display_name or None
+        return desk.render(ctx, "portal_login.html", shop_name=shop["name"], token=token,
+                           signed_in_as=who)
+
+    @r.post("/portal/login")
+    async def portal_login(request: Request) -> Response:
+        ctx = await desk.actx(request)
+        form = await desk.form(request, ctx)  # (checks the page's CSRF token)
+
+        def run() -> Response:  # database work off the event loop
+            principal = _buyer(desk, ctx, form_str(form, "token"))
+            shop = reads.shop_info(desk.deps, principal.shop_id)
+            account = Account(None, principal.shop_id, shop["name"], principal)
+            return _start(desk, ctx, [account], principal.buyer_id or "", "/portal")
+        return await run_in_threadpool(run)
 
     @r.get("/lang/{code}")
     def language(request: Request, code: str, next: str = "/") -> Response:
