@@ -36,12 +36,19 @@ def test_unknown_currency_is_refused() -> None:
     ("0.30", "USD", 30),  # 0.1 + 0.2 style float traps do not exist here
     ("19.990", "CNY", 1999),  # trailing zeros beyond the minor unit are exact
     ("1500", "JPY", 1500),  # no minor unit
-    ("99999999999999999.99", "CNY", 9999999999999999999),
+    ("92233720368547758.07", "CNY", 2**63 - 1),  # the most a 64-bit amount column holds
 ])
 def test_parse_major_is_exact(text: str, currency: str, minor: int) -> None:
     """PLATFORMS.md Taobao: amounts arrive as yuan strings; DOMAIN.md: never floats — the
     parse is exact decimal arithmetic."""
     assert Money.parse_major(text, currency) == Money(minor, currency)
+
+
+def test_an_amount_no_column_holds_is_refused() -> None:
+    with pytest.raises(InvalidInput):
+        Money.parse_major("92233720368547758.08", "CNY")
+    with pytest.raises(InvalidInput):
+        Money(-(2**63), "CNY")
 
 
 @pytest.mark.parametrize("text", ["", "abc", "1.2.3", "1,50", "12.345", "1e3", "¥12", "1.5", "--1", "+-1",

@@ -363,6 +363,8 @@ def _ship_return(case: Case, req: ActionRequest, ctx: CaseContext, now: datetime
         raise InvalidInput("ship_return needs carrier and waybill", code="waybill_required")
     case.return_carrier, case.return_waybill = req.carrier.strip(), req.waybill.strip()
     case.return_prepaid = req.prepaid if req.prepaid is not None else True
+    if req.return_freight is not None and req.return_freight.amount < 0:
+        raise InvalidInput("return freight cannot be negative", code="invalid_amount")
     case.return_freight = req.return_freight
     return f"buyer shipped the return: {case.return_carrier} {case.return_waybill}"
 

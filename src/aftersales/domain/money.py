@@ -17,6 +17,9 @@ CURRENCIES = frozenset({
     "KRW", "JPY", "AUD", "NZD", "CAD", "SGD", "MYR", "THB", "VND", "IDR", "PHP", "INR", "ZAR",
     "KZT",
 })
+# What an amount column holds (64-bit): a larger amount is a typing error, refused on input
+MAX_MINOR = 2**63 - 1
+
 # Minor units per major unit, for parsing "12.50"-style strings platforms send (ISO 4217).
 EXPONENT = {"JPY": 0, "KRW": 0, "CLP": 0, "VND": 0}
 
@@ -29,6 +32,8 @@ class Money:
     def __post_init__(self) -> None:
         if not isinstance(self.amount, int) or isinstance(self.amount, bool):
             raise InvalidInput(f"money amount must be an integer number of minor units: {self.amount!r}")
+        if not -MAX_MINOR <= self.amount <= MAX_MINOR:
+            raise InvalidInput(f"money amount out of range: {self.amount}", code="invalid_amount")
         if self.currency not in CURRENCIES:
             raise InvalidInput(f"unknown currency {self.currency!r}", code="invalid_currency")
 

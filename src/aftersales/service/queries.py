@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from aftersales.domain.errors import Forbidden
+from aftersales.domain.errors import Forbidden, InvalidInput
 from aftersales.domain.vocabulary import Role
 from aftersales.service.deps import Deps
 from aftersales.service.errors import NotFound
@@ -13,12 +13,15 @@ from aftersales.service.ports import CaseFilter, Principal
 from aftersales.service.views import case_summary, ledger_view
 
 LEDGER_ROLES = frozenset({Role.finance, Role.admin, Role.agent})
+MAX_QUERY = 200  # characters of search text (the API's `q` has the same cap)
 
 
 def list_cases(deps: Deps, principal: Principal,
                flt: CaseFilter) -> tuple[list[dict[str, Any]], str | None]:
     if principal.role is Role.buyer:
         flt = replace(flt, buyer_id=principal.buyer_id)
+    if flt.q is not None and len(flt.q) > MAX_QUERY:  # (SQLite refuses a LIKE over 50 kB)
+        raise InvalidInput(f"search text is at most {MAX_QUERY} characters", code="invalid_query")
     with deps.uow() as uow:
         shop = uow.store.get_shop(principal.shop_id)
         if shop is None:

@@ -111,7 +111,10 @@ def advance_clock(deps: Deps, principal: Principal, *, to: datetime | None = Non
         start = deps.now_for(shop)
     if (to is None) == (by is None):
         raise InvalidInput("give exactly one of `to` or `by`", code="invalid_clock_advance")
-    target = require_aware(to, "to") if to is not None else start + parse_duration(by or "")
+    try:
+        target = require_aware(to, "to") if to is not None else start + parse_duration(by or "")
+    except OverflowError:  # past year 9999
+        raise InvalidInput("the clock cannot go that far", code="invalid_duration") from None
     if target < start:
         raise InvalidInput("a sandbox clock only moves forward", code="clock_backwards")
     fired: list[Fired] = []

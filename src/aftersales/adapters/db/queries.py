@@ -24,12 +24,22 @@ def _encode(deadline_at: datetime | None, case_id: str) -> str:
 
 
 def _decode(cursor: str) -> tuple[datetime, str]:
+    """A cursor this module made, or invalid_cursor: it comes back from the client, so
+    anything else (nested JSON, a time without its offset, an id that is not text) is
+    refused here rather than by the database."""
+    malformed = InvalidInput("malformed cursor", code="invalid_cursor")
+    if len(cursor) > 400:  # ours are under 150 characters
+        raise malformed
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         at, case_id = json.loads(raw)
-        return datetime.fromisoformat(at), str(case_id)
-    except (ValueError, TypeError):
-        raise InvalidInput("malformed cursor", code="invalid_cursor") from None
+        when = datetime.fromisoformat(at)
+        if when.tzinfo is None or not isinstance(case_id, str):
+            raise malformed
+        case_id.encode()  # (a lone surrogate cannot travel to the database)
+        return when, case_id
+    except (ValueError, TypeError, RecursionError):  # (UnicodeError is a ValueError)
+        raise malformed from None
 
 
 def list_cases(conn: Connection, shop_id: str, flt: CaseFilter) -> tuple[list[Case], str | None]:

@@ -142,7 +142,7 @@ def routes(dk: Desk) -> APIRouter:
                 upstream.open_claim(dk.deps, ctx.principal, case_id, form_str(form, "supplier"),
                                     form_str(form, "supplier_order_id"), amount.amount,
                                     form_str(form, "description"),
-                                    int(count) if count.isdigit() else 0)
+                                    int(count) if count.isascii() and count.isdigit() else 0)
                 ctx.flash("ok", ctx.lang.gettext("Claim opened."))
             except DomainError as exc:
                 ctx.flash("error", dk.error_text(ctx.lang, exc))

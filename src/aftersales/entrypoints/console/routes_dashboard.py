@@ -20,10 +20,13 @@ from aftersales.service import desk, reports, timers
 
 
 def _day(text: str, default: date) -> date:
+    """A day from the form, or `default` for one that is not a date or lies where a day's
+    span in the shop's timezone would leave the calendar (year 1, year 9999)."""
     try:
-        return date.fromisoformat(text) if text else default
+        day = date.fromisoformat(text) if text else default
     except ValueError:
         return default
+    return day if 1900 <= day.year <= 9000 else default
 
 
 def chart_data(s: dict[str, Any], label: Any) -> dict[str, Any]:
@@ -89,7 +92,7 @@ def routes(dk: Desk) -> APIRouter:
             amount, unit = form_str(form, "amount"), form_str(form, "unit")
             fired = None
             try:
-                if unit not in ("h", "d") or not amount.isdigit():
+                if unit not in ("h", "d") or not (amount.isascii() and amount.isdigit()):
                     raise DomainError("amount and unit", code="invalid_duration")
                 _, done = timers.advance_clock(dk.deps, ctx.principal, by=f"{amount}{unit}")
                 fired = [{"case_id": f.case_id, "outcome": f.outcome, "at": f.at.astimezone(UTC).isoformat()}

@@ -53,7 +53,7 @@ def routes(dk: Desk) -> APIRouter:
             lines = []
             for ln in order.lines:
                 qty = form_str(form, f"qty_{ln.id}")
-                if qty and qty.isdigit() and int(qty) > 0:
+                if qty.isascii() and qty.isdigit() and int(qty) > 0:  # ("²".isdigit())
                     lines.append((ln.id, int(qty)))
             amount = form_str(form, "amount")
             data = cases.NewCase(
@@ -107,7 +107,8 @@ def routes(dk: Desk) -> APIRouter:
         def run() -> Response:  # database work off the event loop
             stars = form_str(form, "stars")
             try:
-                cases.rate(dk.deps, ctx.principal, case_id, int(stars) if stars.isdigit() else 0)
+                given = int(stars) if stars.isascii() and stars.isdigit() else 0  # ("²".isdigit())
+                cases.rate(dk.deps, ctx.principal, case_id, given)
             except DomainError as exc:
                 ctx.flash("error", dk.error_text(ctx.lang, exc))
                 return dk.redirect(ctx, f"/portal/cases/{case_id}")

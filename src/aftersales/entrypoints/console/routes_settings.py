@@ -51,6 +51,8 @@ def routes(dk: Desk) -> APIRouter:
                 shops.set_policy(dk.deps, ctx.principal, ctx.principal.shop_id, data)
             except json.JSONDecodeError as exc:
                 return page(ctx, text, f"JSON: {exc.msg} (line {exc.lineno})", 422)
+            except (RecursionError, ValueError):  # nested too deep; an integer of > 4300 digits
+                return page(ctx, text, "JSON: nested too deeply or a number too long", 422)
             except DomainError as exc:
                 return page(ctx, text, dk.error_text(ctx.lang, exc), 422)
             ctx.flash("ok", ctx.lang.gettext("Policy saved."))
