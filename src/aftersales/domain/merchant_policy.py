@@ -63,6 +63,17 @@ class MerchantPolicy:
         return data
 
     @classmethod
+    def checked(cls, data: Mapping[str, Any]) -> MerchantPolicy:
+        """A policy a merchant sends: `from_dict`, and what reading a stored one forgives
+        refused — a category that is not a name, an alert address no mail can go to."""
+        try:
+            _texts(data.get("excluded_categories", []), "excluded_categories")
+            _extra(data.get("extra", {}))
+        except (ValueError, TypeError) as exc:
+            raise InvalidInput(f"invalid merchant policy: {exc}", code="invalid_policy") from None
+        return cls.from_dict(data)
+
+    @classmethod
     def from_dict(cls, data: Mapping[str, Any] | None) -> MerchantPolicy:
         if not data:
             return cls()
@@ -81,7 +92,8 @@ class MerchantPolicy:
             )
             return cls(
                 no_reason_days=_whole(data.get("no_reason_days"), "no_reason_days", optional=True),
-                excluded_categories=frozenset(data.get("excluded_categories", [])),
+                excluded_categories=frozenset(
+                    v for v in data.get("excluded_categories", []) if isinstance(v, str)),
                 require_evidence=bool(data.get("require_evidence", True)),
                 buyer_pays_no_reason_freight=bool(data.get("buyer_pays_no_reason_freight", True)),
                 return_freight_cap=_whole(data.get("return_freight_cap", 2000), "return_freight_cap",
@@ -93,3 +105,26 @@ class MerchantPolicy:
             )
         except (KeyError, ValueError, TypeError) as exc:
             raise InvalidInput(f"invalid merchant policy: {exc}", code="invalid_policy") from None
+
+
+def _texts(values: Any, what: str) -> list[str]:
+    """A list of non-empty strings (categories are compared with the order's, as text)."""
+    if not isinstance(values, list) or not all(isinstance(v, str) and v for v in values):
+        raise ValueError(f"{what} is a list of names")
+    return values
+
+
+def _extra(values: Any) -> dict[str, Any]:
+    """Free-form settings, except the one the notifier mails to: an address it can store
+    (at most 254 characters, one @, no control characters)."""
+    extra = dict(values)
+    email = extra.get("alert_email")
+    if email is not None and not is_email(email):
+        raise ValueError("extra.alert_email is one e-mail address")
+    return extra
+
+
+def is_email(value: Any) -> bool:
+    """One address a mail can go to and the notifications table can hold."""
+    return (isinstance(value, str) and 3 <= len(value) <= 254 and value.count("@") == 1
+            and value.isprintable() and not any(c in value for c in " ,;<>"))

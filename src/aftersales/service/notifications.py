@@ -13,13 +13,17 @@ import smtplib
 from datetime import datetime, timedelta
 
 from aftersales.domain.case import Case
+from aftersales.domain.merchant_policy import is_email
 from aftersales.service.deps import Deps
 from aftersales.service.ports import Mailer, ShopRecord, Store
 
 
 def alert_address(shop: ShopRecord) -> str | None:
+    """The shop's alert address; None without one, or with one a policy stored before
+    addresses were checked holds that no mail could go to (its mail is skipped: a mail
+    that cannot be queued must not fail the deadline or the request that sends it)."""
     value = shop.policy.extra.get("alert_email")
-    return str(value) if value else None
+    return value if is_email(value) else None
 
 
 def enqueue(deps: Deps, store: Store, shop: ShopRecord, case: Case | None, subject: str,

@@ -105,7 +105,7 @@ def set_policy(deps: Deps, principal: Principal | None, shop_id: str,
     """
     if principal is not None and (principal.role is not Role.admin or principal.shop_id != shop_id):
         raise Forbidden("only the shop's admin sets its policy")
-    policy = MerchantPolicy.from_dict(data)
+    policy = MerchantPolicy.checked(data)
     with deps.uow() as uow:
         require_shop(uow.store, shop_id)
         uow.store.set_policy(shop_id, policy)

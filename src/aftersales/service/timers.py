@@ -114,7 +114,10 @@ def advance_clock(deps: Deps, principal: Principal, *, to: datetime | None = Non
     try:
         target = require_aware(to, "to") if to is not None else start + parse_duration(by or "")
     except OverflowError:  # past year 9999
-        raise InvalidInput("the clock cannot go that far", code="invalid_duration") from None
+        target = datetime.max.replace(tzinfo=start.tzinfo)
+    if target.year > LATEST_YEAR:  # deadlines and horizons are added to it: keep room
+        raise InvalidInput(f"a sandbox clock goes up to the year {LATEST_YEAR}",
+                           code="invalid_duration")
     if target < start:
         raise InvalidInput("a sandbox clock only moves forward", code="clock_backwards")
     fired: list[Fired] = []
@@ -131,6 +134,9 @@ def advance_clock(deps: Deps, principal: Principal, *, to: datetime | None = Non
             break
         cursor = step
     return target, fired
+
+
+LATEST_YEAR = 2200  # as the API's dates (schemas/common.py)
 
 
 def _move_clock(deps: Deps, shop_id: str, was: datetime | None, at: datetime) -> None:

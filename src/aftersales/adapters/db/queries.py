@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import datetime
+import re
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, and_, func, or_, select
@@ -16,6 +17,7 @@ from aftersales.domain.errors import InvalidInput
 from aftersales.service.ports import CaseFilter
 
 FAR = "9999-12-31T00:00:00+00:00"
+_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")  # what case ids are made of (ids.py)
 
 
 def _encode(deadline_at: datetime | None, case_id: str) -> str:
@@ -34,11 +36,10 @@ def _decode(cursor: str) -> tuple[datetime, str]:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         at, case_id = json.loads(raw)
         when = datetime.fromisoformat(at)
-        if when.tzinfo is None or not isinstance(case_id, str):
+        if when.tzinfo is None or not isinstance(case_id, str) or not _ID.fullmatch(case_id):
             raise malformed
-        case_id.encode()  # (a lone surrogate cannot travel to the database)
-        return when, case_id
-    except (ValueError, TypeError, RecursionError):  # (UnicodeError is a ValueError)
+        return when.astimezone(UTC), case_id  # (year 1 at +05:00 is no time in UTC)
+    except (ValueError, TypeError, RecursionError, OverflowError):
         raise malformed from None
 
 

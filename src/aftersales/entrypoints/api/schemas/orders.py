@@ -41,14 +41,14 @@ class ExtraIn(Model):
 
 class LineIn(Model):
     sku: Text(100)
-    name: Text(500)
-    link: Text(2000) | None = None
+    name: Text(300)  # (the columns' widths: tables.py)
+    link: Text(1000) | None = None
     unit_price: Price
     quantity: Quantity
     paid_amount: Price
     attributes: dict[Text(50), Text(200, min_length=0)] = Field(
         default_factory=dict, max_length=50, examples=[{"colour": "black", "size": "M"}])
-    category: Text(100) | None = None
+    category: Text(60) | None = None
     no_reason_excluded: StrictBool = False
     gifts: list[ExtraIn] = Field(default_factory=list, max_length=50)
     accessories: list[ExtraIn] = Field(default_factory=list, max_length=50)
