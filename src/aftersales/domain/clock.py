@@ -11,7 +11,10 @@ from aftersales.domain.errors import InvalidInput
 def require_aware(at: datetime, name: str = "time") -> datetime:
     if at.tzinfo is None or at.utcoffset() is None:
         raise InvalidInput(f"{name} must carry a UTC offset: {at.isoformat()}", code="naive_datetime")
-    return at.astimezone(UTC)
+    try:
+        return at.astimezone(UTC)
+    except OverflowError:  # year 1 east of UTC, year 9999 west of it
+        raise InvalidInput(f"{name} is out of range: {at.isoformat()}", code="invalid_time") from None
 
 
 def window_end(start: datetime, days: int, timezone: str) -> datetime:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import inspect
 import json
 import os
+import socket
 import sys
 import threading
 import time
@@ -77,7 +78,7 @@ def parse_time(text: str, name: str = "--now") -> datetime:
 
 @app.command()
 def serve(ctx: typer.Context, host: str = typer.Option("127.0.0.1", help="Interface to bind"),
-          port: int = typer.Option(8000, help="Port"),
+          port: int = typer.Option(8000, min=1, max=65535, help="Port"),
           workers: int = typer.Option(1, min=1, max=64,
                                       help="Server processes (one per core serves most)")) -> None:
     """HTTP API and web console; with --workers N, N processes share the port."""
@@ -90,6 +91,10 @@ def serve(ctx: typer.Context, host: str = typer.Option("127.0.0.1", help="Interf
         raise
     import uvicorn
 
+    try:  # a host name uvicorn could not bind fails here in one line, not in its traceback
+        socket.getaddrinfo(host, port)
+    except (OSError, UnicodeError) as exc:
+        raise InvalidInput(f"cannot listen on {host[:80]!r}: {exc}", code="invalid_host") from None
     database = (ctx.obj or {}).get("database")
     if database:
         os.environ["AFTERSALES_DATABASE_URL"] = database
@@ -105,14 +110,18 @@ def serve(ctx: typer.Context, host: str = typer.Option("127.0.0.1", help="Interf
 
 @app.command()
 def worker(ctx: typer.Context,
-           interval: float = typer.Option(1.0, help="Seconds between passes"),
-           batch: int = typer.Option(200, min=1, help="Deadlines claimed per transaction")) -> None:
+           interval: float = typer.Option(1.0, min=0.01, max=86400,
+                                          help="Seconds between passes"),
+           batch: int = typer.Option(200, min=1, max=100_000,
+                                     help="Deadlines claimed per transaction")) -> None:
     """Fire due deadlines continuously (and send queued notifications) until SIGTERM/SIGINT."""
     application = _app(ctx)
     with application.deps.uow() as uow:  # fail fast, in one line, if the database is unreachable
         uow.store.list_shops()
     stop = threading.Event()
     install_signal_handlers(stop)
+    if interval != interval:  # NaN passes any range check
+        raise InvalidInput("--interval is a number of seconds", code="invalid_interval")
     err.print(f"worker: started (pid {os.getpid()}), every {interval:g}s; Ctrl-C to stop")
     stats = run_worker(application.deps, stop, interval=interval, batch=batch,
                        log=lambda line: err.print(line, markup=False))
@@ -122,7 +131,7 @@ def worker(ctx: typer.Context,
 @app.command()
 def tick(ctx: typer.Context,
          now: str | None = typer.Option(None, "--now", help="ISO 8601 time (default: now)"),
-         batch: int = typer.Option(200, min=1, help="Deadlines claimed per transaction"),
+         batch: int = typer.Option(200, min=1, max=100_000, help="Deadlines claimed per transaction"),
          as_json: bool = typer.Option(False, "--json", help="Print JSON")) -> None:
     """Fire everything due at --now once (live shops), print what fired, exit."""
     at = parse_time(now) if now is not None else None
@@ -171,9 +180,15 @@ def demo(ctx: typer.Context,
     if exists:
         raise InvalidInput("the database already has shops; the demo fills an empty one "
                            "(use --if-empty to skip quietly)", code="not_empty")
+    try:  # before the demo is written: its tokens are stored hashed, shown only here
+        tokens_file.parent.mkdir(parents=True, exist_ok=True)
+        with tokens_file.open("a", encoding="utf-8"):
+            pass
+    except OSError as exc:
+        raise InvalidInput(f"cannot write the demo tokens to {tokens_file}: {exc.strerror}",
+                           code="invalid_path") from None
     started = time.perf_counter()
     result = run_demo(application.deps)
-    tokens_file.parent.mkdir(parents=True, exist_ok=True)
     tokens_file.write_text(json.dumps(result.tokens_json(), ensure_ascii=False, indent=2) + "\n",
                            encoding="utf-8")
     print_summary(out, result, time.perf_counter() - started, tokens_file)
@@ -205,6 +220,9 @@ def shop_policy(ctx: typer.Context, shop: str = typer.Option(..., "--shop", help
     except json.JSONDecodeError as exc:
         raise InvalidInput(f"{file}: not JSON: {exc.msg} (line {exc.lineno})",
                            code="invalid_policy") from None
+    except (UnicodeDecodeError, RecursionError, ValueError):  # not UTF-8; too deep; 5,000 digits
+        raise InvalidInput(f"{file}: not a JSON policy (UTF-8 text, nested a few levels)",
+                           code="invalid_policy") from None
     if not isinstance(data, dict):
         raise InvalidInput(f"{file}: a policy is a JSON object", code="invalid_policy")
     view = shops.set_policy(deps, None, shop, data)
@@ -222,7 +240,11 @@ def user_create(ctx: typer.Context, shop: str = typer.Option(..., "--shop", help
     from aftersales.entrypoints.console.staff import create_user
 
     if password_stdin:
-        password = sys.stdin.readline().rstrip("\n")
+        try:
+            password = sys.stdin.buffer.readline().decode("utf-8").rstrip("\r\n")
+        except UnicodeDecodeError:
+            raise InvalidInput("the password on standard input is not UTF-8 text",
+                               code="weak_password") from None
     else:
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     user = create_user(_app(ctx).deps, shop, username, password, role, name)

@@ -24,8 +24,8 @@ def hash_token(token: str) -> str:
 def create_shop(deps: Deps, name: str, platform: str, *, sandbox: bool = False,
                 timezone: str = "Asia/Shanghai", policy: MerchantPolicy | None = None,
                 shop_id: str | None = None) -> ShopRecord:
-    if not name.strip():
-        raise InvalidInput("a shop needs a name", code="invalid_name")
+    if not name.strip() or len(name) > 200:
+        raise InvalidInput("a shop's name is 1–200 characters", code="invalid_name")
     deps.profiles(platform)  # raises for an unknown platform
     try:
         ZoneInfo(timezone)
@@ -51,6 +51,9 @@ def create_token(deps: Deps, shop_id: str, role: str, buyer_id: str | None = Non
     if parsed is None or parsed not in TOKEN_ROLES:
         raise InvalidInput(f"unknown role {role!r}; roles: {', '.join(sorted(TOKEN_ROLES))}",
                            code="invalid_role")
+    if len(buyer_id or "") > 120 or len(label or "") > 200:  # (the columns' widths)
+        raise InvalidInput("a buyer id is at most 120 characters, a label 200",
+                           code="invalid_input")
     if (parsed is Role.buyer) != bool(buyer_id):
         raise InvalidInput("a buyer token needs --buyer, and only a buyer token takes one",
                            code="invalid_buyer")

@@ -53,6 +53,8 @@ def create_user(deps: Deps, directory: DirectoryFor, shop_id: str, username: str
     name = username.strip()
     if not name or len(name) > 120 or any(ch.isspace() for ch in name):
         raise InvalidInput("a username is 1–120 characters without spaces", code="invalid_username")
+    if display_name is not None and len(display_name) > 120:
+        raise InvalidInput("a display name is at most 120 characters", code="invalid_name")
     if len(password) < 8:
         raise InvalidInput("a password needs at least 8 characters", code="weak_password")
     try:

@@ -34,7 +34,7 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
     raw = database_url(url)
     try:
         parsed = make_url(raw)
-    except ArgumentError:
+    except (ArgumentError, ValueError):  # (a port that is not a number)
         raise DatabaseUrlError(f"not a database URL: {raw!r}") from None
     if parsed.get_backend_name() == "sqlite":
         return _sqlite(parsed.database, raw, **kwargs)

@@ -177,9 +177,12 @@ class Fields:
     def unix(self, field: str, unit: str = "s") -> datetime:
         """A unix timestamp in seconds, milliseconds, or "auto" (told apart by size)."""
         value = self.integer(field)
-        if unit == "ms" or (unit == "auto" and value >= _MS_THRESHOLD):
-            return EPOCH + timedelta(milliseconds=value)
-        return EPOCH + timedelta(seconds=value)
+        try:
+            if unit == "ms" or (unit == "auto" and value >= _MS_THRESHOLD):
+                return EPOCH + timedelta(milliseconds=value)
+            return EPOCH + timedelta(seconds=value)
+        except (OverflowError, ValueError):  # beyond the years 1–9999
+            raise self.error(field, f"out of range: {value}") from None
 
     def opt_unix(self, field: str, unit: str = "s") -> datetime | None:
         """Like unix(); absent or 0 (platforms' "no deadline") gives None."""
@@ -192,7 +195,10 @@ class Fields:
             moment = datetime.strptime(value, "%Y-%m-%d %H:%M:%S")
         except ValueError as exc:
             raise self.error(field, f"must be a time like \"2024-05-20 18:30:00\", got {value!r}") from exc
-        return moment.replace(tzinfo=zone).astimezone(UTC)
+        try:
+            return moment.replace(tzinfo=zone).astimezone(UTC)
+        except OverflowError:  # year 1 east of UTC
+            raise self.error(field, f"out of range: {value!r}") from None
 
     def sub(self, field: str) -> Fields:
         return Fields(self.platform, self.require(field), self.name(field))
