@@ -169,3 +169,15 @@ def test_an_alert_email_stored_before_the_check_stops_no_deadline(pg: Desk) -> N
     rated = pg.client.post(f"/api/v1/cases/{case['id']}/rating", json={"stars": 1},
                            headers=shop.auth("buyer"))
     _not_500(rated)
+
+
+def test_a_case_naming_one_line_twice_is_refused(desk: Desk) -> None:
+    """Two entries for a one-unit line were accepted (201): the case claimed two units."""
+    shop = desk.shop()
+    order = desk.order(shop)
+    line = order["lines"][0]["id"]
+    res = desk.client.post("/api/v1/cases", json={
+        "order_id": order["id"], "type": "refund_only", "reason": "not_as_described",
+        "lines": [{"line_id": line, "quantity": 1}, {"line_id": line, "quantity": 1}]},
+        headers=shop.auth("buyer"))
+    assert_error(res, 422, "duplicate_line")

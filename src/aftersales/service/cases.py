@@ -79,6 +79,9 @@ def _open(deps: Deps, store: Store, principal: Principal, data: NewCase, case_id
     method = _enum_or_error(RefundMethod, data.refund_method or "original", "refund_method")
     assert isinstance(ctype, CaseType) and isinstance(reason, Reason)
     assert isinstance(method, RefundMethod)
+    if len({line_id for line_id, _ in data.lines}) != len(data.lines):
+        raise InvalidInput("each order line at most once in a case, with its quantity",
+                           code="duplicate_line")
     # openings on one order take turns: the rules count the order's other cases and refunds
     store.lock_order(principal.shop_id, data.order_id)
     found = store.get_order_bundle(principal.shop_id, data.order_id)
