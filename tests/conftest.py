@@ -139,6 +139,20 @@ def app(engine: Engine, clock: FixedClock, tmp_path: Path) -> App:
     return bootstrap(engine=engine, clock=clock, evidence_dir=tmp_path / "evidence")
 
 
+@pytest.fixture(scope="module")
+def pg_url() -> Iterator[str]:
+    """A PostgreSQL database for a module whose tests need PostgreSQL itself."""
+    with postgres_database() as url:
+        yield url
+
+
+@pytest.fixture
+def pg_app(pg_url: str) -> Iterator[App]:
+    """The app on `pg_url`, migrated afresh for each test, its clock fixed at T0."""
+    with migrated_engine(pg_url) as engine:
+        yield bootstrap(engine=engine, clock=FixedClock(T0))
+
+
 @dataclass
 class Make:
     """Builders with sensible defaults, through the service layer (the one write path)."""

@@ -20,7 +20,7 @@ def _set_clock(app, shop_id: str, delta: timedelta) -> None:
     """Move a sandbox shop's clock without firing anything: deadlines are then near or past."""
     with app.deps.uow() as uow:
         shop = uow.store.get_shop(shop_id)
-        uow.store.set_clock(shop_id, app.deps.now_for(shop) + delta)
+        uow.store.move_clock(shop_id, shop.clock_at, app.deps.now_for(shop) + delta)
         uow.commit()
 
 

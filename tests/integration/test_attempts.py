@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import psycopg
@@ -29,26 +29,14 @@ from aftersales.entrypoints.bootstrap import App, bootstrap
 from aftersales.service import cases
 from aftersales.service.deps import Deps
 from aftersales.service.ports import Principal, UnitOfWork
-from conftest import T0, Make, migrated_engine, postgres_database
+from conftest import T0, Make, migrated_engine
 
 pytestmark = pytest.mark.postgres
 
 
-@pytest.fixture(scope="module")
-def pg_url() -> Iterator[str]:
-    with postgres_database() as url:
-        yield url
-
-
 @pytest.fixture
-def app(pg_url: str) -> Iterator[App]:
-    with migrated_engine(pg_url) as engine:
-        yield bootstrap(engine=engine, clock=FixedClock(T0))
-
-
-@pytest.fixture
-def make(app: App) -> Make:
-    return Make(app)
+def app(pg_app: App) -> App:
+    return pg_app  # (Make and the tests below run on PostgreSQL only)
 
 
 class Counted:

@@ -15,42 +15,29 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 import pytest
 
-from aftersales.adapters.clock import FixedClock
 from aftersales.domain.errors import DomainError
 from aftersales.domain.merchant_policy import MerchantPolicy
 from aftersales.domain.money import Money
 from aftersales.domain.sync import PlatformSnapshot
 from aftersales.domain.vocabulary import CaseType, Reason, Role, State
-from aftersales.entrypoints.bootstrap import App, bootstrap
+from aftersales.entrypoints.bootstrap import App
 from aftersales.service import cases, orders, shops, sync, timers
 from aftersales.service.deps import Deps
 from aftersales.service.ports import Principal, UnitOfWork
-from conftest import T0, Make, migrated_engine, postgres_database
+from conftest import T0, Make
 
 pytestmark = pytest.mark.postgres
 
 
-@pytest.fixture(scope="module")
-def pg_url() -> Iterator[str]:
-    with postgres_database() as url:
-        yield url
-
-
 @pytest.fixture
-def app(pg_url: str) -> Iterator[App]:
-    with migrated_engine(pg_url) as engine:
-        yield bootstrap(engine=engine, clock=FixedClock(T0))
-
-
-@pytest.fixture
-def make(app: App) -> Make:
-    return Make(app)
+def app(pg_app: App) -> App:
+    return pg_app  # (Make and the tests below run on PostgreSQL only)
 
 
 class _PausedCommit:
@@ -88,43 +75,18 @@ def _paused(deps: Deps, there: threading.Event, go: threading.Event) -> Deps:
     return dataclasses.replace(deps, uow=wrap(deps.uow), attempt=attempt)
 
 
-def _one_after_the_other(first: Callable[[], Any], second: Callable[[], Any],
-                         there: threading.Event, go: threading.Event) -> list[Any]:
-    """Run `first` until it pauses before its commit, then `second`; check `second` waits,
-    let `first` commit; each one's result or error, in that order."""
-    results: list[Any] = [None, None]
-
-    def run(i: int, work: Callable[[], Any]) -> None:
-        try:
-            results[i] = work()
-        except DomainError as exc:
-            results[i] = exc
-
-    one = threading.Thread(target=run, args=(0, first))
-    one.start()
-    assert there.wait(10), "the first decision did not reach its commit"
-    two = threading.Thread(target=run, args=(1, second))
-    two.start()
-    two.join(0.5)
-    waited = two.is_alive()
-    go.set()
-    one.join(10)
-    two.join(10)
-    assert waited, "the second decision did not wait for the first's order"
-    return results
-
-
 def _first_paused_then_second(first: Callable[[], Any], second: Callable[[], Any],
-                              there: threading.Event, go: threading.Event) -> list[Any]:
+                              there: threading.Event, go: threading.Event, *,
+                              must_wait: bool = False) -> list[Any]:
     """Run `first` until it pauses before its commit, then `second` (given half a second
     to finish or block), let `first` commit; each one's result or exception, in order.
-    No assertion on waiting: the caller checks the outcome."""
+    `must_wait`: `second` must still be waiting when `first` is let go."""
     results: list[Any] = [None, None]
 
     def run(i: int, work: Callable[[], Any]) -> None:
         try:
             results[i] = work()
-        except Exception as exc:  # an IntegrityError is an outcome here
+        except Exception as exc:  # a refusal, or an IntegrityError, is an outcome here
             results[i] = exc
 
     one = threading.Thread(target=run, args=(0, first))
@@ -133,10 +95,13 @@ def _first_paused_then_second(first: Callable[[], Any], second: Callable[[], Any
     two = threading.Thread(target=run, args=(1, second))
     two.start()
     two.join(0.5)
+    waited = two.is_alive()
     go.set()
     one.join(10)
     two.join(10)
     assert not one.is_alive() and not two.is_alive(), "a request hung"
+    if must_wait:
+        assert waited, "the second decision did not wait for the first's order"
     return results
 
 
@@ -147,9 +112,9 @@ def test_a_second_opening_on_the_line_waits_and_is_refused(app: App, make: Make)
     request = cases.NewCase(order_id=order.id, type="refund_only", reason="not_as_described",
                             lines=((order.lines[0].id, 1),), description="")
     there, go = threading.Event(), threading.Event()
-    first, second = _one_after_the_other(
+    first, second = _first_paused_then_second(
         lambda: cases.open_case(_paused(app.deps, there, go), buyer, request),
-        lambda: cases.open_case(app.deps, buyer, request), there, go)
+        lambda: cases.open_case(app.deps, buyer, request), there, go, must_wait=True)
     assert not isinstance(first, Exception), first
     assert isinstance(second, DomainError) and second.code == "after_sales_already_used", second
 
@@ -161,9 +126,9 @@ def test_a_second_refund_on_the_order_waits_and_counts_the_first(app: App, make:
                 for _ in range(2))
     agent = Principal(shop.shop.id, Role.agent, None, "agent1")
     there, go = threading.Event(), threading.Event()
-    _one_after_the_other(
+    _first_paused_then_second(
         lambda: cases.act(_paused(app.deps, there, go), agent, one.id, "approve"),
-        lambda: cases.act(app.deps, agent, two.id, "approve"), there, go)
+        lambda: cases.act(app.deps, agent, two.id, "approve"), there, go, must_wait=True)
     with app.engine.connect() as conn:
         paid = conn.exec_driver_sql(
             "SELECT case_id, amount FROM refunds WHERE order_id = %(o)s AND status = "

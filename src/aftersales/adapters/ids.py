@@ -11,8 +11,13 @@ parent's ids).
 from __future__ import annotations
 
 import os
+import re
 import threading
 import time
+
+# What an id a request names can be made of: ours (UUIDv7 text) and the platforms'. One
+# that does not match cannot exist, and is refused before it reaches the database.
+ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 
 _BLOCK = 4096
 _TAKE = 10  # bytes per id: 80 random bits, of which 74 are used

@@ -7,6 +7,10 @@ from zoneinfo import ZoneInfo
 
 from aftersales.domain.errors import InvalidInput
 
+# The years a time given to this system may fall in: room left on both sides for the
+# deadlines and windows added to it (Python's datetimes end at the year 9999).
+EARLIEST_YEAR, LATEST_YEAR = 1970, 2200
+
 
 def require_aware(at: datetime, name: str = "time") -> datetime:
     if at.tzinfo is None or at.utcoffset() is None:

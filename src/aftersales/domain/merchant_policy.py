@@ -51,6 +51,11 @@ class MerchantPolicy:
     counter_offer_percent: int | None = None  # suggest a partial refund for quality claims
     extra: Mapping[str, Any] = field(default_factory=dict)
 
+    @property
+    def counts_buyer_cases(self) -> bool:
+        """An auto-approval rule looks at the buyer's earlier cases (on every order)."""
+        return any(r.max_buyer_cases is not None for r in self.auto_approve)
+
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["excluded_categories"] = sorted(self.excluded_categories)

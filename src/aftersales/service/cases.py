@@ -88,7 +88,7 @@ def _open(deps: Deps, store: Store, principal: Principal, data: NewCase, case_id
     if found is None or (principal.role is Role.buyer and found[1].buyer_id != principal.buyer_id):
         raise NotFound(f"no order {data.order_id}", code="order_not_found")
     shop, order, ledger = found
-    if any(r.max_buyer_cases is not None for r in shop.policy.auto_approve):
+    if shop.policy.counts_buyer_cases:
         # that rule counts the buyer's cases on every order: openings take turns per buyer
         store.hold("buyer", shop.shop.id, order.buyer_id)
     now = deps.now_for(shop)
@@ -148,7 +148,7 @@ def recommend(store: Store, loaded: Loaded, now: datetime) -> Recommendation:
     if REASONS[case.reason].evidence and policy.require_evidence:
         kinds = frozenset(_evidence_kind(e) for e in store.evidence(case.shop_id, case.id))
     history = 0
-    if any(r.max_buyer_cases is not None for r in policy.auto_approve):
+    if policy.counts_buyer_cases:
         history = store.buyer_case_count(case.shop_id, case.buyer_id) - 1
     insp = case.inspection
     facts = None if insp is None else InspectionFacts(

@@ -13,7 +13,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from aftersales.domain.clock import parse_duration, require_aware
+from aftersales.domain.clock import LATEST_YEAR, parse_duration, require_aware
 from aftersales.domain.errors import DomainError, InvalidInput
 from aftersales.domain.vocabulary import Role
 from aftersales.service import notifications
@@ -111,13 +111,14 @@ def advance_clock(deps: Deps, principal: Principal, *, to: datetime | None = Non
         start = deps.now_for(shop)
     if (to is None) == (by is None):
         raise InvalidInput("give exactly one of `to` or `by`", code="invalid_clock_advance")
+    too_far = InvalidInput(f"a sandbox clock goes up to the year {LATEST_YEAR}",
+                           code="invalid_duration")
     try:
         target = require_aware(to, "to") if to is not None else start + parse_duration(by or "")
     except OverflowError:  # past year 9999
-        target = datetime.max.replace(tzinfo=start.tzinfo)
-    if target.year > LATEST_YEAR:  # deadlines and horizons are added to it: keep room
-        raise InvalidInput(f"a sandbox clock goes up to the year {LATEST_YEAR}",
-                           code="invalid_duration")
+        raise too_far from None
+    if target.year > LATEST_YEAR:
+        raise too_far
     if target < start:
         raise InvalidInput("a sandbox clock only moves forward", code="clock_backwards")
     fired: list[Fired] = []
@@ -134,9 +135,6 @@ def advance_clock(deps: Deps, principal: Principal, *, to: datetime | None = Non
             break
         cursor = step
     return target, fired
-
-
-LATEST_YEAR = 2200  # as the API's dates (schemas/common.py)
 
 
 def _move_clock(deps: Deps, shop_id: str, was: datetime | None, at: datetime) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,12 +11,12 @@ from sqlalchemy import Connection, and_, func, or_, select
 
 from aftersales.adapters.db import tables as t
 from aftersales.adapters.db.mapping import case_from_row
+from aftersales.adapters.ids import ID
 from aftersales.domain.case import Case
 from aftersales.domain.errors import InvalidInput
 from aftersales.service.ports import CaseFilter
 
 FAR = "9999-12-31T00:00:00+00:00"
-_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")  # what case ids are made of (ids.py)
 
 
 def _encode(deadline_at: datetime | None, case_id: str) -> str:
@@ -36,7 +35,7 @@ def _decode(cursor: str) -> tuple[datetime, str]:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         at, case_id = json.loads(raw)
         when = datetime.fromisoformat(at)
-        if when.tzinfo is None or not isinstance(case_id, str) or not _ID.fullmatch(case_id):
+        if when.tzinfo is None or not isinstance(case_id, str) or not ID.fullmatch(case_id):
             raise malformed
         return when.astimezone(UTC), case_id  # (year 1 at +05:00 is no time in UTC)
     except (ValueError, TypeError, RecursionError, OverflowError):

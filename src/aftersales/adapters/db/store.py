@@ -27,7 +27,6 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from aftersales.adapters.db import bundles, queries, reports
 from aftersales.adapters.db import tables as t
-from aftersales.adapters.db.attempts import AttemptMixin
 from aftersales.adapters.db.claims import DeadlineClaimsMixin
 from aftersales.adapters.db.hints import unindexed
 from aftersales.adapters.db.mapping import case_from_row, case_row, order_from_rows, order_rows
@@ -36,10 +35,8 @@ from aftersales.adapters.db.statements import (
     ALL_CASE_COLUMNS,
     ALWAYS_WRITTEN,
     CASE_COLUMNS,
-    HOLD_PG,
     INSERT_CASE,
     INSERT_EVENT,
-    LOCK_ORDER_PG,
     MOVE_PENDING,
     REPLACE_DEADLINE_PG,
     SELECT_CANCELLED,
@@ -66,6 +63,7 @@ from aftersales.adapters.db.statements import (
     raw_read,
     update_case_statement,
 )
+from aftersales.adapters.db.turns import TurnsMixin
 from aftersales.domain.case import Case
 from aftersales.domain.deadlines import Deadline
 from aftersales.domain.events import Event
@@ -82,7 +80,7 @@ from aftersales.service.ports import (
 )
 
 
-class SqlStore(RecordsMixin, DeadlineClaimsMixin, AttemptMixin):
+class SqlStore(RecordsMixin, DeadlineClaimsMixin, TurnsMixin):
     def __init__(self, conn: Connection, new_id: Any, *, optimistic: bool = False) -> None:
         self.conn = conn
         self.new_id = new_id
@@ -117,9 +115,6 @@ class SqlStore(RecordsMixin, DeadlineClaimsMixin, AttemptMixin):
         rows = self.conn.execute(select(t.shops).order_by(t.shops.c.created_at)).all()
         return [self._shop(r) for r in rows]
 
-    def set_clock(self, shop_id: str, at: datetime) -> None:
-        self.conn.execute(update(t.shops).where(t.shops.c.id == shop_id).values(clock_at=at))
-
     def move_clock(self, shop_id: str, was: datetime | None, at: datetime) -> bool:
         """Set the sandbox clock to `at` only if it still reads `was`: False when another
         advance moved it meanwhile (a compare-and-set; the clock never goes back)."""
@@ -127,17 +122,6 @@ class SqlStore(RecordsMixin, DeadlineClaimsMixin, AttemptMixin):
         still = c.clock_at.is_(None) if was is None else c.clock_at == was
         return self.conn.execute(update(t.shops).where(c.id == shop_id, still)
                                  .values(clock_at=at)).rowcount == 1
-
-    def hold(self, *key: str) -> None:
-        """Until this transaction ends, another transaction holding the same key waits
-        here: for decisions that count rows no single row lock covers (a buyer's cases
-        across orders, a platform case not created yet). PostgreSQL: a transaction-scoped
-        advisory lock on the key's hash (two keys with one hash only wait for each other).
-        SQLite's writer transaction already serialises every writer."""
-        if not self.pg:
-            return
-        self.before_write()  # (an optimistic store: from here on a transaction)
-        self.conn.execute(HOLD_PG, {"k": "\x1f".join(key).replace("\x00", "")})
 
     def set_policy(self, shop_id: str, policy: MerchantPolicy) -> None:
         self.conn.execute(update(t.shops).where(t.shops.c.id == shop_id)
@@ -286,23 +270,6 @@ class SqlStore(RecordsMixin, DeadlineClaimsMixin, AttemptMixin):
         row = raw_read(self.conn, SELECT_ORDER_BUNDLE_PG if self.pg else SELECT_ORDER_BUNDLE_SQLITE,
                        keys)
         return None if row is None else self._order_bundle(row)
-
-    def lock_order(self, shop_id: str, order_id: str) -> bool:
-        """Hold the order until this transaction ends. True when what this transaction
-        read of the order before (its ledger, its cases) may be older than the lock.
-
-        What may still be asked about or refunded on an order is computed from its other
-        cases and its ledger; two transactions deciding on the same order at once would
-        each count without the other (two cases on one line, two refunds of the same
-        money). On PostgreSQL they take turns on the order row, and the statements after
-        the lock see what the other committed (READ COMMITTED: a new snapshot each); what
-        was read before must be read again. SQLite's writer transaction (BEGIN IMMEDIATE)
-        has held the whole database since before anything was read: nothing to do."""
-        if not self.pg:
-            return False
-        self.before_write()  # (an optimistic store: from here on a transaction)
-        raw_read(self.conn, LOCK_ORDER_PG, {"k_shop": shop_id, "k_id": order_id})
-        return True
 
     def _order_bundle(self, row: Any) -> tuple[ShopRecord, Order, list[LedgerEntry]] | None:
         lines: list[Any] = [SimpleNamespace(**bundles.decode("order_lines", x))

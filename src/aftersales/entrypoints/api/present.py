@@ -6,10 +6,9 @@ store; after a command it is built in one short read transaction of its own.
 
 from __future__ import annotations
 
-import re
-
 from starlette.responses import Response
 
+from aftersales.adapters.ids import ID
 from aftersales.entrypoints.api.render import json_response
 from aftersales.service.casework import Loaded
 from aftersales.service.deps import Deps
@@ -17,12 +16,10 @@ from aftersales.service.errors import NotFound
 from aftersales.service.ports import Principal
 from aftersales.service.views import case_view
 
-ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
-
 
 def checked_id(value: str, what: str) -> str:
     """An id from the path: one that cannot exist is simply not found (never a DB error)."""
-    if not ID.match(value):
+    if not ID.fullmatch(value):
         raise NotFound(f"no {what} {value[:64]!r}", code=f"{what}_not_found")
     return value
 

@@ -12,6 +12,7 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from aftersales.adapters.profiles import load_all
+from aftersales.domain.clock import EARLIEST_YEAR, LATEST_YEAR
 from aftersales.domain.errors import DomainError
 from aftersales.domain.transitions import mermaid
 from aftersales.domain.vocabulary import Reason, Role, State
@@ -20,13 +21,13 @@ from aftersales.service import desk, reports, timers
 
 
 def _day(text: str, default: date) -> date:
-    """A day from the form, or `default` for one that is not a date or lies where a day's
-    span in the shop's timezone would leave the calendar (year 1, year 9999)."""
+    """A day from the form, or `default` for one that is not a date or lies outside the
+    years a time may fall in (year 1 or 9999 would leave the calendar in the shop's zone)."""
     try:
         day = date.fromisoformat(text) if text else default
     except ValueError:
         return default
-    return day if 1900 <= day.year <= 9000 else default
+    return day if EARLIEST_YEAR <= day.year <= LATEST_YEAR else default
 
 
 def chart_data(s: dict[str, Any], label: Any) -> dict[str, Any]:

@@ -12,8 +12,10 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StrictInt
 
+from aftersales.domain.clock import EARLIEST_YEAR, LATEST_YEAR
+
 MAX_MINOR = 10**12  # minor units: ten billion yuan is more than any order takes
-EARLIEST, LATEST = 1970, 2200
+EARLIEST, LATEST = EARLIEST_YEAR, LATEST_YEAR
 
 
 def _clean_text(value: str) -> str:
