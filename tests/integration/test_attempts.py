@@ -284,6 +284,65 @@ def test_an_attempts_statements_survive_their_deallocation(make: Make, pg_url: s
         one.dispose()
 
 
+def test_a_pipelined_begin_survives_deallocation(make: Make, pg_url: str) -> None:
+    """In a transaction libpq.py sends its statements in pipeline mode, the BEGIN with the
+    first ones (here the refund's: the case's and the order's locks, the ledger). Statements
+    deallocated between the attempt's read and that BEGIN are prepared again and the
+    transaction starts over; nothing is refunded twice."""
+    from aftersales.adapters.db.engine import make_engine
+
+    one = make_engine(pg_url, pool_size=1, max_overflow=0)  # every unit of work: this one
+    try:
+        app = bootstrap(engine=one, clock=FixedClock(T0))
+        shop = make.shop()
+        agent = _agent(shop.shop.id)
+        first, second = (make.case(shop, type="refund_only", reason="not_as_described").case
+                         for _ in range(2))
+        assert cases.act(app.deps, agent, first.id, "approve").case.state in REFUNDED
+        attempt = app.deps.attempt
+        assert attempt is not None
+
+        def deallocating() -> UnitOfWork:  # after the attempt's read, on its connection
+            unit = attempt()
+            store: Any = unit.__enter__().store
+            read = store.get_case_bundle
+
+            def read_then_deallocate(*args: Any, **kwargs: Any) -> Any:
+                found = read(*args, **kwargs)
+                pgconn = store.conn.connection.driver_connection.pgconn
+                assert pgconn.exec_(b"DEALLOCATE ALL").status == psycopg.pq.ExecStatus.COMMAND_OK
+                return found
+
+            store.get_case_bundle = read_then_deallocate
+            return _Entered(unit)  # type: ignore[return-value]
+
+        deps = dataclasses.replace(app.deps, attempt=deallocating)
+        assert cases.act(deps, agent, second.id, "approve").case.state in REFUNDED
+        with one.connect() as conn:
+            kinds = conn.exec_driver_sql("SELECT kind FROM refunds WHERE case_id = %(c)s",
+                                         {"c": second.id}).scalars().all()
+        assert kinds == ["goods"]
+        assert _events(app, second.id).count("approve") == 1
+    finally:
+        one.dispose()
+
+
+REFUNDED = (State.refunding, State.completed)  # (the sandbox provider may still be paying)
+
+
+class _Entered:
+    """A unit of work already entered: `with` hands it out as it is."""
+
+    def __init__(self, unit: Any) -> None:
+        self.unit = unit
+
+    def __enter__(self) -> Any:
+        return self.unit
+
+    def __exit__(self, *exc: object) -> None:
+        self.unit.__exit__(*exc)
+
+
 def test_values_reach_postgresql_as_the_transaction_sends_them(app: App, make: Make) -> None:
     """Through libpq the values travel as text: the same actions with and without the
     attempt store the same row and the same events (JSON, times, booleans, amounts)."""

@@ -83,8 +83,7 @@ def _open(deps: Deps, store: Store, principal: Principal, data: NewCase, case_id
         raise InvalidInput("each order line at most once in a case, with its quantity",
                            code="duplicate_line")
     # openings on one order take turns: the rules count the order's other cases and refunds
-    store.lock_order(principal.shop_id, data.order_id)
-    found = store.get_order_bundle(principal.shop_id, data.order_id)
+    found = store.get_order_bundle(principal.shop_id, data.order_id, lock=True)
     if found is None or (principal.role is Role.buyer and found[1].buyer_id != principal.buyer_id):
         raise NotFound(f"no order {data.order_id}", code="order_not_found")
     shop, order, ledger = found

@@ -55,8 +55,9 @@ def start_refund(deps: Deps, store: Store, loaded: Loaded, now: datetime) -> Non
     its ledger read again, so two refunds on one order at once cannot both spend the same
     money (the case's own lock does not cover its siblings)."""
     case = loaded.case
-    if store.lock_order(case.shop_id, case.order_id):
-        loaded.ledger = store.refunds_for_order(case.shop_id, case.order_id)
+    fresh = store.lock_order(case.shop_id, case.order_id)
+    if fresh is not None:
+        loaded.ledger = fresh
     plan = plan_for(loaded)
     for planned in plan.entries:
         entry = LedgerEntry(

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from aftersales.adapters.db.statements import LOCK_CASE_PG, raw_read
+from aftersales.adapters.db.statements import LOCK_CASE_PG, raw_reads
 from aftersales.service.errors import NeedsTransaction
 
 # An optimistic store puts itself in its connection's info (the unit of work removes it when
@@ -47,17 +47,24 @@ class AttemptMixin:
             raise RuntimeError("a write after an optimistic attempt's save: make it part of "
                                "the save, or leave the command to the locking path")
 
-    def before_write(self) -> None:
+    def before_write(self, *then: tuple[Any, dict[str, Any]]) -> list[Any]:
         """An optimistic store's first write other than its one-statement save: from here
         on it is an ordinary transaction, holding the locks the locking path would hold on
         each case it read — the pending deadline rows, then the case — with each case still
-        at the version it read; or NeedsTransaction if one changed (nothing is written)."""
+        at the version it read; or NeedsTransaction if one changed (nothing is written).
+
+        `then`: selects to run right after (more locks, what they protect), sent with the
+        BEGIN and the case locks in one round trip; their first rows."""
         if not self.optimistic:
-            return
+            return raw_reads(self.conn, list(then)) if then else []
         self._refuse_after_save()
         self.optimistic, self.upgraded = False, True
         driver(self.conn).autocommit = False  # (the next statement BEGINs)
-        for (shop_id, case_id), version in self._read_versions.items():
-            row = raw_read(self.conn, LOCK_CASE_PG, {"k_shop": shop_id, "k_id": case_id})
+        read = list(self._read_versions.items())
+        rows = raw_reads(self.conn, [
+            (LOCK_CASE_PG, {"k_shop": shop_id, "k_id": case_id}) for (shop_id, case_id), _ in read
+        ] + list(then))
+        for (_, version), row in zip(read, rows, strict=False):
             if row is None or row.version != version:
                 raise NeedsTransaction("version")
+        return rows[len(read):]

@@ -144,7 +144,7 @@ class StagingStore:
     def hold(self, *key: str) -> None:
         pass  # one process applies every version of an order's cases, in file order
 
-    def lock_order(self, shop_id: str, order_id: str) -> bool:
+    def lock_order(self, shop_id: str, order_id: str) -> list[LedgerEntry] | None:
         raise NotStaged("deciding on an order's money (the per-payload path locks the order)")
 
     def add_refund(self, entry: LedgerEntry) -> bool:

@@ -149,3 +149,11 @@ def order_bundle(pg: bool) -> Any:
     return (select(*_order_parts(shop, order, pg))
             .select_from(shop.join(order, order.c.shop_id == shop.c.id))
             .where(shop.c.id == bindparam("k_shop"), order.c.id == bindparam("k_id")))
+
+
+def order_ledger() -> Any:
+    """PostgreSQL, keys k_shop, k_order: the order's ledger entries as one JSON array."""
+    refunds = t.refunds.alias("r")
+    return select(_array(t.refunds, refunds, True, and_(
+        refunds.c.order_id == bindparam("k_order"), refunds.c.shop_id == bindparam("k_shop")
+    )).label("refunds"))

@@ -42,6 +42,11 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
         if parsed.drivername == "postgresql":
             raw = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
         kwargs.setdefault("pool_size", 10)
+        # psycopg prepares none of its own statements: after a rollback on a connection
+        # where it had, it sends DEALLOCATE ALL before its next statement, which would take
+        # libpq.py's prepared statements away in the middle of a transaction (where they
+        # cannot be prepared again). The statements that count go through libpq.py.
+        kwargs["connect_args"] = {"prepare_threshold": None, **kwargs.get("connect_args", {})}
         kwargs.setdefault("max_overflow", 20)
         engine = create_engine(raw, json_serializer=bundles.dumps, **kwargs)
         _ping_when_idle(engine)

@@ -1,14 +1,16 @@
-"""PostgreSQL statements in autocommit straight through libpq (psycopg's `pq` module).
+"""PostgreSQL statements straight through libpq (psycopg's `pq` module).
 
-An optimistic attempt (uow.attempt_engine) runs two statements per action outside any
-transaction: the bundle read and the case save. psycopg's cursor spends 70–90 µs of CPU on
-each here (parameter adaptation through its adapter maps, the prepared-statement cache,
-result objects) — the biggest share of an action's server CPU after the domain itself
-(bench/RESULTS.md). This module sends such a statement as a named prepared statement on
-the connection's own libpq handle: the values already converted by SQLAlchemy's bind
-processors are written as text, and results are read for the few column types these
-statements return. Anything else — a statement in a transaction (psycopg must see the
-BEGIN), an executemany, a column type not listed — stays on psycopg's cursor.
+An action runs a few statements: the bundle read and the case save of an optimistic
+attempt (uow.attempt_engine), the locks, ledger writes and save of a transaction.
+psycopg's cursor spends 70–90 µs of CPU on each here (parameter adaptation through its
+adapter maps, the prepared-statement cache, result objects) — the biggest share of an
+action's server CPU after the domain itself (bench/RESULTS.md). This module sends such a
+statement as a named prepared statement on the connection's own libpq handle: the values
+already converted by SQLAlchemy's bind processors are written as text, and results are
+read for the few column types these statements return. In a transaction, statements that
+do not need each other's results go out together in libpq's pipeline mode, the BEGIN with
+the first of them: one round trip instead of several. Anything else — an executemany, a
+column type not listed, a transaction with options — stays on psycopg's cursor.
 
 Prepared statements live per database connection (SQLAlchemy's connection record `info`,
 which is cleared with the connection) under names unique in this process, and are
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import select
 from datetime import date, datetime
 from enum import Enum
 from typing import Any, NamedTuple
@@ -131,21 +134,85 @@ class Result:
                      for j, read in enumerate(self._readers))
 
 
-def execute(conn: Connection, statement: Prepared, params: dict[str, Any], *,
-            again: bool = True) -> Result | None:
+def execute(conn: Connection, statement: Prepared, params: dict[str, Any]) -> Result | None:
     """Run `statement` with `params` (named, already bind-processed) on `conn`'s libpq
-    handle, preparing it there first if needed; None when this path does not apply (the
-    connection is in a transaction or its result has a column type not read here): the
-    caller then uses psycopg's cursor. Errors are raised as psycopg raises them."""
+    handle, preparing it there first if needed; None when this path does not apply (see
+    `execute_all`): the caller then uses psycopg's cursor. Errors are raised as psycopg
+    raises them."""
+    done = execute_all(conn, [(statement, params)])
+    return None if done is None else done[0]
+
+
+def execute_all(conn: Connection, batch: list[tuple[Prepared, dict[str, Any]]]
+                ) -> list[Result] | None:
+    """Run the statements of `batch` in order, in one round trip where libpq allows it.
+
+    In autocommit (an optimistic attempt) one statement, on its own. In a transaction
+    psycopg has begun (or this module has: psycopg asks libpq, not its own memory, whether
+    a transaction is open) the statements go out together in libpq's pipeline mode; on a
+    connection outside autocommit with no transaction open yet, a plain BEGIN goes first in
+    the same round trip, where psycopg would have sent it on its own. The server still runs
+    them one after the other, each with its own snapshot (READ COMMITTED): a read after a
+    lock sees what the lock waited for. An error stops the batch and is raised; the
+    transaction is then failed, as with psycopg. None when this path does not apply: a
+    transaction failed or with options (isolation level, read only), a result column type
+    not read here, several statements in autocommit."""
     driver = conn.connection.driver_connection
-    if driver is None or not driver.autocommit:
+    if driver is None:
         return None
     pgconn = driver.pgconn
     if pgconn.parameter_status(b"client_encoding") != b"UTF8":  # values travel as UTF-8
         return None
+    if driver.autocommit:
+        if len(batch) != 1:  # (a pipeline outside a transaction is one implicit transaction)
+            return None
+        begin = False
+    else:
+        status = pgconn.transaction_status
+        begin = status == pq.TransactionStatus.IDLE
+        if not (status == pq.TransactionStatus.INTRANS or (begin and _plain_begin(driver))):
+            return None
+    readers = [_prepare(conn, driver, statement) for statement, _ in batch]
+    if any(r is None for r in readers):
+        return None
+    values = [[_text(params[name]) for name in statement.order] for statement, params in batch]
+    if driver.autocommit or (not begin and len(batch) == 1):
+        (statement, _), = batch
+        result = pgconn.exec_prepared(statement.name, values[0], None, 0)
+        if driver.autocommit and _missing(result):
+            # Deallocated behind our back (a DEALLOCATE ALL or DISCARD ALL on the
+            # connection; psycopg itself prepares nothing here, engine.py): prepare again,
+            # once. In a transaction this is only possible before its BEGIN, below.
+            conn.connection.info.get(_PREPARED, {}).clear()
+            readers = [_prepare(conn, driver, statement)]
+            result = pgconn.exec_prepared(statement.name, values[0], None, 0)
+        _check(result, driver)
+        return [Result(result, readers[0])]  # type: ignore[arg-type]
+    results = _pipelined(driver, [s.name for s, _ in batch], values, begin)
+    if begin and any(_missing(r) for r in results):  # (as above; the rollback undoes the rest)
+        _rollback(driver)
+        conn.connection.info.get(_PREPARED, {}).clear()
+        for statement, _ in batch:
+            _prepare(conn, driver, statement)
+        results = _pipelined(driver, [s.name for s, _ in batch], values, begin)
+    for result in results:
+        _check(result, driver)
+    return [Result(r, read) for r, read in zip(results, readers, strict=True)]  # type: ignore[arg-type]
+
+
+def _plain_begin(driver: Any) -> bool:
+    """psycopg would start the transaction with a bare BEGIN (no options set)."""
+    return driver.isolation_level is None and driver.read_only is None \
+        and not driver.deferrable
+
+
+def _prepare(conn: Connection, driver: Any, statement: Prepared) -> list[Any] | None:
+    """The statement's result readers, preparing it on this connection the first time
+    (None: a column type not read here)."""
     done: dict[bytes, list[Any] | None] = conn.connection.info.setdefault(_PREPARED, {})
     readers = done.get(statement.name, _UNPREPARED)
     if readers is _UNPREPARED:
+        pgconn = driver.pgconn
         made = pgconn.prepare(statement.name, statement.sql, None)
         if made.error_field(pq.DiagnosticField.SQLSTATE) != _ALREADY_PREPARED:  # (a describe
             _check(made, driver)                              # that failed last time)
@@ -154,18 +221,59 @@ def execute(conn: Connection, statement: Prepared, params: dict[str, Any], *,
         types = [described.ftype(j) for j in range(described.nfields)]
         readers = None if any(t not in _READERS for t in types) else [_READERS[t] for t in types]
         done[statement.name] = readers
-    if readers is None:
-        return None
-    values = [_text(params[name]) for name in statement.order]
-    result = pgconn.exec_prepared(statement.name, values, None, 0)
-    if again and result.status not in _OK and result.error_field(pq.DiagnosticField.SQLSTATE) \
-            == _NO_SUCH_STATEMENT:
-        # Deallocated behind our back (psycopg sends DEALLOCATE ALL when a schema change
-        # invalidates its own cache): prepare again, once.
-        done.clear()
-        return execute(conn, statement, params, again=False)
-    _check(result, driver)
-    return Result(result, readers)
+    return readers  # type: ignore[no-any-return]
+
+
+def _missing(result: pq.abc.PGresult) -> bool:
+    return result.status not in _OK and \
+        result.error_field(pq.DiagnosticField.SQLSTATE) == _NO_SUCH_STATEMENT
+
+
+def _rollback(driver: Any) -> None:
+    _check(driver.pgconn.exec_(b"ROLLBACK"), driver)
+
+
+def _pipelined(driver: Any, names: list[bytes], values: list[list[bytes | None]],
+               begin: bool) -> list[pq.abc.PGresult]:
+    """Send (BEGIN and) the prepared statements with one sync, then read their results:
+    one per statement, the first error's and the ones aborted after it included. A
+    connection left in pipeline mode by a failure here is closed, so the pool discards it."""
+    pgconn = driver.pgconn
+    pgconn.enter_pipeline_mode()
+    try:
+        if begin:
+            pgconn.send_query_params(b"BEGIN", None)
+        for name, vals in zip(names, values, strict=True):
+            pgconn.send_query_prepared(name, vals, None, 0)
+        pgconn.pipeline_sync()
+        while pgconn.flush() == 1:
+            _wait(pgconn.socket, select.POLLOUT)
+        results: list[pq.abc.PGresult] = []
+        while True:
+            while pgconn.is_busy():
+                _wait(pgconn.socket, select.POLLIN)
+                pgconn.consume_input()
+            result = pgconn.get_result()
+            if result is None:  # the end of one statement's results
+                continue
+            if result.status == pq.ExecStatus.PIPELINE_SYNC:
+                break
+            results.append(result)
+        pgconn.exit_pipeline_mode()
+    except BaseException:
+        try:
+            pgconn.exit_pipeline_mode()
+        except Exception:  # results left unread: the connection cannot be used again
+            pgconn.finish()
+        raise
+    return results[1:] if begin else results
+
+
+def _wait(fd: int, event: int) -> None:
+    """Until `fd` is ready (the GIL released meanwhile, as psycopg's own wait does)."""
+    poller = select.poll()
+    poller.register(fd, event | select.POLLERR | select.POLLHUP)
+    poller.poll()
 
 
 def _check(result: pq.abc.PGresult, driver: Any) -> None:

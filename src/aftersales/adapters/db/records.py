@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, insert, select, update
@@ -16,6 +17,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
+from aftersales.adapters.db import bundles
 from aftersales.adapters.db import tables as t
 from aftersales.adapters.db.hints import unindexed
 from aftersales.domain.money import Money
@@ -47,6 +49,12 @@ class RecordsMixin:
         return LedgerEntry(r.id, r.shop_id, r.case_id, r.order_id, r.round, r.kind,
                            Money(r.amount, r.currency), r.method, r.status, r.created_at,
                            r.reference, r.settled_at, dict(r.lines or {}))
+
+    def ledger_from_json(self, raw: Any) -> list[LedgerEntry]:
+        """Ledger entries from a JSON array of refunds rows (bundles.py), oldest first."""
+        entries = [bundles.decode("refunds", x) for x in bundles.parse(raw) or []]
+        return [self._entry(SimpleNamespace(**x))
+                for x in sorted(entries, key=lambda x: (x["created_at"], x["id"]))]
 
     def refunds_for_order(self, shop_id: str, order_id: str) -> list[LedgerEntry]:
         rows = self.conn.execute(SELECT_ORDER_REFUNDS, {"k_shop": shop_id, "k_order": order_id})

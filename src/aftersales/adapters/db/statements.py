@@ -142,6 +142,7 @@ LOCK_ORDER_PG = select(t.orders.c.id).where(
 SELECT_CASE_BUNDLE_PG = bundles.case_bundle(pg=True)
 SELECT_CASE_BUNDLE_SQLITE = bundles.case_bundle(pg=False)
 SELECT_ORDER_BUNDLE_PG = bundles.order_bundle(pg=True)
+SELECT_ORDER_LEDGER_PG = bundles.order_ledger()
 SELECT_ORDER_BUNDLE_SQLITE = bundles.order_bundle(pg=False)
 
 
@@ -295,6 +296,23 @@ def raw_read(conn: Connection, stmt: Any, params: dict[str, Any]) -> Any:
     cursor, found = _run(conn, stmt, params)
     row = cursor.fetchone()
     return None if row is None else found.row._make(row)
+
+
+def raw_reads(conn: Connection, batch: list[tuple[Any, dict[str, Any]]]) -> list[Any]:
+    """`raw_read` of each select in `batch`, in order: on PostgreSQL in a transaction all of
+    them in one round trip (libpq.execute_all), elsewhere one after the other."""
+    found = [_compiled(conn, stmt, tuple(params)) for stmt, params in batch]
+    if conn.dialect.name == "postgresql" and all(f.pq is not None for f in found):
+        bound = [_bound(f, params) for f, (_, params) in zip(found, batch, strict=True)]
+        try:
+            done = libpq.execute_all(conn, [(f.pq, b) for f, b in zip(found, bound, strict=True)])
+        except Exception as exc:
+            conn._handle_dbapi_exception(exc, found[0].sql, batch[0][1], None, None)
+            raise
+        if done is not None:
+            return [None if (row := r.fetchone()) is None else f.row._make(row)
+                    for r, f in zip(done, found, strict=True)]
+    return [raw_read(conn, stmt, params) for stmt, params in batch]
 
 
 def _run(conn: Connection, stmt: Any, params: dict[str, Any] | list[dict[str, Any]]

@@ -37,6 +37,7 @@ from aftersales.adapters.db.statements import (
     CASE_COLUMNS,
     INSERT_CASE,
     INSERT_EVENT,
+    LOCK_ORDER_PG,
     MOVE_PENDING,
     REPLACE_DEADLINE_PG,
     SELECT_CANCELLED,
@@ -263,12 +264,18 @@ class SqlStore(RecordsMixin, DeadlineClaimsMixin, TurnsMixin):
                                                sorted(events, key=lambda e: e["seq"])]
         return CaseBundle(case, *found)
 
-    def get_order_bundle(self, shop_id: str, order_id: str
+    def get_order_bundle(self, shop_id: str, order_id: str, *, lock: bool = False
                          ) -> tuple[ShopRecord, Order, list[LedgerEntry]] | None:
-        """The shop, the order with its lines and the order's ledger, in one query."""
+        """The shop, the order with its lines and the order's ledger, in one query.
+
+        `lock`: the order held first until the transaction ends (`lock_order`), in the
+        same round trip on PostgreSQL; the read then sees what the lock waited for."""
         keys = {"k_shop": shop_id, "k_id": order_id}
-        row = raw_read(self.conn, SELECT_ORDER_BUNDLE_PG if self.pg else SELECT_ORDER_BUNDLE_SQLITE,
-                       keys)
+        if lock and self.pg:
+            _, row = self.before_write((LOCK_ORDER_PG, keys), (SELECT_ORDER_BUNDLE_PG, keys))
+        else:
+            row = raw_read(self.conn, SELECT_ORDER_BUNDLE_PG if self.pg
+                           else SELECT_ORDER_BUNDLE_SQLITE, keys)
         return None if row is None else self._order_bundle(row)
 
     def _order_bundle(self, row: Any) -> tuple[ShopRecord, Order, list[LedgerEntry]] | None:
@@ -278,9 +285,7 @@ class SqlStore(RecordsMixin, DeadlineClaimsMixin, TurnsMixin):
             return None
         head: Any = SimpleNamespace(**bundles.decode("orders", bundles.parse(row.ord)))
         order = order_from_rows(head, lines)
-        entries = [bundles.decode("refunds", x) for x in bundles.parse(row.refunds) or []]
-        ledger = [self._entry(SimpleNamespace(**x)) for x in
-                  sorted(entries, key=lambda x: (x["created_at"], x["id"]))]
+        ledger = self.ledger_from_json(row.refunds)
         shop = self._shop(SimpleNamespace(**bundles.decode("shops", bundles.parse(row.shop))))
         return shop, order, ledger
 

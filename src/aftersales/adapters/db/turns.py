@@ -9,26 +9,35 @@ every writer: nothing to do there.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from aftersales.adapters.db.attempts import AttemptMixin
-from aftersales.adapters.db.statements import HOLD_PG, LOCK_ORDER_PG, raw_read
+from aftersales.adapters.db.statements import HOLD_PG, LOCK_ORDER_PG, SELECT_ORDER_LEDGER_PG
+from aftersales.service.ports import LedgerEntry
 
 
 class TurnsMixin(AttemptMixin):  # (an optimistic store becomes a transaction first)
     pg: bool
 
-    def lock_order(self, shop_id: str, order_id: str) -> bool:
-        """Hold the order until this transaction ends. True when what this transaction
-        read of the order before (its ledger, its cases) may be older than the lock.
+    ledger_from_json: Callable[[Any], list[LedgerEntry]]  # (RecordsMixin)
+
+    def lock_order(self, shop_id: str, order_id: str) -> list[LedgerEntry] | None:
+        """Hold the order until this transaction ends, and answer its ledger as of the lock
+        where what this transaction read of the order before (its ledger, its cases) may be
+        older than the lock (PostgreSQL); None where it cannot (SQLite).
 
         Openings and refund plans count the order's other cases and ledger (two cases on
         one line, two refunds of the same money). The statements after the lock see what the
         other transaction committed (a new snapshot each); what was read before must be
-        read again."""
+        read again. The lock and the read go out in one round trip (with the BEGIN and the
+        case's locks, for an optimistic store becoming a transaction here)."""
         if not self.pg:
-            return False
-        self.before_write()  # (an optimistic store: from here on a transaction)
-        raw_read(self.conn, LOCK_ORDER_PG, {"k_shop": shop_id, "k_id": order_id})
-        return True
+            return None
+        keys = {"k_shop": shop_id, "k_id": order_id}
+        _, row = self.before_write(  # (an optimistic store: from here on a transaction)
+            (LOCK_ORDER_PG, keys), (SELECT_ORDER_LEDGER_PG, {"k_shop": shop_id, "k_order": order_id}))
+        return self.ledger_from_json(row.refunds)
 
     def hold(self, *key: str) -> None:
         """Until this transaction ends, another transaction holding the same key waits
