@@ -33,7 +33,7 @@ from pathlib import Path
 import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import analyze, db_args, fresh_engine, kinds, table
+from _common import analyze, db_args, fresh_engine, kinds, postgres_cpu, table
 
 from aftersales.entrypoints.bootstrap import bootstrap
 from aftersales.service import shops
@@ -220,13 +220,15 @@ def run(kind: str, flows: int, workers: int = 1, warmup: int = 200, client: str 
                 flow(c, tok, order, i, {s: [] for s in STEPS})
             analyze(_engine)  # the statistics autovacuum keeps on a database in use
             times: dict[str, list[float]] = {s: [] for s in STEPS}
+            pg0 = postgres_cpu() if kind == "postgresql" else 0.0
             start, cpu0, own0 = time.perf_counter(), cpu(), time.process_time()
             for i, order in enumerate(orders[warmup:], warmup):
                 flow(c, tok, order, i, times)
             elapsed = time.perf_counter() - start
             cpu1, own1 = cpu(), time.process_time()
+            pg1 = postgres_cpu() if kind == "postgresql" else 0.0
     usage = {"server": 1000 * (cpu1[0] - cpu0[0]) / flows, "client": 1000 * (own1 - own0) / flows,
-             "busy": (cpu1[1] - cpu0[1]) / elapsed}
+             "busy": (cpu1[1] - cpu0[1]) / elapsed, "postgres": 1000 * (pg1 - pg0) / flows}
     return flows / elapsed, times, usage
 
 
@@ -249,13 +251,14 @@ def main() -> None:
     for kind in kinds(args):
         rate, times, usage = run(kind, args.flows, warmup=args.warmup, client=args.client)
         steps = " / ".join(f"{s} {pct(times[s], .5)}/{pct(times[s], .99)}" for s in STEPS)
-        rows.append([kind, args.flows, f"{rate:.1f}", steps, f"{usage['server']:.2f}",
+        pg = f"{usage['postgres']:.2f}" if kind == "postgresql" else "–"
+        rows.append([kind, args.flows, f"{rate:.1f}", steps, f"{usage['server']:.2f}", pg,
                      f"{usage['client']:.2f}", f"{usage['busy']:.2f}"])
         print(f"{kind}: {rate:.1f} flows/s; p50/p99 ms: {steps}; server CPU "
-              f"{usage['server']:.2f} ms/flow, client {usage['client']:.2f}, cores busy "
-              f"{usage['busy']:.2f}", flush=True)
+              f"{usage['server']:.2f} ms/flow, PostgreSQL {pg}, client {usage['client']:.2f}, "
+              f"cores busy {usage['busy']:.2f}", flush=True)
     print(table(["database", "flows", "flows/s", "per-step p50/p99 (ms)", "server CPU ms/flow",
-                 "client CPU ms/flow", "cores busy"], rows))
+                 "PostgreSQL CPU ms/flow", "client CPU ms/flow", "cores busy"], rows))
 
 
 if __name__ == "__main__":

@@ -157,3 +157,11 @@ def order_ledger() -> Any:
     return select(_array(t.refunds, refunds, True, and_(
         refunds.c.order_id == bindparam("k_order"), refunds.c.shop_id == bindparam("k_shop")
     )).label("refunds"))
+
+
+def order_cases() -> Any:
+    """PostgreSQL, keys k_shop, k_order: the order's cases as one JSON array."""
+    cases = t.cases.alias("c")
+    return select(_array(t.cases, cases, True, and_(
+        cases.c.shop_id == bindparam("k_shop"), cases.c.order_id == bindparam("k_order")
+    )).label("cases"))

@@ -7,7 +7,7 @@ it uses the same connection (`self.conn`) and dialect flag (`self.pg`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from aftersales.adapters.db import bundles
 from aftersales.adapters.db import tables as t
 from aftersales.adapters.db.hints import unindexed
+from aftersales.adapters.db.statements import raw_execute, raw_read
 from aftersales.domain.money import Money
 from aftersales.domain.upstream import UpstreamClaim
 from aftersales.service.ports import LedgerEntry
@@ -43,6 +44,7 @@ SETTLE_REFUND = update(t.refunds).where(
 class RecordsMixin:
     conn: Connection
     pg: bool
+    before_write: Callable[..., list[Any]]  # (AttemptMixin: an attempt becomes a transaction)
 
     # --- ledger ---------------------------------------------------------------------------
     def _entry(self, r: Any) -> LedgerEntry:
@@ -79,13 +81,20 @@ class RecordsMixin:
                "amount": entry.amount.amount, "currency": entry.amount.currency,
                "method": entry.method, "status": entry.status, "reference": entry.reference,
                "lines": dict(entry.lines), "created_at": entry.created_at}
-        stmt = INSERT_REFUND_PG if self.pg else INSERT_REFUND_SQLITE
-        return self.conn.execute(stmt, row).first() is not None
+        if self.pg:  # a prepared statement through libpq (statements.py), in the transaction
+            self.before_write()
+            return raw_read(self.conn, INSERT_REFUND_PG, row) is not None
+        return self.conn.execute(INSERT_REFUND_SQLITE, row).first() is not None
 
     def settle_refund(self, shop_id: str, entry_id: str, status: str, reference: str | None,
                       now: datetime) -> None:
-        self.conn.execute(SETTLE_REFUND, {"k_shop": shop_id, "k_id": entry_id, "status": status,
-                                          "reference": reference, "settled_at": now})
+        params = {"k_shop": shop_id, "k_id": entry_id, "status": status,
+                  "reference": reference, "settled_at": now}
+        if self.pg:
+            self.before_write()
+            raw_execute(self.conn, SETTLE_REFUND, params)
+        else:
+            self.conn.execute(SETTLE_REFUND, params)
 
     # --- upstream claims (PLATFORMS.md / 1688 dropshipping) --------------------------------
     def _claim(self, r: Any) -> UpstreamClaim:

@@ -143,6 +143,7 @@ SELECT_CASE_BUNDLE_PG = bundles.case_bundle(pg=True)
 SELECT_CASE_BUNDLE_SQLITE = bundles.case_bundle(pg=False)
 SELECT_ORDER_BUNDLE_PG = bundles.order_bundle(pg=True)
 SELECT_ORDER_LEDGER_PG = bundles.order_ledger()
+SELECT_ORDER_CASES_PG = bundles.order_cases()
 SELECT_ORDER_BUNDLE_SQLITE = bundles.order_bundle(pg=False)
 
 
@@ -238,7 +239,7 @@ def _compiled(conn: Connection, stmt: Any, keys: tuple[str, ...]) -> _Compiled:
     found = _RAW.get(key)
     if found is None:
         compiled = stmt.compile(dialect=conn.dialect, column_keys=list(keys))
-        names = [c.key for c in getattr(stmt, "selected_columns", ())]
+        names = [c.key for c in getattr(stmt, "exported_columns", ())]  # (RETURNING too)
         procs = {k: f for k, f in compiled._bind_processors.items() if f is not None}
         fixed = {k: procs[k](v) if k in procs else v
                  for k, v in compiled.construct_params(_check=False).items() if k not in keys}

@@ -50,6 +50,7 @@ from aftersales.adapters.db.statements import (
     SELECT_ORDER_BUNDLE_PG,
     SELECT_ORDER_BUNDLE_SQLITE,
     SELECT_ORDER_CASES,
+    SELECT_ORDER_CASES_PG,
     SELECT_ORDER_WITH_LINES,
     SELECT_SHOP,
     SUPERSEDE_PENDING,
@@ -431,8 +432,12 @@ class SqlStore(RecordsMixin, DeadlineClaimsMixin, TurnsMixin):
                       r.reason_code, dict(r.data or {})) for r in rows]
 
     def cases_on_order(self, shop_id: str, order_id: str) -> list[Case]:
-        rows = self.conn.execute(SELECT_ORDER_CASES, {"k_shop": shop_id, "k_order": order_id}).all()
-        return [case_from_row(r) for r in rows]
+        keys = {"k_shop": shop_id, "k_order": order_id}
+        if self.pg:  # as JSON, a prepared statement through libpq (bundles.py)
+            row = raw_read(self.conn, SELECT_ORDER_CASES_PG, keys)
+            return [case_from_row(SimpleNamespace(**bundles.decode("cases", x)))
+                    for x in bundles.parse(row.cases) or []]
+        return [case_from_row(r) for r in self.conn.execute(SELECT_ORDER_CASES, keys).all()]
 
     def cancelled_by_buyer(self, shop_id: str, case_ids: Sequence[str]) -> set[str]:
         """Which of these cases the buyer cancelled (one query, whatever their number)."""
