@@ -76,7 +76,7 @@ def create_app(app: App | None = None, *, database_url: str | None = None,
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
         if api.fast is not None:
-            api.fast.pool.shutdown(wait=True)  # requests under way finish their work
+            api.fast.workers.shutdown()  # requests under way finish their work
         if owned:
             wired.engine.dispose()
 

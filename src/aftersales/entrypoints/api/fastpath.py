@@ -13,10 +13,10 @@ such a request itself when it is plainly well-formed:
 - a body the route's model accepts, and for opening a case a role that may open one.
 
 The work is the function the FastAPI route calls (`run_action`, `create_case`), on a thread
-of this layer's own pool (`loop.run_in_executor` costs ~0.06 ms less CPU a request here
-than anyio's `to_thread`; 16 threads, fewer than the database pool's 30 connections, so
-that a burst queues here rather than in the pool's checkout), and an error it raises is
-rendered by the same `exception_response`. Any other
+of this layer's own (workers.py: less CPU a request than `loop.run_in_executor`, itself
+~0.06 ms less than anyio's `to_thread`; 16 threads, fewer than the database pool's 30
+connections, so that a burst queues here rather than in the pool's checkout), and an error
+it raises is rendered by the same `exception_response`. Any other
 request — an unknown or missing token, a body that fails validation, an idempotent retry,
 a chunked upload — goes to the FastAPI app untouched, its body replayed, so that every
 refusal keeps one implementation. tests/api/test_fastpath.py runs one story through both
@@ -26,10 +26,8 @@ blanked).
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import orjson
@@ -44,6 +42,7 @@ from aftersales.entrypoints.api.routes.actions import run_action
 from aftersales.entrypoints.api.routes.cases import OPENERS, create_case
 from aftersales.entrypoints.api.schemas.actions import ACTIONS
 from aftersales.entrypoints.api.schemas.cases import CaseIn
+from aftersales.entrypoints.api.workers import Workers
 from aftersales.service.ports import Principal
 
 ACTION_PATH = re.compile(r"/api/v1/cases/([^/]+)/actions/([a-z_]{1,40})")
@@ -59,7 +58,7 @@ class FastPath:
         self.app = app
         self.state = state
         self.max_json = max_json_bytes
-        self.pool = ThreadPoolExecutor(threads, thread_name_prefix="aftersales-fast")
+        self.workers = Workers(threads, "aftersales-fast")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "POST" or scope.get("query_string"):
@@ -79,9 +78,8 @@ class FastPath:
             await self.app(scope, _replay(body, receive), send)
             return
         try:
-            loop = asyncio.get_running_loop()
-            response = await loop.run_in_executor(self.pool, _serve, work, principal, parsed)
-        except Exception as exc:  # not the work's (_serve renders those): the thread pool's
+            response = await self.workers.run(_serve, work, principal, parsed)
+        except Exception as exc:  # not the work's (_serve renders those): the workers' own
             response = exception_response(exc)
         self.state.fast_served += 1
         await response(scope, receive, send)
