@@ -16,6 +16,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, InvalidatePoolError
 
 from aftersales.adapters.db import bundles
+from aftersales.adapters.db.statements import BEHIND, flush_behind
 
 DEFAULT_URL = "sqlite:///var/aftersales.db"
 # Execution option: this connection only reads (SQLite then does not take the write lock).
@@ -50,6 +51,7 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
         kwargs.setdefault("max_overflow", 20)
         engine = create_engine(raw, json_serializer=bundles.dumps, **kwargs)
         _ping_when_idle(engine)
+        _writes_behind(engine)
         event.listen(engine, "connect", _fast_json)
         return engine
     raise DatabaseUrlError(f"unsupported database {parsed.get_backend_name()!r}: "
@@ -81,6 +83,24 @@ def _ping_when_idle(engine: Engine) -> None:
             engine.dialect.do_ping(dbapi_conn)
         except Exception as exc:
             raise InvalidatePoolError(f"ping failed: {exc}") from exc
+
+
+def _writes_behind(engine: Engine) -> None:
+    """Writes queued on a connection (statements.write_behind) go out before any statement
+    sent through SQLAlchemy; a connection going back to the pool drops what is still queued
+    (its unit of work ended without committing)."""
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _flush(conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if BEHIND in conn.info:
+            if statement.startswith("ROLLBACK TO SAVEPOINT"):  # (queued inside the savepoint:
+                conn.info.pop(BEHIND)                           # SAVEPOINT sent the others)
+            else:
+                flush_behind(conn)
+
+    @event.listens_for(engine, "checkin")
+    def _drop(_dbapi_conn: Any, record: Any) -> None:
+        record.info.pop(BEHIND, None)
 
 
 def _fast_json(dbapi_conn: Any, _record: Any) -> None:

@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from aftersales.adapters.db import bundles
 from aftersales.adapters.db import tables as t
 from aftersales.adapters.db.hints import unindexed
-from aftersales.adapters.db.statements import raw_execute, raw_read
+from aftersales.adapters.db.statements import raw_read, write_behind
 from aftersales.domain.money import Money
 from aftersales.domain.upstream import UpstreamClaim
 from aftersales.service.ports import LedgerEntry
@@ -90,9 +90,9 @@ class RecordsMixin:
                       now: datetime) -> None:
         params = {"k_shop": shop_id, "k_id": entry_id, "status": status,
                   "reference": reference, "settled_at": now}
-        if self.pg:
+        if self.pg:  # (sent with the transaction's next statement: statements.write_behind)
             self.before_write()
-            raw_execute(self.conn, SETTLE_REFUND, params)
+            write_behind(self.conn, SETTLE_REFUND, params)
         else:
             self.conn.execute(SETTLE_REFUND, params)
 

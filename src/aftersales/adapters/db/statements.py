@@ -302,8 +302,41 @@ def raw_read(conn: Connection, stmt: Any, params: dict[str, Any]) -> Any:
 def raw_reads(conn: Connection, batch: list[tuple[Any, dict[str, Any]]]) -> list[Any]:
     """`raw_read` of each select in `batch`, in order: on PostgreSQL in a transaction all of
     them in one round trip (libpq.execute_all), elsewhere one after the other."""
+    queued: list[tuple[Any, dict[str, Any]]] = conn.info.pop(BEHIND, None) or []
+    done = _batch(conn, queued + batch)[len(queued):]
+    return [None if (row := cursor.fetchone()) is None else found.row._make(row)
+            for cursor, found in done]
+
+
+# Connection info: writes whose answer nobody reads, waiting to go out with the connection's
+# next statement (`write_behind`).
+BEHIND = "aftersales_behind"
+
+
+def write_behind(conn: Connection, stmt: Any, params: dict[str, Any]) -> None:
+    """`raw_execute` of a write whose answer nobody reads (an insert, a settlement): on
+    PostgreSQL in a transaction it waits and goes out in the same round trip as the
+    connection's next statement — a raw one here, one sent through SQLAlchemy (engine.py
+    sends it first), or the COMMIT (uow.py) — so it still runs before anything after it,
+    and an error it meets is raised there. Elsewhere it runs now."""
+    driver = conn.connection.driver_connection
+    if conn.dialect.name != "postgresql" or driver is None or driver.autocommit:
+        raw_execute(conn, stmt, params)
+        return
+    conn.info.setdefault(BEHIND, []).append((stmt, params))
+
+
+def flush_behind(conn: Connection) -> None:
+    """Send the writes waiting on `conn` (`write_behind`) now."""
+    queued = conn.info.pop(BEHIND, None)
+    if queued:
+        _batch(conn, queued)
+
+
+def _batch(conn: Connection, batch: list[tuple[Any, dict[str, Any]]]
+           ) -> list[tuple[Any, _Compiled]]:
     found = [_compiled(conn, stmt, tuple(params)) for stmt, params in batch]
-    if conn.dialect.name == "postgresql" and all(f.pq is not None for f in found):
+    if len(batch) > 1 and conn.dialect.name == "postgresql" and all(f.pq for f in found):
         bound = [_bound(f, params) for f, (_, params) in zip(found, batch, strict=True)]
         try:
             done = libpq.execute_all(conn, [(f.pq, b) for f, b in zip(found, bound, strict=True)])
@@ -311,24 +344,34 @@ def raw_reads(conn: Connection, batch: list[tuple[Any, dict[str, Any]]]) -> list
             conn._handle_dbapi_exception(exc, found[0].sql, batch[0][1], None, None)
             raise
         if done is not None:
-            return [None if (row := r.fetchone()) is None else f.row._make(row)
-                    for r, f in zip(done, found, strict=True)]
-    return [raw_read(conn, stmt, params) for stmt, params in batch]
+            return list(zip(done, found, strict=True))
+    return [_run_one(conn, f, params) for f, (_, params) in zip(found, batch, strict=True)]
 
 
 def _run(conn: Connection, stmt: Any, params: dict[str, Any] | list[dict[str, Any]]
          ) -> tuple[Any, _Compiled]:
+    queued = conn.info.pop(BEHIND, None)
+    if queued:  # writes waiting for this statement (write_behind): before it, together
+        if isinstance(params, list):
+            _batch(conn, queued)
+        else:
+            return _batch(conn, [*queued, (stmt, params)])[-1]
     many = isinstance(params, list)
     found = _compiled(conn, stmt, tuple(params[0] if many else params))  # type: ignore[arg-type]
+    return _run_one(conn, found, params)
+
+
+def _run_one(conn: Connection, found: _Compiled, params: dict[str, Any] | list[dict[str, Any]]
+             ) -> tuple[Any, _Compiled]:
     driver = conn.connection.driver_connection
     assert driver is not None
     try:
-        if many:
+        if isinstance(params, list):
             cursor = driver.cursor()
             cursor.executemany(found.sql, [_bound(found, p) for p in params])
             return cursor, found
-        bound = _bound(found, params)  # type: ignore[arg-type]
-        if found.pq is not None:  # PostgreSQL in autocommit: libpq itself (libpq.py)
+        bound = _bound(found, params)
+        if found.pq is not None:  # PostgreSQL: libpq itself where it applies (libpq.py)
             direct = libpq.execute(conn, found.pq, bound)
             if direct is not None:
                 return direct, found

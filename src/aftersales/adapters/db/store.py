@@ -64,6 +64,7 @@ from aftersales.adapters.db.statements import (
     raw_execute,
     raw_read,
     update_case_statement,
+    write_behind,
 )
 from aftersales.adapters.db.turns import TurnsMixin
 from aftersales.domain.case import Case
@@ -97,6 +98,8 @@ class SqlStore(RecordsMixin, DeadlineClaimsMixin, TurnsMixin):
         # The stored event history of cases read with it, kept up to date as this store
         # appends events: the answer after an action needs no second read of the events.
         self._events_seen: dict[tuple[str, str], list[Event]] = {}  # by (shop, case)
+        # An order's cases, read with its lock (get_order_bundle), until a case is written.
+        self._cases_seen: dict[tuple[str, str], list[Case]] = {}
 
     # --- shops and tokens -----------------------------------------------------------------
     def add_shop(self, record: ShopRecord, now: datetime) -> None:
@@ -207,7 +210,8 @@ class SqlStore(RecordsMixin, DeadlineClaimsMixin, TurnsMixin):
     def add_case(self, case: Case) -> None:
         self.before_write()
         row = {**case_row(case, None), "version": 1, "event_count": 0}
-        raw_execute(self.conn, INSERT_CASE, row)
+        write_behind(self.conn, INSERT_CASE, row)  # (PostgreSQL: sent with the save)
+        self._cases_seen.clear()
         case.version = 1
         self._deadline_seen[case.id] = None
         self._row_seen[case.id] = row
@@ -273,7 +277,11 @@ class SqlStore(RecordsMixin, DeadlineClaimsMixin, TurnsMixin):
         same round trip on PostgreSQL; the read then sees what the lock waited for."""
         keys = {"k_shop": shop_id, "k_id": order_id}
         if lock and self.pg:
-            _, row = self.before_write((LOCK_ORDER_PG, keys), (SELECT_ORDER_BUNDLE_PG, keys))
+            # the order's cases too: an opening counts them next (cases_on_order)
+            _, row, cases = self.before_write((LOCK_ORDER_PG, keys), (SELECT_ORDER_BUNDLE_PG, keys),
+                                              (SELECT_ORDER_CASES_PG, {"k_shop": shop_id,
+                                                                       "k_order": order_id}))
+            self._cases_seen[shop_id, order_id] = self._cases_from_json(cases.cases)
         else:
             row = raw_read(self.conn, SELECT_ORDER_BUNDLE_PG if self.pg
                            else SELECT_ORDER_BUNDLE_SQLITE, keys)
@@ -310,6 +318,7 @@ class SqlStore(RecordsMixin, DeadlineClaimsMixin, TurnsMixin):
 
     def save_case(self, case: Case, deadline: Deadline | None, now: datetime) -> None:
         self._refuse_after_save()
+        self._cases_seen.clear()
         new = case.events[case.events_saved:]
         base = case.event_base + case.events_saved
         row = case_row(case, deadline)
@@ -432,12 +441,18 @@ class SqlStore(RecordsMixin, DeadlineClaimsMixin, TurnsMixin):
                       r.reason_code, dict(r.data or {})) for r in rows]
 
     def cases_on_order(self, shop_id: str, order_id: str) -> list[Case]:
+        seen = self._cases_seen.pop((shop_id, order_id), None)
+        if seen is not None:  # read with the order's lock, no case written since
+            return seen
         keys = {"k_shop": shop_id, "k_order": order_id}
         if self.pg:  # as JSON, a prepared statement through libpq (bundles.py)
-            row = raw_read(self.conn, SELECT_ORDER_CASES_PG, keys)
-            return [case_from_row(SimpleNamespace(**bundles.decode("cases", x)))
-                    for x in bundles.parse(row.cases) or []]
+            return self._cases_from_json(raw_read(self.conn, SELECT_ORDER_CASES_PG, keys).cases)
         return [case_from_row(r) for r in self.conn.execute(SELECT_ORDER_CASES, keys).all()]
+
+    @staticmethod
+    def _cases_from_json(raw: Any) -> list[Case]:
+        return [case_from_row(SimpleNamespace(**bundles.decode("cases", x)))
+                for x in bundles.parse(raw) or []]
 
     def cancelled_by_buyer(self, shop_id: str, case_ids: Sequence[str]) -> set[str]:
         """Which of these cases the buyer cancelled (one query, whatever their number)."""

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, event
 
 from aftersales.adapters.db.attempts import ATTEMPT, driver
+from aftersales.adapters.db.statements import BEHIND, flush_behind
 from aftersales.adapters.db.store import SqlStore
 from aftersales.service.errors import NeedsTransaction
 
@@ -40,6 +41,7 @@ class SqlUnitOfWork:
 
     def __exit__(self, *exc: Any) -> None:
         assert self.conn is not None
+        self.conn.info.pop(BEHIND, None)  # writes still queued: not committed, never sent
         try:
             if self.optimistic and not self.conn.invalidated:  # (an invalidated one is
                 self.conn.info.pop(ATTEMPT, None)                # cleared with its connection)
@@ -57,6 +59,7 @@ class SqlUnitOfWork:
 
     def commit(self) -> None:
         assert self.conn is not None
+        flush_behind(self.conn)  # (statements.write_behind)
         if not self.optimistic:
             self.conn.commit()
         elif self.store.upgraded:  # the attempt became a transaction on the driver
@@ -65,6 +68,7 @@ class SqlUnitOfWork:
 
     def rollback(self) -> None:
         assert self.conn is not None
+        self.conn.info.pop(BEHIND, None)
         if self.optimistic and self.store.upgraded:
             driver(self.conn).rollback()
         self.conn.rollback()
