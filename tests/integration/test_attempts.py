@@ -327,6 +327,36 @@ def test_a_pipelined_begin_survives_deallocation(make: Make, pg_url: str) -> Non
         one.dispose()
 
 
+def test_libpq_statements_survive_psycopg_deallocating_all_in_a_transaction(pg_url: str) -> None:
+    """psycopg prepares a statement run often enough and, when it drops its cache (after
+    a rollback to a savepoint, say), sends DEALLOCATE ALL — which takes libpq.py's
+    statements too, in the middle of the transaction. libpq.PgConnection hears of it and
+    the next statement through libpq is prepared again instead of failing."""
+    from sqlalchemy import Integer, text
+    from sqlalchemy.exc import DataError
+
+    from aftersales.adapters.db.engine import make_engine
+    from aftersales.adapters.db.statements import raw_read
+
+    one = make_engine(pg_url, pool_size=1, max_overflow=0)
+    mine = text("SELECT 41 + :k AS n").columns(n=Integer)
+    try:
+        with one.connect() as conn:
+            assert raw_read(conn, mine, {"k": 1}).n == 42  # prepared by libpq.py
+            for _ in range(6):  # psycopg prepares this one itself (its threshold is 5)
+                conn.exec_driver_sql("SELECT 1")
+            with pytest.raises(DataError, match="division by zero"), conn.begin_nested():
+                conn.exec_driver_sql("SELECT 1/0")
+            # ROLLBACK TO SAVEPOINT: psycopg dropped its cache and sent DEALLOCATE ALL
+            with conn.connection.driver_connection.cursor() as cur:
+                cur.execute("SELECT count(*) FROM pg_prepared_statements")
+                assert cur.fetchone()[0] == 0
+            assert raw_read(conn, mine, {"k": 2}).n == 43  # same transaction, prepared again
+            conn.commit()
+    finally:
+        one.dispose()
+
+
 REFUNDED = (State.refunding, State.completed)  # (the sandbox provider may still be paying)
 
 

@@ -15,7 +15,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, InvalidatePoolError
 
-from aftersales.adapters.db import bundles
+from aftersales.adapters.db import bundles, libpq
 from aftersales.adapters.db.statements import BEHIND, flush_behind
 
 DEFAULT_URL = "sqlite:///var/aftersales.db"
@@ -43,15 +43,13 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
         if parsed.drivername == "postgresql":
             raw = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
         kwargs.setdefault("pool_size", 10)
-        # psycopg prepares none of its own statements: after a rollback on a connection
-        # where it had, it sends DEALLOCATE ALL before its next statement, which would take
-        # libpq.py's prepared statements away in the middle of a transaction (where they
-        # cannot be prepared again). The statements that count go through libpq.py.
-        kwargs["connect_args"] = {"prepare_threshold": None, **kwargs.get("connect_args", {})}
         kwargs.setdefault("max_overflow", 20)
         engine = create_engine(raw, json_serializer=bundles.dumps, **kwargs)
         _ping_when_idle(engine)
         _writes_behind(engine)
+        # connections that tell libpq.py when psycopg deallocates every prepared statement
+        event.listen(engine, "do_connect", lambda _d, _r, cargs, cparams:
+                     libpq.PgConnection.connect(*cargs, **cparams))
         event.listen(engine, "connect", _fast_json)
         return engine
     raise DatabaseUrlError(f"unsupported database {parsed.get_backend_name()!r}: "

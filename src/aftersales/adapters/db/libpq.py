@@ -12,9 +12,13 @@ do not need each other's results go out together in libpq's pipeline mode, the B
 the first of them: one round trip instead of several. Anything else — an executemany, a
 column type not listed, a transaction with options — stays on psycopg's cursor.
 
-Prepared statements live per database connection (SQLAlchemy's connection record `info`,
-which is cleared with the connection) under names unique in this process, and are
-prepared again if something deallocated them. Values go out and come back as UTF-8, as
+Prepared statements live per database connection (`PgConnection` below, which engine.py has
+SQLAlchemy open) under names unique in this process, and are prepared again if something
+deallocated them: psycopg itself, when it sends DEALLOCATE ALL (after a rollback, its own
+or to a savepoint, it forgets its own prepared statements and the server's with them),
+tells this module at once; anything else is noticed when a statement is missing, before a
+transaction starts (in one, the statement fails: only a DEALLOCATE ALL sent by hand there
+does that). Values go out and come back as UTF-8, as
 JSON does through psycopg's loaders: the store needs UTF-8 connections (PostgreSQL's
 default for psycopg); a connection set to another client encoding is left to psycopg here.
 libpq releases the GIL while it waits, as psycopg does.
@@ -29,7 +33,9 @@ from datetime import date, datetime
 from enum import Enum
 from typing import Any, NamedTuple
 
+import psycopg
 from psycopg import errors, pq
+from psycopg.rows import tuple_row
 from psycopg.types.json import Json, Jsonb
 from sqlalchemy import Connection
 
@@ -37,11 +43,33 @@ from aftersales.adapters.db import bundles
 
 _PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 _NAMES = itertools.count(1)
-_PREPARED = "aftersales_pq_prepared"  # connection info: the names prepared on it
 _OK = (pq.ExecStatus.COMMAND_OK, pq.ExecStatus.TUPLES_OK)
 _UNPREPARED: Any = object()
 _NO_SUCH_STATEMENT = b"26000"  # invalid_sql_statement_name
 _ALREADY_PREPARED = b"42P05"  # duplicate_prepared_statement
+
+
+class PgConnection(psycopg.Connection[Any]):
+    """psycopg's connection, knowing which of this module's statements it holds.
+
+    psycopg deallocates every prepared statement of the session (DEALLOCATE ALL) when it
+    drops its own cache: after a ROLLBACK — a transaction's or a savepoint's — a DROP or an
+    ALTER. That takes this module's statements too, possibly in the middle of a
+    transaction, where preparing them again after a failed execution is impossible (the
+    transaction is aborted). This hook hears of it as it happens, so the next use prepares
+    first. (`_deallocate` is psycopg's own, pinned in pyproject.toml; a test fails if it
+    stops being called: tests/integration/test_attempts.py.)"""
+
+    __slots__ = ("aftersales_prepared",)
+
+    def __init__(self, pgconn: Any, row_factory: Any = tuple_row) -> None:
+        super().__init__(pgconn, row_factory)
+        self.aftersales_prepared: dict[bytes, list[Any] | None] = {}
+
+    def _deallocate(self, name: bytes | None) -> Any:
+        yield from super()._deallocate(name)
+        if name is None:  # DEALLOCATE ALL
+            self.aftersales_prepared.clear()
 
 
 def _as_bool(v: bytes) -> bool:
@@ -158,7 +186,7 @@ def execute_all(conn: Connection, batch: list[tuple[Prepared, dict[str, Any]]]
     transaction failed or with options (isolation level, read only), a result column type
     not read here, several statements in autocommit."""
     driver = conn.connection.driver_connection
-    if driver is None:
+    if not isinstance(driver, PgConnection):  # (a connection engine.py did not open)
         return None
     pgconn = driver.pgconn
     if pgconn.parameter_status(b"client_encoding") != b"UTF8":  # values travel as UTF-8
@@ -172,7 +200,7 @@ def execute_all(conn: Connection, batch: list[tuple[Prepared, dict[str, Any]]]
         begin = status == pq.TransactionStatus.IDLE
         if not (status == pq.TransactionStatus.INTRANS or (begin and _plain_begin(driver))):
             return None
-    readers = [_prepare(conn, driver, statement) for statement, _ in batch]
+    readers = [_prepare(driver, statement) for statement, _ in batch]
     if any(r is None for r in readers):
         return None
     values = [[_text(params[name]) for name in statement.order] for statement, params in batch]
@@ -183,17 +211,17 @@ def execute_all(conn: Connection, batch: list[tuple[Prepared, dict[str, Any]]]
             # Deallocated behind our back (a DEALLOCATE ALL or DISCARD ALL on the
             # connection; psycopg itself prepares nothing here, engine.py): prepare again,
             # once. In a transaction this is only possible before its BEGIN, below.
-            conn.connection.info.get(_PREPARED, {}).clear()
-            readers = [_prepare(conn, driver, statement)]
+            driver.aftersales_prepared.clear()
+            readers = [_prepare(driver, statement)]
             result = pgconn.exec_prepared(statement.name, values[0], None, 0)
         _check(result, driver)
         return [Result(result, readers[0])]  # type: ignore[arg-type]
     results = _pipelined(driver, [s.name for s, _ in batch], values, begin)
     if begin and any(_missing(r) for r in results):  # (as above; the rollback undoes the rest)
         _rollback(driver)
-        conn.connection.info.get(_PREPARED, {}).clear()
+        driver.aftersales_prepared.clear()
         for statement, _ in batch:
-            _prepare(conn, driver, statement)
+            _prepare(driver, statement)
         results = _pipelined(driver, [s.name for s, _ in batch], values, begin)
     for result in results:
         _check(result, driver)
@@ -206,10 +234,10 @@ def _plain_begin(driver: Any) -> bool:
         and not driver.deferrable
 
 
-def _prepare(conn: Connection, driver: Any, statement: Prepared) -> list[Any] | None:
+def _prepare(driver: PgConnection, statement: Prepared) -> list[Any] | None:
     """The statement's result readers, preparing it on this connection the first time
     (None: a column type not read here)."""
-    done: dict[bytes, list[Any] | None] = conn.connection.info.setdefault(_PREPARED, {})
+    done = driver.aftersales_prepared
     readers = done.get(statement.name, _UNPREPARED)
     if readers is _UNPREPARED:
         pgconn = driver.pgconn
