@@ -357,6 +357,37 @@ def test_libpq_statements_survive_psycopg_deallocating_all_in_a_transaction(pg_u
         one.dispose()
 
 
+def test_one_statement_deallocated_by_hand_leaves_the_others_usable_in_a_transaction(
+        pg_url: str) -> None:
+    """A statement found missing outside a transaction is prepared again; the record of
+    the others is checked against the server, not thrown away — preparing one that still
+    exists would fail, and inside a transaction that aborts it."""
+    from sqlalchemy import Integer, text
+
+    from aftersales.adapters.db.engine import make_engine
+    from aftersales.adapters.db.statements import raw_read
+
+    one = make_engine(pg_url, pool_size=1, max_overflow=0)
+    first = text("SELECT 50 + :k AS n").columns(n=Integer)
+    second = text("SELECT 60 + :k AS n").columns(n=Integer)
+    try:
+        with one.connect() as conn:
+            driver = conn.connection.driver_connection
+            driver.autocommit = True  # (as an optimistic attempt runs)
+            assert raw_read(conn, first, {"k": 1}).n == 51
+            assert raw_read(conn, second, {"k": 1}).n == 61
+            name = driver.execute("SELECT name FROM pg_prepared_statements "
+                                  "WHERE statement LIKE 'SELECT 50 + %'").fetchone()[0]
+            driver.execute(f'DEALLOCATE "{name}"')
+            assert raw_read(conn, first, {"k": 2}).n == 52  # missing: prepared again
+            driver.autocommit = False
+            driver.execute("SELECT 1")  # a transaction psycopg began
+            assert raw_read(conn, second, {"k": 2}).n == 62  # still prepared, used as it is
+            conn.commit()
+    finally:
+        one.dispose()
+
+
 REFUNDED = (State.refunding, State.completed)  # (the sandbox provider may still be paying)
 
 

@@ -85,8 +85,8 @@ def _ping_when_idle(engine: Engine) -> None:
 
 def _writes_behind(engine: Engine) -> None:
     """Writes queued on a connection (statements.write_behind) go out before any statement
-    sent through SQLAlchemy; a connection going back to the pool drops what is still queued
-    (its unit of work ended without committing)."""
+    sent through SQLAlchemy and before a COMMIT sent by SQLAlchemy; a connection going back
+    to the pool drops what is still queued (its unit of work ended without committing)."""
 
     @event.listens_for(engine, "before_cursor_execute")
     def _flush(conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
@@ -95,6 +95,11 @@ def _writes_behind(engine: Engine) -> None:
                 conn.info.pop(BEHIND)                           # SAVEPOINT sent the others)
             else:
                 flush_behind(conn)
+
+    @event.listens_for(engine, "commit")
+    def _flush_before_commit(conn: Any) -> None:  # (a commit through SQLAlchemy itself)
+        if not conn.invalidated and BEHIND in conn.info:
+            flush_behind(conn)
 
     @event.listens_for(engine, "checkin")
     def _drop(_dbapi_conn: Any, record: Any) -> None:

@@ -208,10 +208,10 @@ def execute_all(conn: Connection, batch: list[tuple[Prepared, dict[str, Any]]]
         (statement, _), = batch
         result = pgconn.exec_prepared(statement.name, values[0], None, 0)
         if driver.autocommit and _missing(result):
-            # Deallocated behind our back (a DEALLOCATE ALL or DISCARD ALL on the
-            # connection; psycopg itself prepares nothing here, engine.py): prepare again,
-            # once. In a transaction this is only possible before its BEGIN, below.
-            driver.aftersales_prepared.clear()
+            # Deallocated behind our back (a DEALLOCATE or DISCARD ALL sent by hand; psycopg's
+            # own DEALLOCATE ALL is heard by PgConnection): prepare again, once. In a
+            # transaction this is only possible before its BEGIN, below.
+            _resync(driver)
             readers = [_prepare(driver, statement)]
             result = pgconn.exec_prepared(statement.name, values[0], None, 0)
         _check(result, driver)
@@ -219,12 +219,16 @@ def execute_all(conn: Connection, batch: list[tuple[Prepared, dict[str, Any]]]
     results = _pipelined(driver, [s.name for s, _ in batch], values, begin)
     if begin and any(_missing(r) for r in results):  # (as above; the rollback undoes the rest)
         _rollback(driver)
-        driver.aftersales_prepared.clear()
+        _resync(driver)
         for statement, _ in batch:
             _prepare(driver, statement)
         results = _pipelined(driver, [s.name for s, _ in batch], values, begin)
-    for result in results:
-        _check(result, driver)
+    for i, result in enumerate(results):
+        try:
+            _check(result, driver)
+        except errors.Error as exc:
+            exc.aftersales_index = i  # type: ignore[attr-defined]  # (which one: statements.py)
+            raise
     return [Result(r, read) for r, read in zip(results, readers, strict=True)]  # type: ignore[arg-type]
 
 
@@ -255,6 +259,17 @@ def _prepare(driver: PgConnection, statement: Prepared) -> list[Any] | None:
 def _missing(result: pq.abc.PGresult) -> bool:
     return result.status not in _OK and \
         result.error_field(pq.DiagnosticField.SQLSTATE) == _NO_SUCH_STATEMENT
+
+
+def _resync(driver: PgConnection) -> None:
+    """After a statement of ours was found missing, outside any transaction: keep the
+    record of only those the server still holds (the others are prepared again when next
+    used; preparing one that still exists would fail, and in a transaction abort it)."""
+    held = driver.pgconn.exec_(b"SELECT name FROM pg_prepared_statements")
+    _check(held, driver)
+    names = {held.get_value(i, 0) for i in range(held.ntuples)}
+    for name in [n for n in driver.aftersales_prepared if n not in names]:
+        del driver.aftersales_prepared[name]
 
 
 def _rollback(driver: Any) -> None:

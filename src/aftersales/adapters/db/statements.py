@@ -341,7 +341,8 @@ def _batch(conn: Connection, batch: list[tuple[Any, dict[str, Any]]]
         try:
             done = libpq.execute_all(conn, [(f.pq, b) for f, b in zip(found, bound, strict=True)])
         except Exception as exc:
-            conn._handle_dbapi_exception(exc, found[0].sql, batch[0][1], None, None)
+            i = getattr(exc, "aftersales_index", 0)  # the statement that failed (libpq.py)
+            conn._handle_dbapi_exception(exc, found[i].sql, batch[i][1], None, None)
             raise
         if done is not None:
             return list(zip(done, found, strict=True))

@@ -41,8 +41,9 @@ class SqlUnitOfWork:
 
     def __exit__(self, *exc: Any) -> None:
         assert self.conn is not None
-        self.conn.info.pop(BEHIND, None)  # writes still queued: not committed, never sent
         try:
+            if not self.conn.invalidated:  # (a lost connection's queue goes with it: checkin)
+                self.conn.info.pop(BEHIND, None)  # writes still queued: not committed, not sent
             if self.optimistic and not self.conn.invalidated:  # (an invalidated one is
                 self.conn.info.pop(ATTEMPT, None)                # cleared with its connection)
                 psycopg = driver(self.conn)
@@ -68,7 +69,8 @@ class SqlUnitOfWork:
 
     def rollback(self) -> None:
         assert self.conn is not None
-        self.conn.info.pop(BEHIND, None)
+        if not self.conn.invalidated:
+            self.conn.info.pop(BEHIND, None)
         if self.optimistic and self.store.upgraded:
             driver(self.conn).rollback()
         self.conn.rollback()
@@ -78,6 +80,9 @@ class SqlUnitOfWork:
         assert self.conn is not None
         with self.conn.begin_nested():
             yield
+            # writes queued in the block go out in it: an error they meet is the block's,
+            # rolled back to the savepoint, not a failed RELEASE leaving the transaction aborted
+            flush_behind(self.conn)
 
 
 def attempt_engine(engine: Engine) -> Engine:

@@ -1,0 +1,255 @@
+"""Pipelined transactions and writes sent behind (PostgreSQL) when things go wrong: a
+connection lost or a statement cancelled in the middle of a pipeline, a queued write that
+fails inside a savepoint or at its end, a commit sent by SQLAlchemy itself. Found by a
+review of the change (2026-12-06); the first four failed before their fixes in uow.py and
+engine.py, the others pin behaviour the review checked."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
+import pytest
+from sqlalchemy import Engine, Integer, text
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from aftersales.adapters.clock import FixedClock
+from aftersales.adapters.db.engine import make_engine
+from aftersales.adapters.db.statements import BEHIND, raw_reads, write_behind
+from aftersales.adapters.db.store import SqlStore
+from aftersales.adapters.db.uow import SqlUnitOfWork
+from aftersales.domain.vocabulary import Role, State
+from aftersales.entrypoints.bootstrap import App, bootstrap
+from aftersales.entrypoints.worker import run_worker
+from aftersales.service import cases
+from aftersales.service.ports import Principal
+from conftest import T0, Make, migrated_engine
+
+pytestmark = pytest.mark.postgres
+
+INSERT = text("INSERT INTO review_probe (id, note) VALUES (:id, :note)")
+IDS = text("SELECT id FROM review_probe WHERE note = :note ORDER BY id")
+LOCK = text("SELECT id FROM review_rows WHERE id = :k FOR UPDATE").columns(id=Integer)
+PID = text("SELECT pg_backend_pid() AS id").columns(id=Integer)
+SLEEP = text("SELECT 1 AS id FROM pg_sleep(:s)").columns(id=Integer)
+ONE = text("SELECT 1 AS id").columns(id=Integer)
+
+
+@pytest.fixture
+def app(pg_app: App) -> App:
+    return pg_app  # (Make runs on PostgreSQL here)
+
+
+def _dsn(pg_url: str) -> str:
+    return pg_url.replace("postgresql+psycopg://", "postgresql://")
+
+
+def _terminate(pg_url: str, pid: int) -> None:
+    with psycopg.connect(_dsn(pg_url), autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s, 5000)", (pid,))
+
+
+@pytest.fixture
+def one(pg_url: str) -> Iterator[Engine]:
+    """A pool of one connection (every unit of work gets it), with tables of its own."""
+    engine = make_engine(pg_url, pool_size=1, max_overflow=0, pool_timeout=5)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE IF NOT EXISTS review_probe "
+                             "(id text PRIMARY KEY, note text NOT NULL)")
+        conn.exec_driver_sql("CREATE TABLE IF NOT EXISTS review_rows (id int PRIMARY KEY)")
+        conn.exec_driver_sql("INSERT INTO review_rows VALUES (1) ON CONFLICT DO NOTHING")
+    yield engine
+    engine.dispose()
+
+
+def _uow(engine: Engine) -> SqlUnitOfWork:
+    return SqlUnitOfWork(engine, lambda: str(uuid.uuid4()))
+
+
+def _ids(engine: Engine, note: str) -> list[str]:
+    with engine.connect() as conn:
+        return list(conn.execute(IDS, {"note": note}).scalars())
+
+
+# --- a connection lost in a transaction ----------------------------------------------------
+
+def test_a_connection_killed_mid_pipeline_raises_a_database_error_and_the_pool_recovers(
+        one: Engine, pg_url: str) -> None:
+    """The server ends the connection while a pipeline (a lock and a read) waits on the
+    lock: the unit of work raises the OperationalError, not the PendingRollbackError that
+    reading `.info` of the invalidated connection gave (callers that catch database errors
+    — the worker, the CLI — did not recognise that one), closes the connection, and the
+    pool of one hands out a working connection after."""
+    with psycopg.connect(_dsn(pg_url)) as blocker:
+        blocker.execute("SELECT 1 FROM review_rows WHERE id = 1 FOR UPDATE")
+        seen: dict[str, Any] = {}
+
+        def work() -> None:
+            try:
+                with _uow(one) as uow:
+                    assert uow.conn is not None
+                    seen["pid"] = uow.conn.connection.driver_connection.info.backend_pid
+                    raw_reads(uow.conn, [(LOCK, {"k": 1}), (PID, {})])  # waits on the lock
+            except BaseException as exc:  # the outcome under test
+                seen["error"] = exc
+
+        thread = threading.Thread(target=work, daemon=True)
+        thread.start()
+        for _ in range(100):
+            if "pid" in seen:
+                break
+            time.sleep(0.05)
+        time.sleep(0.5)  # (the pipeline is sent and waits on the row lock)
+        _terminate(pg_url, seen["pid"])
+        thread.join(10)
+        assert not thread.is_alive(), "the pipeline hung after its connection died"
+        blocker.rollback()
+    error = seen.get("error")
+    assert isinstance(error, OperationalError), repr(error)  # not PendingRollbackError
+    with _uow(one) as uow:  # the pool of one hands out a working connection again
+        assert uow.conn is not None
+        assert [r.id for r in raw_reads(uow.conn, [(ONE, {}), (ONE, {})])] == [1, 1]
+        uow.commit()
+
+
+def test_the_deadline_worker_survives_its_connection_dying_in_a_sweep(
+        app: App, pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """run_worker promises that "a database outage must not kill the worker": a
+    connection lost inside the sweep's transaction is one error counted and logged, and
+    the next pass runs."""
+    original = SqlStore.claim_due
+    killed: list[int] = []
+
+    def claim_after_losing_the_connection(self: SqlStore, *args: Any, **kwargs: Any) -> Any:
+        if not killed:  # the first sweep's connection is ended by the server
+            pid = self.conn.connection.driver_connection.info.backend_pid
+            killed.append(pid)
+            _terminate(pg_url, pid)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(SqlStore, "claim_due", claim_after_losing_the_connection)
+    logs: list[str] = []
+    stats = run_worker(app.deps, threading.Event(), interval=0, max_passes=2,
+                       log=logs.append)
+    assert killed
+    assert stats.passes == 2 and stats.errors == 1, (stats, logs)
+
+
+# --- writes behind at SQLAlchemy's own transaction boundaries -----------------------------
+
+def test_a_savepoint_whose_queued_write_fails_at_release_is_rolled_back_to(
+        one: Engine) -> None:
+    """A write queued as the last write of a savepoint block is sent inside the block
+    (uow.savepoint): when it fails, the block is rolled back to its savepoint and the
+    transaction goes on, as the sweep needs ("one bad row must not stall the rows behind
+    it"). Sent with the RELEASE SAVEPOINT instead, its failure was a failed release that
+    left the whole transaction aborted."""
+    note = uuid.uuid4().hex
+    with _uow(one) as uow:
+        assert uow.conn is not None
+        uow.conn.execute(INSERT, {"id": f"a-{note}", "note": note})
+        with pytest.raises(IntegrityError), uow.savepoint():
+            write_behind(uow.conn, INSERT, {"id": f"a-{note}", "note": note})  # a clash
+        with uow.savepoint():  # the next deadline of the batch
+            uow.conn.execute(INSERT, {"id": f"b-{note}", "note": note})
+        uow.commit()
+    assert _ids(one, note) == [f"a-{note}", f"b-{note}"]
+
+
+def test_a_write_behind_survives_a_commit_through_sqlalchemy(one: Engine) -> None:
+    """A transaction committed through SQLAlchemy itself (engine.begin(),
+    Connection.commit()) sends the queued writes before its COMMIT (engine.py's "commit"
+    listener); before, the pool's checkin dropped them and the commit lost the row."""
+    note = uuid.uuid4().hex
+    with one.begin() as conn:
+        write_behind(conn, INSERT, {"id": f"c-{note}", "note": note})
+        assert BEHIND in conn.info
+    assert _ids(one, note) == [f"c-{note}"]
+
+
+# --- behaviour the review checked ----------------------------------------------------------
+
+def test_a_statement_timeout_mid_pipeline_leaves_the_connection_usable(one: Engine) -> None:
+    """A statement cancelled in the middle of a pipeline (statement_timeout) is
+    raised as OperationalError (QueryCanceled); the statements after it are aborted, the
+    connection leaves pipeline mode, the unit of work rolls back, and the next unit of
+    work on the same (only) connection works, with no queued write left behind."""
+    note = uuid.uuid4().hex
+    with _uow(one) as uow:
+        assert uow.conn is not None
+        uow.conn.exec_driver_sql("SET LOCAL statement_timeout = 200")
+        write_behind(uow.conn, INSERT, {"id": f"t-{note}", "note": note})
+        with pytest.raises(OperationalError, match="statement timeout"):
+            raw_reads(uow.conn, [(ONE, {}), (SLEEP, {"s": 3}), (ONE, {})])
+        pgconn = uow.conn.connection.driver_connection.pgconn
+        assert pgconn.pipeline_status == psycopg.pq.PipelineStatus.OFF
+    with _uow(one) as uow:
+        assert uow.conn is not None
+        assert BEHIND not in uow.conn.info
+        assert [r.id for r in raw_reads(uow.conn, [(ONE, {}), (ONE, {})])] == [1, 1]
+        pgconn = uow.conn.connection.driver_connection.pgconn
+        assert pgconn.transaction_status == psycopg.pq.TransactionStatus.INTRANS
+        uow.commit()
+        assert pgconn.transaction_status == psycopg.pq.TransactionStatus.IDLE
+    assert _ids(one, note) == []
+
+
+def test_a_failure_inside_a_savepoint_body_is_rolled_back_to_and_the_rest_commits(
+        one: Engine) -> None:
+    """The sweep's pattern where the failure surfaces inside the body: a write
+    queued before the savepoint goes out with SAVEPOINT; a clashing queued write inside
+    fails at the body's next statement (a pipelined read), is rolled back to the
+    savepoint, and the writes before and after it commit."""
+    note = uuid.uuid4().hex
+    with _uow(one) as uow:
+        assert uow.conn is not None
+        write_behind(uow.conn, INSERT, {"id": f"a-{note}", "note": note})
+        with pytest.raises(IntegrityError), uow.savepoint():
+            write_behind(uow.conn, INSERT, {"id": f"x-{note}", "note": note})
+            write_behind(uow.conn, INSERT, {"id": f"a-{note}", "note": note})  # a clash
+            raw_reads(uow.conn, [(ONE, {}), (ONE, {})])
+        with uow.savepoint():
+            write_behind(uow.conn, INSERT, {"id": f"b-{note}", "note": note})
+            raw_reads(uow.conn, [(ONE, {})])
+        uow.commit()
+    assert _ids(one, note) == [f"a-{note}", f"b-{note}"]
+
+
+def test_lock_order_answers_the_ledger_refunds_for_order_answers(app: App, make: Make) -> None:
+    """lock_order now answers the order's ledger read as JSON in the lock's round
+    trip (start_refund plans with it); it is the same ledger, entry for entry, as the
+    separate query the old code ran after the lock (amounts, statuses, times, lines)."""
+    shop = make.shop("kuaishou", sandbox=True)
+    order = make.order(shop, price=10000)
+    case = make.case(shop, order, type="refund_only", reason="not_as_described").case
+    agent = Principal(shop.shop.id, Role.agent, None, "agent1")
+    assert cases.act(app.deps, agent, case.id, "approve").case.state in (
+        State.refunding, State.completed)
+    with app.deps.uow() as uow:
+        store: Any = uow.store
+        fresh = store.lock_order(shop.shop.id, order.id)
+        assert fresh and fresh == store.refunds_for_order(shop.shop.id, order.id)
+
+
+def test_sqlite_openings_and_refunds_are_unaffected(tmp_path: Any) -> None:
+    """On SQLite the order lock is a no-op, writes behind run at once and an
+    opening plus a refund land as before (one succeeded goods refund, nothing queued)."""
+    with migrated_engine(f"sqlite:///{tmp_path}/r.db") as engine:
+        sqlite_app = bootstrap(engine=engine, clock=FixedClock(T0))
+        make = Make(sqlite_app)
+        shop = make.shop("kuaishou", sandbox=True)
+        order = make.order(shop, price=10000)
+        case = make.case(shop, order, type="refund_only", reason="not_as_described").case
+        agent = Principal(shop.shop.id, Role.agent, None, "agent1")
+        cases.act(sqlite_app.deps, agent, case.id, "approve")
+        with sqlite_app.deps.uow() as uow:
+            store: Any = uow.store
+            assert store.lock_order(shop.shop.id, order.id) is None
+            ledger = store.refunds_for_order(shop.shop.id, order.id)
+            assert BEHIND not in store.conn.info
+        assert [(e.kind, e.amount.amount, e.status) for e in ledger] == [
+            ("goods", 10000, "succeeded")]
