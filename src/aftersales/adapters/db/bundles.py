@@ -151,17 +151,17 @@ def order_bundle(pg: bool) -> Any:
             .where(shop.c.id == bindparam("k_shop"), order.c.id == bindparam("k_id")))
 
 
-def order_ledger() -> Any:
-    """PostgreSQL, keys k_shop, k_order: the order's ledger entries as one JSON array."""
+def order_ledger(pg: bool) -> Any:
+    """Keys k_shop, k_order: the order's ledger entries as one JSON array."""
     refunds = t.refunds.alias("r")
-    return select(_array(t.refunds, refunds, True, and_(
+    return select(_array(t.refunds, refunds, pg, and_(
         refunds.c.order_id == bindparam("k_order"), refunds.c.shop_id == bindparam("k_shop")
     )).label("refunds"))
 
 
-def order_cases() -> Any:
-    """PostgreSQL, keys k_shop, k_order: the order's cases as one JSON array."""
+def order_cases(pg: bool) -> Any:
+    """Keys k_shop, k_order: the order's cases as one JSON array."""
     cases = t.cases.alias("c")
-    return select(_array(t.cases, cases, True, and_(
+    return select(_array(t.cases, cases, pg, and_(
         cases.c.shop_id == bindparam("k_shop"), cases.c.order_id == bindparam("k_order")
     )).label("cases"))

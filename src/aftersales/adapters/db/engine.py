@@ -89,12 +89,14 @@ def _writes_behind(engine: Engine) -> None:
     to the pool drops what is still queued (its unit of work ended without committing)."""
 
     @event.listens_for(engine, "before_cursor_execute")
-    def _flush(conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+    def _flush(conn: Any, *_: Any) -> None:
         if BEHIND in conn.info:
-            if statement.startswith("ROLLBACK TO SAVEPOINT"):  # (queued inside the savepoint:
-                conn.info.pop(BEHIND)                           # SAVEPOINT sent the others)
-            else:
-                flush_behind(conn)
+            flush_behind(conn)
+
+    @event.listens_for(engine, "rollback_savepoint")
+    def _drop_in_savepoint(conn: Any, *_: Any) -> None:
+        if not conn.invalidated:  # queued inside the savepoint (SAVEPOINT sent the others)
+            conn.info.pop(BEHIND, None)
 
     @event.listens_for(engine, "commit")
     def _flush_before_commit(conn: Any) -> None:  # (a commit through SQLAlchemy itself)

@@ -20,15 +20,10 @@ from sqlalchemy.exc import IntegrityError
 from aftersales.adapters.db import bundles
 from aftersales.adapters.db import tables as t
 from aftersales.adapters.db.hints import unindexed
-from aftersales.adapters.db.statements import raw_read, write_behind
+from aftersales.adapters.db.statements import SELECT_ORDER_LEDGER, raw_read, write_behind
 from aftersales.domain.money import Money
 from aftersales.domain.upstream import UpstreamClaim
 from aftersales.service.ports import LedgerEntry
-
-SELECT_ORDER_REFUNDS = select(t.refunds).where(
-    t.refunds.c.shop_id == bindparam("k_shop"), t.refunds.c.order_id == bindparam("k_order")
-).order_by(t.refunds.c.created_at, t.refunds.c.id)
-
 
 # Prebuilt (named parameters): the ledger statements run on every refund.
 INSERT_REFUND_PG = pg_insert(t.refunds).on_conflict_do_nothing(
@@ -59,8 +54,9 @@ class RecordsMixin:
                 for x in sorted(entries, key=lambda x: (x["created_at"], x["id"]))]
 
     def refunds_for_order(self, shop_id: str, order_id: str) -> list[LedgerEntry]:
-        rows = self.conn.execute(SELECT_ORDER_REFUNDS, {"k_shop": shop_id, "k_order": order_id})
-        return [self._entry(x) for x in rows.all()]
+        row = raw_read(self.conn, SELECT_ORDER_LEDGER[self.pg],
+                       {"k_shop": shop_id, "k_order": order_id})
+        return self.ledger_from_json(row.refunds)
 
     def refunds(self, shop_id: str, case_id: str | None = None,
                 order_id: str | None = None) -> list[LedgerEntry]:
@@ -81,20 +77,16 @@ class RecordsMixin:
                "amount": entry.amount.amount, "currency": entry.amount.currency,
                "method": entry.method, "status": entry.status, "reference": entry.reference,
                "lines": dict(entry.lines), "created_at": entry.created_at}
-        if self.pg:  # a prepared statement through libpq (statements.py), in the transaction
-            self.before_write()
-            return raw_read(self.conn, INSERT_REFUND_PG, row) is not None
-        return self.conn.execute(INSERT_REFUND_SQLITE, row).first() is not None
+        self.before_write()  # (an optimistic store: from here on a transaction)
+        return raw_read(self.conn, INSERT_REFUND_PG if self.pg else INSERT_REFUND_SQLITE,
+                        row) is not None
 
     def settle_refund(self, shop_id: str, entry_id: str, status: str, reference: str | None,
                       now: datetime) -> None:
-        params = {"k_shop": shop_id, "k_id": entry_id, "status": status,
-                  "reference": reference, "settled_at": now}
-        if self.pg:  # (sent with the transaction's next statement: statements.write_behind)
-            self.before_write()
-            write_behind(self.conn, SETTLE_REFUND, params)
-        else:
-            self.conn.execute(SETTLE_REFUND, params)
+        self.before_write()  # (an optimistic store: from here on a transaction)
+        write_behind(self.conn, SETTLE_REFUND, {"k_shop": shop_id, "k_id": entry_id,
+                                                "status": status, "reference": reference,
+                                                "settled_at": now})
 
     # --- upstream claims (PLATFORMS.md / 1688 dropshipping) --------------------------------
     def _claim(self, r: Any) -> UpstreamClaim:

@@ -112,8 +112,6 @@ SELECT_EVENTS = select(t.case_events).where(
 SELECT_CASE = select(t.cases).where(_c.shop_id == bindparam("k_shop"), _c.id == bindparam("k_id"))
 INSERT_EVENT = insert(t.case_events)
 INSERT_CASE = insert(t.cases)
-SELECT_ORDER_CASES = select(t.cases).where(_c.shop_id == bindparam("k_shop"),
-                                          _c.order_id == bindparam("k_order"))
 SELECT_CANCELLED = select(t.case_events.c.case_id).where(
     unindexed(t.case_events.c.shop_id) == bindparam("k_shop"),
     t.case_events.c.case_id.in_(bindparam("k_cases", expanding=True)),
@@ -142,8 +140,8 @@ LOCK_ORDER_PG = select(t.orders.c.id).where(
 SELECT_CASE_BUNDLE_PG = bundles.case_bundle(pg=True)
 SELECT_CASE_BUNDLE_SQLITE = bundles.case_bundle(pg=False)
 SELECT_ORDER_BUNDLE_PG = bundles.order_bundle(pg=True)
-SELECT_ORDER_LEDGER_PG = bundles.order_ledger()
-SELECT_ORDER_CASES_PG = bundles.order_cases()
+SELECT_ORDER_LEDGER = {True: bundles.order_ledger(pg=True), False: bundles.order_ledger(pg=False)}
+SELECT_ORDER_CASES = {True: bundles.order_cases(pg=True), False: bundles.order_cases(pg=False)}
 SELECT_ORDER_BUNDLE_SQLITE = bundles.order_bundle(pg=False)
 
 

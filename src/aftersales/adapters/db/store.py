@@ -50,7 +50,6 @@ from aftersales.adapters.db.statements import (
     SELECT_ORDER_BUNDLE_PG,
     SELECT_ORDER_BUNDLE_SQLITE,
     SELECT_ORDER_CASES,
-    SELECT_ORDER_CASES_PG,
     SELECT_ORDER_WITH_LINES,
     SELECT_SHOP,
     SUPERSEDE_PENDING,
@@ -278,9 +277,9 @@ class SqlStore(RecordsMixin, DeadlineClaimsMixin, TurnsMixin):
         keys = {"k_shop": shop_id, "k_id": order_id}
         if lock and self.pg:
             # the order's cases too: an opening counts them next (cases_on_order)
-            _, row, cases = self.before_write((LOCK_ORDER_PG, keys), (SELECT_ORDER_BUNDLE_PG, keys),
-                                              (SELECT_ORDER_CASES_PG, {"k_shop": shop_id,
-                                                                       "k_order": order_id}))
+            _, row, cases = self.before_write(
+                (LOCK_ORDER_PG, keys), (SELECT_ORDER_BUNDLE_PG, keys),
+                (SELECT_ORDER_CASES[True], {"k_shop": shop_id, "k_order": order_id}))
             self._cases_seen[shop_id, order_id] = self._cases_from_json(cases.cases)
         else:
             row = raw_read(self.conn, SELECT_ORDER_BUNDLE_PG if self.pg
@@ -444,10 +443,9 @@ class SqlStore(RecordsMixin, DeadlineClaimsMixin, TurnsMixin):
         seen = self._cases_seen.pop((shop_id, order_id), None)
         if seen is not None:  # read with the order's lock, no case written since
             return seen
-        keys = {"k_shop": shop_id, "k_order": order_id}
-        if self.pg:  # as JSON, a prepared statement through libpq (bundles.py)
-            return self._cases_from_json(raw_read(self.conn, SELECT_ORDER_CASES_PG, keys).cases)
-        return [case_from_row(r) for r in self.conn.execute(SELECT_ORDER_CASES, keys).all()]
+        row = raw_read(self.conn, SELECT_ORDER_CASES[self.pg],
+                       {"k_shop": shop_id, "k_order": order_id})
+        return self._cases_from_json(row.cases)
 
     @staticmethod
     def _cases_from_json(raw: Any) -> list[Case]:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from aftersales.adapters.db.attempts import AttemptMixin
-from aftersales.adapters.db.statements import HOLD_PG, LOCK_ORDER_PG, SELECT_ORDER_LEDGER_PG
+from aftersales.adapters.db.statements import HOLD_PG, LOCK_ORDER_PG, SELECT_ORDER_LEDGER
 from aftersales.service.ports import LedgerEntry
 
 
@@ -36,7 +36,7 @@ class TurnsMixin(AttemptMixin):  # (an optimistic store becomes a transaction fi
             return None
         keys = {"k_shop": shop_id, "k_id": order_id}
         _, row = self.before_write(  # (an optimistic store: from here on a transaction)
-            (LOCK_ORDER_PG, keys), (SELECT_ORDER_LEDGER_PG, {"k_shop": shop_id, "k_order": order_id}))
+            (LOCK_ORDER_PG, keys), (SELECT_ORDER_LEDGER[True], {"k_shop": shop_id, "k_order": order_id}))
         return self.ledger_from_json(row.refunds)
 
     def hold(self, *key: str) -> None:

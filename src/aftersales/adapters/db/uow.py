@@ -41,9 +41,7 @@ class SqlUnitOfWork:
 
     def __exit__(self, *exc: Any) -> None:
         assert self.conn is not None
-        try:
-            if not self.conn.invalidated:  # (a lost connection's queue goes with it: checkin)
-                self.conn.info.pop(BEHIND, None)  # writes still queued: not committed, not sent
+        try:  # (writes still queued, never committed, are dropped at checkin: engine.py)
             if self.optimistic and not self.conn.invalidated:  # (an invalidated one is
                 self.conn.info.pop(ATTEMPT, None)                # cleared with its connection)
                 psycopg = driver(self.conn)
