@@ -1,0 +1,133 @@
+"""What the store keeps of shops, their API tokens and their orders: a mixin of SqlStore
+(store.py), which keeps cases whole; this holds the rows around them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, and_, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from aftersales.adapters.db import tables as t
+from aftersales.adapters.db.hints import unindexed
+from aftersales.adapters.db.mapping import order_from_rows, order_rows
+from aftersales.adapters.db.statements import (
+    SELECT_LINES,
+    SELECT_ORDER_WITH_LINES,
+    SELECT_SHOP,
+    LineRow,
+)
+from aftersales.domain.merchant_policy import MerchantPolicy
+from aftersales.domain.orders import Order, Shop
+from aftersales.domain.vocabulary import Role
+from aftersales.service.ports import Principal, ShopRecord
+
+
+class ShopsOrdersMixin:
+    conn: Connection
+    pg: bool
+
+    # --- shops and tokens -----------------------------------------------------------------
+    def add_shop(self, record: ShopRecord, now: datetime) -> None:
+        s = record.shop
+        self.conn.execute(insert(t.shops).values(
+            id=s.id, name=s.name, platform=s.platform, timezone=s.timezone, sandbox=s.sandbox,
+            clock_at=record.clock_at, policy=record.policy.to_dict(), created_at=now))
+
+    def _shop(self, row: Any) -> ShopRecord:
+        shop = Shop(row.id, row.name, row.platform, row.timezone, row.sandbox)
+        return ShopRecord(shop, MerchantPolicy.from_dict(row.policy), row.clock_at)
+
+    def get_shop(self, shop_id: str) -> ShopRecord | None:
+        row = self.conn.execute(SELECT_SHOP, {"k_id": shop_id}).first()
+        return None if row is None else self._shop(row)
+
+    def list_shops(self) -> list[ShopRecord]:
+        rows = self.conn.execute(select(t.shops).order_by(t.shops.c.created_at)).all()
+        return [self._shop(r) for r in rows]
+
+    def move_clock(self, shop_id: str, was: datetime | None, at: datetime) -> bool:
+        """Set the sandbox clock to `at` only if it still reads `was`: False when another
+        advance moved it meanwhile (a compare-and-set; the clock never goes back)."""
+        c = t.shops.c
+        still = c.clock_at.is_(None) if was is None else c.clock_at == was
+        return self.conn.execute(update(t.shops).where(c.id == shop_id, still)
+                                 .values(clock_at=at)).rowcount == 1
+
+    def set_policy(self, shop_id: str, policy: MerchantPolicy) -> None:
+        self.conn.execute(update(t.shops).where(t.shops.c.id == shop_id)
+                          .values(policy=policy.to_dict()))
+
+    def add_token(self, token_id: str, shop_id: str, role: str, buyer_id: str | None,
+                  token_hash: str, label: str | None, now: datetime) -> None:
+        self.conn.execute(insert(t.api_tokens).values(
+            id=token_id, shop_id=shop_id, role=role, buyer_id=buyer_id, token_hash=token_hash,
+            label=label, created_at=now))
+
+    def find_token(self, token_hash: str) -> Principal | None:
+        tok = t.api_tokens.c
+        row = self.conn.execute(select(tok.id, tok.shop_id, tok.role, tok.buyer_id).where(
+            tok.token_hash == token_hash, tok.revoked_at.is_(None))).first()
+        if row is None:
+            return None
+        return Principal(row.shop_id, Role(row.role), row.buyer_id, row.id[-8:])
+
+    # --- orders ---------------------------------------------------------------------------
+    def add_order(self, order: Order, now: datetime) -> bool:
+        """False, writing nothing, when the shop has the platform order already — also when
+        another transaction inserted it at the same moment (the insert waits for that one
+        and yields to it: ON CONFLICT DO NOTHING), where a look-up first would have found
+        nothing and the unique key would have failed the request."""
+        head, lines = order_rows(order, now)
+        dialect_insert = pg_insert if self.pg else sqlite_insert
+        added = self.conn.execute(dialect_insert(t.orders).values(head).on_conflict_do_nothing(
+            index_elements=["shop_id", "platform_order_id"]).returning(t.orders.c.id)).first()
+        if added is None:
+            return False
+        self.conn.execute(insert(t.order_lines), lines)
+        return True
+
+    def _order(self, where: Any) -> Order | None:
+        return self._with_lines(self.conn.execute(select(t.orders).where(where)).first())
+
+    def _with_lines(self, row: Any) -> Order | None:
+        if row is None:
+            return None
+        lines = self.conn.execute(SELECT_LINES, {"k_order": row.id, "k_shop": row.shop_id}).all()
+        return order_from_rows(row, list(lines))
+
+    def get_order(self, shop_id: str, order_id: str) -> Order | None:
+        """The order and its lines in one round trip (one row per line)."""
+        rows = self.conn.execute(SELECT_ORDER_WITH_LINES, {"k_shop": shop_id, "k_id": order_id}).all()
+        if not rows:
+            return None
+        head = rows[0]
+        lines = [LineRow(r) for r in rows]
+        return order_from_rows(head, lines)  # type: ignore[arg-type]
+
+    def find_order(self, shop_id: str, platform_order_id: str) -> Order | None:
+        return self._order(and_(t.orders.c.shop_id == shop_id,
+                                t.orders.c.platform_order_id == platform_order_id))
+
+    def orders_by_id(self, shop_id: str, order_ids: Sequence[str]) -> dict[str, Order]:
+        """Several orders in two queries (the queue shows a page of cases at once)."""
+        if not order_ids:
+            return {}
+        o, ln = t.orders.c, t.order_lines.c
+        heads = self.conn.execute(select(t.orders).where(  # by id, not the shop's index
+            unindexed(o.shop_id) == shop_id, o.id.in_(list(set(order_ids))))).all()
+        lines = self.conn.execute(select(t.order_lines).where(
+            unindexed(ln.shop_id) == shop_id, ln.order_id.in_([h.id for h in heads]))).all()
+        grouped: dict[str, list[Any]] = {}
+        for line in lines:
+            grouped.setdefault(line.order_id, []).append(line)
+        return {h.id: order_from_rows(h, grouped.get(h.id, [])) for h in heads}
+
+    def update_order_dates(self, order: Order) -> None:
+        self.conn.execute(update(t.orders).where(
+            t.orders.c.shop_id == order.shop_id, t.orders.c.id == order.id).values(
+            shipped_at=order.shipped_at, delivered_at=order.delivered_at,
+            completed_at=order.completed_at))
