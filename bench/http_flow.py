@@ -27,7 +27,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import orjson
@@ -35,6 +35,7 @@ import orjson
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import analyze, db_args, fresh_engine, kinds, postgres_cpu, table
 
+from aftersales.entrypoints.api import balance
 from aftersales.entrypoints.bootstrap import bootstrap
 from aftersales.service import shops
 
@@ -67,28 +68,35 @@ def free_port() -> int:
 
 
 @contextmanager
-def server(url: str, tmp: Path, workers: int = 1) -> Iterator[int]:
+def server(url: str, tmp: Path, workers: int = 1, balanced: bool = True) -> Iterator[int]:
+    """uvicorn serving the app; with several workers and `balanced`, on the event loop
+    `aftersales serve --workers` uses, which spreads connections evenly (api/balance.py)."""
     port = free_port()
     env = {**os.environ, "AFTERSALES_DATABASE_URL": url, "AFTERSALES_DATA_DIR": str(tmp)}
     cmd = [sys.executable, "-m", "uvicorn", "aftersales.entrypoints.api.app:create_app",
            "--factory", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
            "--log-level", "warning", "--no-access-log"]
-    proc = subprocess.Popen(cmd, env=env)
-    try:
+    with ExitStack() as stack:
+        if workers > 1 and balanced:
+            env[balance.TABLE_ENV] = stack.enter_context(balance.shared_table())
+            cmd += ["--loop", balance.LOOP]
+        proc = subprocess.Popen(cmd, env=env)
+        stack.callback(proc.wait, timeout=10)
+        stack.callback(proc.terminate)
         for _ in range(200):
             try:
                 conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-                conn.request("GET", "/api/v1/health")
-                if conn.getresponse().status == 200:
-                    break
+                try:  # (closed: an idle connection would count in a worker's share)
+                    conn.request("GET", "/api/v1/health")
+                    if conn.getresponse().status == 200:
+                        break
+                finally:
+                    conn.close()
             except OSError:
                 time.sleep(0.05)
         else:
             raise RuntimeError("server did not start")
         yield port
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 class Client:
