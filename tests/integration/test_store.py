@@ -13,7 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, select
 
 from aftersales.adapters.clock import FixedClock
 from aftersales.adapters.db import tables as t
@@ -260,27 +260,32 @@ def test_a_stale_save_writes_nothing_at_all(app: App, make: Make) -> None:
     """PostgreSQL saves the case row, its events and its new deadline in one statement: on a
     version conflict none of the three may be written (SQLite: three statements, the first
     refuses). The row changes under the loaded copy inside the same transaction here, as
-    another writer's commit would change it."""
+    another writer's commit would change it. In a transaction PostgreSQL's save is checked
+    by the server and answered with the next statement or the COMMIT (migration 0005): the
+    Conflict comes from the save or the commit, and the transaction writes nothing."""
     case = make.case(make.shop()).case
     d, e, c = t.deadlines.c, t.case_events.c, t.cases.c
+
+    def state(conn: Connection) -> tuple[list[tuple[str, str]], int, int]:
+        rows = sorted((r.key, r.status) for r in conn.execute(
+            select(d.key, d.status).where(d.case_id == case.id)).all())
+        events = conn.execute(select(func.count()).where(e.case_id == case.id)).scalar_one()
+        version = conn.execute(select(c.version).where(c.id == case.id)).scalar_one()
+        return rows, int(events), int(version)
+
+    with app.engine.connect() as conn:
+        before = state(conn)
     with app.deps.uow() as uow:
-        conn = uow.store.conn
-
-        def state() -> tuple[list[tuple[str, str]], int]:
-            rows = sorted((r.key, r.status) for r in conn.execute(
-                select(d.key, d.status).where(d.case_id == case.id)).all())
-            return rows, int(conn.execute(select(func.count()).where(e.case_id == case.id))
-                             .scalar_one())
-
         stale = uow.store.get_case_bundle(case.shop_id, case.id, lock=True)
         assert stale is not None
-        conn.execute(t.cases.update().where(c.id == case.id).values(version=c.version + 1))
-        before = state()
+        uow.store.conn.execute(t.cases.update().where(c.id == case.id).values(version=c.version + 1))
         stale.case.record("message", SYSTEM, T0, "lost update")
         with pytest.raises(Conflict):
             uow.store.save_case(stale.case, _deadline(20, "9:stale"), T0)
-        assert state() == before
-        assert ("9:stale", "pending") not in before[0]
+            uow.commit()
+    with app.engine.connect() as conn:
+        assert state(conn) == before
+    assert ("9:stale", "pending") not in before[0]
 
 
 def test_sqlite_reads_a_cases_rows_by_case_not_by_shop(tmp_path: Path) -> None:

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, Integer, text
 from sqlalchemy.exc import IntegrityError
 
+from aftersales.adapters.db import libpq
 from aftersales.adapters.db.engine import make_engine
 from aftersales.adapters.db.statements import BEHIND, raw_read, write_behind
 from aftersales.adapters.db.uow import SqlUnitOfWork
@@ -76,6 +78,63 @@ def test_a_failing_write_behind_raises_at_the_next_statement_and_nothing_is_comm
         with pytest.raises(IntegrityError):
             uow.commit()
     assert _count(one, note) == 0
+
+
+def test_the_writes_behind_and_the_commit_go_out_in_one_round_trip(
+        one: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """uow.commit sends the queued writes and the COMMIT with one sync; psycopg then finds
+    no transaction open and sends no COMMIT of its own."""
+    pipelines: list[tuple[int, bool, bool]] = []
+    real = libpq._pipelined
+
+    def spy(driver: Any, names: list[bytes], values: Any, begin: bool, commit: bool = False) -> Any:
+        pipelines.append((len(names), begin, commit))
+        return real(driver, names, values, begin, commit)
+
+    monkeypatch.setattr(libpq, "_pipelined", spy)
+    note = uuid.uuid4().hex
+    commands: list[bytes] = []
+    with _uow(one) as uow:
+        assert uow.conn is not None
+        raw_read(uow.conn, COUNT, {"note": note})  # BEGIN and the read
+        write_behind(uow.conn, INSERT, {"id": uuid.uuid4().hex, "note": note})
+        write_behind(uow.conn, INSERT, {"id": uuid.uuid4().hex, "note": note})
+        psycopg = uow.conn.connection.driver_connection
+        own = psycopg._exec_command  # type: ignore[union-attr]
+
+        def exec_command(command: bytes, *args: Any, **kw: Any) -> Any:
+            commands.append(command)
+            return own(command, *args, **kw)
+
+        monkeypatch.setattr(psycopg, "_exec_command", exec_command)
+        uow.commit()
+    assert pipelines == [(1, True, False), (2, False, True)]
+    assert not [c for c in commands if b"COMMIT" in bytes(c)]
+    assert _count(one, note) == 2
+
+
+def test_a_commit_that_fails_in_the_round_trip_raises_and_leaves_the_connection_usable(
+        one: Engine) -> None:
+    """A deferred constraint is checked by the COMMIT itself, sent with the writes."""
+    with one.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE IF NOT EXISTS behind_deferred (k text, "
+                             "CONSTRAINT behind_deferred_k UNIQUE (k) DEFERRABLE INITIALLY DEFERRED)")
+    insert = text("INSERT INTO behind_deferred (k) VALUES (:k)")
+    key = uuid.uuid4().hex
+    with _uow(one) as uow:
+        assert uow.conn is not None
+        raw_read(uow.conn, COUNT, {"note": key})
+        write_behind(uow.conn, insert, {"k": key})
+        write_behind(uow.conn, insert, {"k": key})  # accepted until the COMMIT
+        with pytest.raises(IntegrityError, match="behind_deferred_k"):
+            uow.commit()
+    with _uow(one) as uow:  # the same connection, usable
+        assert uow.conn is not None
+        write_behind(uow.conn, insert, {"k": key})
+        uow.commit()
+    with one.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM behind_deferred WHERE k = :k"),
+                            {"k": key}).scalar_one() == 1
 
 
 def test_writes_a_unit_of_work_did_not_commit_never_reach_the_next_one(one: Engine) -> None:

@@ -171,8 +171,8 @@ def execute(conn: Connection, statement: Prepared, params: dict[str, Any]) -> Re
     return None if done is None else done[0]
 
 
-def execute_all(conn: Connection, batch: list[tuple[Prepared, dict[str, Any]]]
-                ) -> list[Result] | None:
+def execute_all(conn: Connection, batch: list[tuple[Prepared, dict[str, Any]]],
+                commit: bool = False) -> list[Result] | None:
     """Run the statements of `batch` in order, in one round trip where libpq allows it.
 
     In autocommit (an optimistic attempt) one statement, on its own. In a transaction
@@ -184,7 +184,12 @@ def execute_all(conn: Connection, batch: list[tuple[Prepared, dict[str, Any]]]
     lock sees what the lock waited for. An error stops the batch and is raised; the
     transaction is then failed, as with psycopg. None when this path does not apply: a
     transaction failed or with options (isolation level, read only), a result column type
-    not read here, several statements in autocommit."""
+    not read here, several statements in autocommit.
+
+    `commit`: the transaction's COMMIT goes last, in the same round trip (psycopg then finds
+    no transaction open and sends none of its own). After an error nothing of the batch
+    runs, the COMMIT included, and the transaction is left failed for the caller's
+    rollback. Not in autocommit (None)."""
     driver = conn.connection.driver_connection
     if not isinstance(driver, PgConnection):  # (a connection engine.py did not open)
         return None
@@ -192,8 +197,8 @@ def execute_all(conn: Connection, batch: list[tuple[Prepared, dict[str, Any]]]
     if pgconn.parameter_status(b"client_encoding") != b"UTF8":  # values travel as UTF-8
         return None
     if driver.autocommit:
-        if len(batch) != 1:  # (a pipeline outside a transaction is one implicit transaction)
-            return None
+        if len(batch) != 1 or commit:  # (a pipeline outside a transaction is one implicit
+            return None                 # transaction)
         begin = False
     else:
         status = pgconn.transaction_status
@@ -204,7 +209,7 @@ def execute_all(conn: Connection, batch: list[tuple[Prepared, dict[str, Any]]]
     if any(r is None for r in readers):
         return None
     values = [[_text(params[name]) for name in statement.order] for statement, params in batch]
-    if driver.autocommit or (not begin and len(batch) == 1):
+    if driver.autocommit or (not begin and not commit and len(batch) == 1):
         (statement, _), = batch
         result = pgconn.exec_prepared(statement.name, values[0], None, 0)
         if driver.autocommit and _missing(result):
@@ -216,20 +221,20 @@ def execute_all(conn: Connection, batch: list[tuple[Prepared, dict[str, Any]]]
             result = pgconn.exec_prepared(statement.name, values[0], None, 0)
         _check(result, driver)
         return [Result(result, readers[0])]  # type: ignore[arg-type]
-    results = _pipelined(driver, [s.name for s, _ in batch], values, begin)
+    results = _pipelined(driver, [s.name for s, _ in batch], values, begin, commit)
     if begin and any(_missing(r) for r in results):  # (as above; the rollback undoes the rest)
         _rollback(driver)
         _resync(driver)
         for statement, _ in batch:
             _prepare(driver, statement)
-        results = _pipelined(driver, [s.name for s, _ in batch], values, begin)
+        results = _pipelined(driver, [s.name for s, _ in batch], values, begin, commit)
     for i, result in enumerate(results):
         try:
             _check(result, driver)
         except errors.Error as exc:
             exc.aftersales_index = i  # type: ignore[attr-defined]  # (which one: statements.py)
             raise
-    return [Result(r, read) for r, read in zip(results, readers, strict=True)]  # type: ignore[arg-type]
+    return [Result(r, read) for r, read in zip(results[:len(batch)], readers, strict=True)]  # type: ignore[arg-type]
 
 
 def _plain_begin(driver: Any) -> bool:
@@ -277,10 +282,11 @@ def _rollback(driver: Any) -> None:
 
 
 def _pipelined(driver: Any, names: list[bytes], values: list[list[bytes | None]],
-               begin: bool) -> list[pq.abc.PGresult]:
-    """Send (BEGIN and) the prepared statements with one sync, then read their results:
-    one per statement, the first error's and the ones aborted after it included. A
-    connection left in pipeline mode by a failure here is closed, so the pool discards it."""
+               begin: bool, commit: bool = False) -> list[pq.abc.PGresult]:
+    """Send (BEGIN,) the prepared statements (and COMMIT) with one sync, then read their
+    results: one per statement (the COMMIT's last), the first error's and the ones aborted
+    after it included. A connection left in pipeline mode by a failure here is closed, so
+    the pool discards it."""
     pgconn = driver.pgconn
     pgconn.enter_pipeline_mode()
     try:
@@ -288,6 +294,8 @@ def _pipelined(driver: Any, names: list[bytes], values: list[list[bytes | None]]
             pgconn.send_query_params(b"BEGIN", None)
         for name, vals in zip(names, values, strict=True):
             pgconn.send_query_prepared(name, vals, None, 0)
+        if commit:
+            pgconn.send_query_params(b"COMMIT", None)
         pgconn.pipeline_sync()
         while pgconn.flush() == 1:
             _wait(pgconn.socket, select.POLLOUT)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections import namedtuple
 from datetime import UTC
 from operator import itemgetter
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, NoReturn
 
 from sqlalchemy import (
     Connection,
@@ -28,6 +28,7 @@ from aftersales.adapters.db import tables as t
 from aftersales.adapters.db.hints import unindexed
 from aftersales.domain.events import Event
 from aftersales.domain.vocabulary import State
+from aftersales.service.errors import Conflict
 
 _c, _d = t.cases.c, t.deadlines.c
 ALL_CASE_COLUMNS = [col.name for col in t.cases.columns]
@@ -151,7 +152,7 @@ _PG_WRITES: dict[tuple[tuple[str, ...], int, str | None, bool], Any] = {}
 
 
 def pg_save_statement(columns: tuple[str, ...], events: int, deadline: str | None,
-                      lock_deadlines: bool = False) -> Any:
+                      lock_deadlines: bool = False, guarded: bool = False) -> Any:
     """PostgreSQL: a case's whole save in one statement (one round trip instead of three).
 
     The versioned UPDATE of the changed columns returns the case id; the event inserts and
@@ -164,8 +165,13 @@ def pg_save_statement(columns: tuple[str, ...], events: int, deadline: str | Non
     `lock_deadlines`: for a save that is its own transaction (an optimistic attempt, which
     read the case without locks), the case's pending deadline rows are locked first, in an
     InitPlan of the case UPDATE, so the statement takes its locks in the deadline worker's
-    order (deadline rows, then the case) and cannot deadlock with it."""
-    shape = (columns, events, deadline, lock_deadlines)
+    order (deadline rows, then the case) and cannot deadlock with it.
+
+    `guarded`: for a save inside a transaction, sent without waiting for its answer
+    (`write_behind`, then the COMMIT in the same round trip): the server checks the one
+    case row was updated — aftersales_one_case raises SAVE_CONFLICT otherwise (migration
+    0005), which aborts the transaction before its COMMIT."""
+    shape = (columns, events, deadline, lock_deadlines, guarded)
     stmt = _PG_WRITES.get(shape)
     if stmt is not None:
         return stmt
@@ -211,7 +217,9 @@ def pg_save_statement(columns: tuple[str, ...], events: int, deadline: str | Non
                 "WHERE EXISTS (SELECT 1 FROM c) ON CONFLICT (case_id, key) DO UPDATE SET "
                 "due_at = excluded.due_at, outcome = excluded.outcome, source = excluded.source, "
                 "rule = excluded.rule, status = 'pending', settled_at = NULL)")
-    stmt = text("WITH " + ", ".join(parts) + " SELECT count(*) AS n FROM c").bindparams(*binds)
+    answer = "aftersales_one_case((SELECT count(*) FROM c), :k_id)" if guarded else \
+        "(SELECT count(*) FROM c)"
+    stmt = text("WITH " + ", ".join(parts) + f" SELECT {answer} AS n").bindparams(*binds)
     if len(_PG_WRITES) < 1024:
         _PG_WRITES[shape] = stmt
     return stmt
@@ -324,27 +332,45 @@ def write_behind(conn: Connection, stmt: Any, params: dict[str, Any]) -> None:
     conn.info.setdefault(BEHIND, []).append((stmt, params))
 
 
-def flush_behind(conn: Connection) -> None:
-    """Send the writes waiting on `conn` (`write_behind`) now."""
+def flush_behind(conn: Connection, *, commit: bool = False) -> None:
+    """Send the writes waiting on `conn` (`write_behind`) now; with `commit`, the COMMIT in
+    the same round trip where libpq.execute_all can (the caller still commits through
+    SQLAlchemy, which then finds nothing left to send)."""
     queued = conn.info.pop(BEHIND, None)
     if queued:
-        _batch(conn, queued)
+        _batch(conn, queued, commit=commit)
 
 
-def _batch(conn: Connection, batch: list[tuple[Any, dict[str, Any]]]
+def _batch(conn: Connection, batch: list[tuple[Any, dict[str, Any]]], commit: bool = False
            ) -> list[tuple[Any, _Compiled]]:
     found = [_compiled(conn, stmt, tuple(params)) for stmt, params in batch]
-    if len(batch) > 1 and conn.dialect.name == "postgresql" and all(f.pq for f in found):
+    if (len(batch) > 1 or commit) and conn.dialect.name == "postgresql" and all(f.pq for f in found):
         bound = [_bound(f, params) for f, (_, params) in zip(found, batch, strict=True)]
         try:
-            done = libpq.execute_all(conn, [(f.pq, b) for f, b in zip(found, bound, strict=True)])
+            done = libpq.execute_all(conn, [(f.pq, b) for f, b in zip(found, bound, strict=True)],
+                                     commit=commit)
         except Exception as exc:
             i = getattr(exc, "aftersales_index", 0)  # the statement that failed (libpq.py)
-            conn._handle_dbapi_exception(exc, found[i].sql, batch[i][1], None, None)
-            raise
+            sql, params = (found[i].sql, batch[i][1]) if i < len(found) else ("COMMIT", {})
+            _failed(conn, exc, sql, params)
         if done is not None:
             return list(zip(done, found, strict=True))
     return [_run_one(conn, f, params) for f, (_, params) in zip(found, batch, strict=True)]
+
+
+# SQLSTATE of aftersales_one_case (migration 0005): a guarded save found its case changed.
+SAVE_CONFLICT = "ASV01"
+
+
+def _failed(conn: Connection, exc: Exception, sql: str, params: Any) -> NoReturn:
+    """Raise a driver error as SQLAlchemy does (DBAPIError, …, and a lost connection
+    invalidated), except a guarded save's refusal: Conflict, as the save would have raised
+    reading its own answer."""
+    if getattr(exc, "sqlstate", None) == SAVE_CONFLICT:
+        raise Conflict(exc.diag.message_primary or "the case was changed by someone else; "  # type: ignore[attr-defined]
+                       "reload and retry") from exc
+    conn._handle_dbapi_exception(exc, sql, params, None, None)  # always raises
+    raise exc
 
 
 def _run(conn: Connection, stmt: Any, params: dict[str, Any] | list[dict[str, Any]]
@@ -376,8 +402,7 @@ def _run_one(conn: Connection, found: _Compiled, params: dict[str, Any] | list[d
                 return direct, found
         return driver.execute(found.sql, bound), found
     except Exception as exc:
-        conn._handle_dbapi_exception(exc, found.sql, params, None, None)  # always raises
-        raise
+        _failed(conn, exc, found.sql, params)
 
 
 def event_from_json(x: dict[str, Any]) -> Event:

@@ -58,12 +58,14 @@ class SqlUnitOfWork:
 
     def commit(self) -> None:
         assert self.conn is not None
-        flush_behind(self.conn)  # (statements.write_behind)
         if not self.optimistic:
+            flush_behind(self.conn, commit=True)  # (statements.write_behind; with the COMMIT)
             self.conn.commit()
         elif self.store.upgraded:  # the attempt became a transaction on the driver
+            flush_behind(self.conn, commit=True)
             driver(self.conn).commit()
         # else: the attempt's save (if any) committed itself
+        # (psycopg's and SQLAlchemy's commits send nothing once libpq.py has committed)
 
     def rollback(self) -> None:
         assert self.conn is not None
