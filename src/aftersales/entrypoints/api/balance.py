@@ -31,6 +31,7 @@ import fcntl
 import logging
 import mmap
 import os
+import select
 import socket
 import tempfile
 import time
@@ -99,6 +100,8 @@ class Table:
         return False
 
     def close(self) -> None:
+        if self._map.closed:
+            return
         self.cells.release()
         self._map.close()
         os.close(self._fd)
@@ -124,10 +127,11 @@ class Acceptor:
         self._loop = loop
         self._factory = protocol_factory
         self._sock = sock
+        self.sockets = [sock]  # (as asyncio's Server: uvicorn's --fd path reads it)
         self._table = table
         self._slot = slot
         self._ssl = ssl
-        self._deferring_since: float | None = None
+        self._deferring_since: float | None = None  # this connection left to another since
         self._timer: asyncio.TimerHandle | None = None
         self._closed = False
         sock.setblocking(False)
@@ -142,6 +146,7 @@ class Acceptor:
                 self._loop.remove_reader(self._sock.fileno())
                 self._timer = self._loop.call_later(PAUSE_S, self._resume)
                 return
+        self._deferring_since = None
         try:
             conn, _ = self._sock.accept()
         except (BlockingIOError, InterruptedError):  # another process took it
@@ -151,41 +156,51 @@ class Acceptor:
             self._loop.remove_reader(self._sock.fileno())
             self._timer = self._loop.call_later(0.1, self._resume)
             return
-        self._deferring_since = None
-        self._table.add(self._slot, 1)
+        self._count(1)
         self._loop.create_task(self._serve(conn))
 
     def _resume(self) -> None:
         self._timer = None
-        if not self._closed:
-            self._loop.add_reader(self._sock.fileno(), self._ready)
+        if self._closed:
+            return
+        if not select.select([self._sock], [], [], 0)[0]:  # another process took it: the
+            self._deferring_since = None                    # next deferral starts afresh
+        self._loop.add_reader(self._sock.fileno(), self._ready)
+
+    def _count(self, n: int) -> None:
+        if not self._closed:  # (a released slot may be another process's by now)
+            self._table.add(self._slot, n)
 
     async def _serve(self, conn: socket.socket) -> None:
-        made = False
+        made = False  # the app's protocol got the connection: its connection_lost counts down
 
         def counted() -> Any:
-            nonlocal made
             protocol = self._factory()
-            lost = protocol.connection_lost
+            made_now, lost = protocol.connection_made, protocol.connection_lost
+
+            def connection_made(transport: Any) -> None:
+                nonlocal made
+                made = True
+                made_now(transport)
 
             def connection_lost(exc: Exception | None) -> None:
-                self._table.add(self._slot, -1)
+                self._count(-1)
                 lost(exc)
 
-            protocol.connection_lost = connection_lost
-            made = True
+            protocol.connection_made, protocol.connection_lost = connection_made, connection_lost
             return protocol
 
-        conn.setblocking(False)
-        if conn.family in (socket.AF_INET, socket.AF_INET6):
-            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         try:
+            conn.setblocking(False)
+            if conn.family in (socket.AF_INET, socket.AF_INET6):
+                conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            # (with TLS, the handshake first: one that fails never reaches the app's protocol)
             await self._loop.connect_accepted_socket(counted, conn, ssl=self._ssl)
         except BaseException as exc:  # gone before it was served (or shutting down)
             conn.close()
             if not made:
-                self._table.add(self._slot, -1)
-            if not isinstance(exc, OSError):
+                self._count(-1)
+            if not isinstance(exc, OSError):  # (ssl.SSLError is one)
                 raise
 
     def close(self) -> None:
@@ -197,6 +212,7 @@ class Acceptor:
             self._timer.cancel()
         self._loop.remove_reader(self._sock.fileno())
         self._table.release(self._slot)
+        self._table.close()
 
     async def wait_closed(self) -> None:
         return None
