@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import socket
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -121,3 +122,22 @@ def assert_error(res: Any, status: int, code: str | None = None) -> dict[str, An
     if code is not None:
         assert body["error"]["code"] == code, body
     return body["error"]
+
+
+def raw_get(sock: socket.socket, path: str = "/") -> str:
+    """GET `path` on a connected socket, the body read by its Content-Length (a test of how
+    connections land on server processes needs the socket itself, not a client's pool)."""
+    sock.sendall(f"GET {path} HTTP/1.1\r\nHost: t\r\n\r\n".encode())
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(4096)
+        assert chunk, "the server closed the connection"
+        data += chunk
+    head, body = data.split(b"\r\n\r\n", 1)
+    length = int(next(line.split(b":")[1] for line in head.split(b"\r\n")
+                      if line.lower().startswith(b"content-length")))
+    while len(body) < length:
+        chunk = sock.recv(4096)
+        assert chunk, "the server closed the connection"
+        body += chunk
+    return body.decode()

@@ -19,6 +19,8 @@ import pytest
 
 from aftersales.entrypoints.api import balance
 
+from .helpers import raw_get
+
 PID_APP = '''
 import os
 
@@ -90,25 +92,10 @@ def _serve(tmp_path: Path, balanced: bool) -> tuple[subprocess.Popen[bytes], int
         assert time.monotonic() < deadline, "the two processes did not both start serving"
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=2) as sock:
-                pids.add(_get(sock))
+                pids.add(raw_get(sock))
         except OSError:
             time.sleep(0.05)
     return proc, port
-
-
-def _get(sock: socket.socket) -> str:
-    sock.sendall(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
-    data = b""
-    while b"\r\n\r\n" not in data or len(data.split(b"\r\n\r\n", 1)[1]) < 1:
-        chunk = sock.recv(4096)
-        assert chunk, "the server closed the connection"
-        data += chunk
-    head, body = data.split(b"\r\n\r\n", 1)
-    length = int(next(line.split(b":")[1] for line in head.split(b"\r\n")
-                      if line.lower().startswith(b"content-length")))
-    while len(body) < length:
-        body += sock.recv(4096)
-    return body.decode()
 
 
 @pytest.mark.slow
@@ -118,7 +105,7 @@ def test_connections_opened_at_once_are_shared_evenly_by_two_processes(tmp_path:
         for _ in range(5):
             socks = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(8)]
             try:
-                shares = collections.Counter(_get(s) for s in socks)
+                shares = collections.Counter(raw_get(s) for s in socks)
             finally:
                 for s in socks:
                     s.close()

@@ -22,6 +22,8 @@ import pytest
 
 from aftersales.entrypoints.api import balance
 
+from .helpers import raw_get
+
 APP = '''
 import asyncio
 import os
@@ -64,23 +66,6 @@ def _gone(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] == "Z"
     except (FileNotFoundError, ProcessLookupError):
         return True
-
-
-def _get(sock: socket.socket, path: str = "/") -> str:
-    sock.sendall(f"GET {path} HTTP/1.1\r\nHost: t\r\n\r\n".encode())
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = sock.recv(4096)
-        assert chunk, "the server closed the connection"
-        data += chunk
-    head, body = data.split(b"\r\n\r\n", 1)
-    length = int(next(line.split(b":")[1] for line in head.split(b"\r\n")
-                      if line.lower().startswith(b"content-length")))
-    while len(body) < length:
-        chunk = sock.recv(4096)
-        assert chunk, "the server closed the connection"
-        body += chunk
-    return body.decode()
 
 
 @pytest.fixture
@@ -209,7 +194,7 @@ def test_a_process_finishing_a_request_after_it_stopped_accepting_leaves_its_old
         _until("a new process claims the slot", lambda: len(set(_slots(table)) - before) == 1)
         (new,) = set(_slots(table)) - before
         (tmp_path / "go").touch()
-        assert _get(slow) == str(old)
+        assert raw_get(slow) == str(old)
         _until("the old process exits", lambda: _gone(old))
     finally:
         slow.close()
@@ -244,7 +229,7 @@ def test_a_single_process_serving_a_socket_given_by_fd_is_plain_uvloop(tmp_path:
         with socket.socket(socket.AF_UNIX) as client:
             client.settimeout(10)
             client.connect(path)
-            assert _get(client) == str(proc.pid)
+            assert raw_get(client) == str(proc.pid)
     finally:
         proc.terminate()
         proc.wait(timeout=10)
@@ -272,7 +257,7 @@ def test_pin_the_counts_return_to_zero_however_a_connection_ends(uvicorn_2) -> N
     idle = [socket.create_connection(address, timeout=5) for _ in range(4)]
     try:
         for s in idle:
-            _get(s)
+            raw_get(s)
         assert sorted(_slots(table).values()) == [2, 2]
         _until("the keep-alive timeout closes them", lambda: sum(_slots(table).values()) == 0)
     finally:
@@ -304,7 +289,7 @@ def test_pin_serve_workers_stops_on_sigterm_with_idle_connections_and_removes_it
         table.close()
         idle = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(4)]
         for s in idle:
-            _get(s, "/healthz")
+            raw_get(s, "/healthz")
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=15) == 0
         assert not table_path.exists()
