@@ -1,7 +1,7 @@
 """A/B of two server builds on the full return flow, flows alternated between them.
 
     .venv/bin/python bench/ab_flow.py --flows 500 --a-path /tmp/base/src
-    .venv/bin/python bench/ab_flow.py --flows 500 --b-args --http h11
+    .venv/bin/python bench/ab_flow.py --flows 500 --b-args="--http h11"
 
 This machine's speed drifts by up to 1.7x from one minute to the next, so two runs of
 http_flow.py minutes apart cannot show a 3% change. Here both servers (uvicorn, one worker
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import statistics
 import subprocess
 import sys
@@ -24,10 +25,7 @@ import time
 from pathlib import Path
 
 from _common import analyze, fresh_engine
-from http_flow import STEPS, RawClient, flow, free_port, order_body
-
-from aftersales.entrypoints.bootstrap import bootstrap
-from aftersales.service import shops
+from http_flow import STEPS, RawClient, flow, flow_shop, free_port, order_body
 
 
 def start(url: str, files: Path, args: list[str], path: str | None) -> tuple[subprocess.Popen[bytes], int]:
@@ -56,17 +54,14 @@ def main() -> None:
     parser.add_argument("--flows", type=int, default=500, help="flows on each side")
     parser.add_argument("--a-path", help="PYTHONPATH of server A")
     parser.add_argument("--b-path", help="PYTHONPATH of server B")
-    parser.add_argument("--a-args", nargs=argparse.REMAINDER, default=[])
-    parser.add_argument("--b-args", nargs=argparse.REMAINDER, default=[])
+    parser.add_argument("--a-args", type=shlex.split, default=[],
+                        help='uvicorn arguments of server A, one string: --a-args="--http h11"')
+    parser.add_argument("--b-args", type=shlex.split, default=[])
     args = parser.parse_args()
     n = args.flows
     with fresh_engine(args.db) as (url, engine):
         files = Path(os.environ.get("TMPDIR", "/tmp")) / f"as-ab-files-{os.getpid()}"
-        app = bootstrap(url, evidence_dir=files)
-        shop = shops.create_shop(app.deps, "基准店", "kuaishou", sandbox=True)
-        tok = {r: shops.create_token(app.deps, shop.shop.id, r, "b1" if r == "buyer" else None)
-               for r in ("admin", "agent", "warehouse", "buyer", "platform")}
-        app.engine.dispose()
+        tok = flow_shop(url, files)
         a, port_a = start(url, files, args.a_args, args.a_path)
         b, port_b = start(url, files, args.b_args, args.b_path)
         try:

@@ -212,15 +212,22 @@ def flow(c: Client | RawClient, tok: dict[str, str], order: dict, i: int,
     assert case["state"] == "completed", case["state"]
 
 
+def flow_shop(url: str, files: Path) -> dict[str, str]:
+    """A sandbox Kuaishou shop on the database at `url`: a token per role the flow uses."""
+    app = bootstrap(url, evidence_dir=files)
+    try:
+        shop = shops.create_shop(app.deps, "基准店", "kuaishou", sandbox=True)
+        return {r: shops.create_token(app.deps, shop.shop.id, r, "b1" if r == "buyer" else None)
+                for r in ("admin", "agent", "warehouse", "buyer", "platform")}
+    finally:
+        app.engine.dispose()
+
+
 def run(kind: str, flows: int, workers: int = 1, warmup: int = 200, client: str = "raw"
         ) -> tuple[float, dict[str, list[float]], dict[str, float]]:
     with fresh_engine(kind) as (url, _engine):
         tmp = Path(os.environ.get("TMPDIR", "/tmp")) / f"as-bench-files-{os.getpid()}"
-        app = bootstrap(url, evidence_dir=tmp)
-        shop = shops.create_shop(app.deps, "基准店", "kuaishou", sandbox=True)
-        tok = {r: shops.create_token(app.deps, shop.shop.id, r, "b1" if r == "buyer" else None)
-               for r in ("admin", "agent", "warehouse", "buyer", "platform")}
-        app.engine.dispose()
+        tok = flow_shop(url, tmp)
         with server(url, tmp, workers) as port:
             c = CLIENTS[client](port, tok["platform"])
             orders = [c.post("/orders", order_body(i)) for i in range(warmup + flows)]

@@ -58,7 +58,7 @@ class PgConnection(psycopg.Connection[Any]):
     transaction, where preparing them again after a failed execution is impossible (the
     transaction is aborted). This hook hears of it as it happens, so the next use prepares
     first. (`_deallocate` is psycopg's own, pinned in pyproject.toml; a test fails if it
-    stops being called: tests/integration/test_attempts.py.)"""
+    stops being called: tests/integration/test_prepared.py.)"""
 
     __slots__ = ("aftersales_prepared",)
 

@@ -152,7 +152,7 @@ _PG_WRITES: dict[tuple[tuple[str, ...], int, str | None, bool], Any] = {}
 
 
 def pg_save_statement(columns: tuple[str, ...], events: int, deadline: str | None,
-                      lock_deadlines: bool = False, guarded: bool = False) -> Any:
+                      alone: bool) -> Any:
     """PostgreSQL: a case's whole save in one statement (one round trip instead of three).
 
     The versioned UPDATE of the changed columns returns the case id; the event inserts and
@@ -162,16 +162,15 @@ def pg_save_statement(columns: tuple[str, ...], events: int, deadline: str | Non
     case needs no deadline any more), None leaves the deadline rows alone. Data-modifying
     CTEs all see the statement's snapshot and touch disjoint rows. Built once per shape.
 
-    `lock_deadlines`: for a save that is its own transaction (an optimistic attempt, which
-    read the case without locks), the case's pending deadline rows are locked first, in an
-    InitPlan of the case UPDATE, so the statement takes its locks in the deadline worker's
-    order (deadline rows, then the case) and cannot deadlock with it.
-
-    `guarded`: for a save inside a transaction, sent without waiting for its answer
-    (`write_behind`, then the COMMIT in the same round trip): the server checks the one
-    case row was updated — aftersales_one_case raises SAVE_CONFLICT otherwise (migration
-    0005), which aborts the transaction before its COMMIT."""
-    shape = (columns, events, deadline, lock_deadlines, guarded)
+    `alone`: a save that is its own transaction (an optimistic attempt, which read the case
+    without locks). The case's pending deadline rows are locked first, in an InitPlan of
+    the case UPDATE, so the statement takes its locks in the deadline worker's order
+    (deadline rows, then the case) and cannot deadlock with it; the caller reads the count.
+    Otherwise the save is inside a transaction that holds the case, sent without waiting
+    for its answer (`write_behind`, then the COMMIT in the same round trip): the server
+    checks the one case row was updated — aftersales_one_case raises SAVE_CONFLICT
+    otherwise (migration 0005), which aborts the transaction before its COMMIT."""
+    shape = (columns, events, deadline, alone)
     stmt = _PG_WRITES.get(shape)
     if stmt is not None:
         return stmt
@@ -185,7 +184,7 @@ def pg_save_statement(columns: tuple[str, ...], events: int, deadline: str | Non
 
     sets = ", ".join(f"{n} = {bind('c_' + n, t.cases.c[n])}" for n in (*columns, *ALWAYS_WRITTEN))
     parts, locked = [], ""
-    if lock_deadlines:
+    if alone:
         parts.append("l AS (SELECT id FROM deadlines WHERE case_id = :k_id AND shop_id = :k_shop "
                      "AND status = 'pending' FOR UPDATE)")
         # an uncorrelated sub-select: an InitPlan, run before the scan's first row is
@@ -217,8 +216,8 @@ def pg_save_statement(columns: tuple[str, ...], events: int, deadline: str | Non
                 "WHERE EXISTS (SELECT 1 FROM c) ON CONFLICT (case_id, key) DO UPDATE SET "
                 "due_at = excluded.due_at, outcome = excluded.outcome, source = excluded.source, "
                 "rule = excluded.rule, status = 'pending', settled_at = NULL)")
-    answer = "aftersales_one_case((SELECT count(*) FROM c), :k_id)" if guarded else \
-        "(SELECT count(*) FROM c)"
+    answer = "(SELECT count(*) FROM c)" if alone else \
+        "aftersales_one_case((SELECT count(*) FROM c), :k_id)"
     stmt = text("WITH " + ", ".join(parts) + f" SELECT {answer} AS n").bindparams(*binds)
     if len(_PG_WRITES) < 1024:
         _PG_WRITES[shape] = stmt

@@ -270,13 +270,13 @@ class SqlStore(ShopsOrdersMixin, RecordsMixin, DeadlineClaimsMixin, TurnsMixin):
         if mode is None and old != new:
             self.before_write()  # the deadline moves in place: a second statement
         if self.optimistic:
-            stmt = pg_save_statement(changed, len(events), mode, lock_deadlines=True)
+            stmt = pg_save_statement(changed, len(events), mode, alone=True)
             if raw_execute(self.conn, stmt, params).fetchone()[0] != 1:
                 raise NeedsTransaction("version")  # changed since it was read: the locking path decides
             self.saved = True
         else:  # in a transaction that holds the case (or made it): checked by the server,
             # answered with the next statement or the COMMIT (SAVE_CONFLICT then)
-            write_behind(self.conn, pg_save_statement(changed, len(events), mode, guarded=True),
+            write_behind(self.conn, pg_save_statement(changed, len(events), mode, alone=False),
                          params)
         if mode is None:
             self._replace_deadline(case, deadline, now)

@@ -1,6 +1,6 @@
 """PostgreSQL: aftersales_one_case(n, case_id), the in-SQL check of a case save
 
-A case save inside a transaction (statements.pg_save_statement, guarded) is sent without
+A case save inside a transaction (statements.pg_save_statement, not `alone`) is sent without
 waiting for its answer, together with the COMMIT (uow.py). Its check that it updated
 exactly the case row it meant to — at the version the transaction locked — is therefore
 made by the server: this function raises SQLSTATE ASV01 (statements.SAVE_CONFLICT), the
