@@ -141,3 +141,10 @@ def raw_get(sock: socket.socket, path: str = "/") -> str:
         assert chunk, "the server closed the connection"
         body += chunk
     return body.decode()
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 nobody listens on (for a server the test starts)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

@@ -22,7 +22,7 @@ import pytest
 
 from aftersales.entrypoints.api import balance
 
-from .helpers import raw_get
+from .helpers import free_port, raw_get
 
 APP = '''
 import asyncio
@@ -46,12 +46,6 @@ def _until(what: str, done: Callable[[], bool], seconds: float = 15.0) -> None:
     while not done():
         assert time.monotonic() < deadline, f"timed out waiting for: {what}"
         time.sleep(0.02)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _slots(table: balance.Table) -> dict[int, int]:
@@ -79,7 +73,7 @@ def uvicorn_2(tmp_path: Path) -> Iterator[Callable[..., tuple[subprocess.Popen[b
         (tmp_path / "review_app.py").write_text(APP)
         table_path = tmp_path / "table"
         os.truncate(os.open(table_path, os.O_CREAT | os.O_WRONLY), balance.SLOTS * 16)
-        port = _free_port()
+        port = free_port()
         env = dict(os.environ, REVIEW_GO=str(tmp_path / "go"))
         env[balance.TABLE_ENV] = str(table_path)
         proc = subprocess.Popen(
@@ -276,7 +270,7 @@ def test_pin_serve_workers_stops_on_sigterm_with_idle_connections_and_removes_it
                    capture_output=True)
     tmp = tmp_path / "tmp"
     tmp.mkdir()
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen([str(exe), "--database", database, "serve", "--workers", "2",
                              "--port", str(port)], env=dict(os.environ, TMPDIR=str(tmp)),
                             stderr=subprocess.DEVNULL)

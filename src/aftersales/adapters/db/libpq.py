@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import itertools
 import re
-import select
 from datetime import date, datetime
 from enum import Enum
 from typing import Any, NamedTuple
@@ -39,6 +38,7 @@ from psycopg.rows import tuple_row
 from psycopg.types.json import Json, Jsonb
 from sqlalchemy import Connection
 
+from aftersales.adapters import inline
 from aftersales.adapters.db import bundles
 
 _PLACEHOLDER = re.compile(r"%\((\w+)\)s")
@@ -65,6 +65,21 @@ class PgConnection(psycopg.Connection[Any]):
     def __init__(self, pgconn: Any, row_factory: Any = tuple_row) -> None:
         super().__init__(pgconn, row_factory)
         self.aftersales_prepared: dict[bytes, list[Any] | None] = {}
+
+    def wait(self, gen: Any, interval: float = 0.1, timeout: float | None = None) -> Any:
+        """psycopg's wait, but inside inline.run the event loop waits for the socket."""
+        if not inline.active():
+            return super().wait(gen, interval, timeout)
+        fd = self.pgconn.socket
+        try:
+            wanted = next(gen)
+            while True:
+                ready = inline.wait_fd(fd, wanted, timeout)
+                if not ready and timeout is not None:
+                    raise errors._WaitTimeout("wait timeout expired")  # (as psycopg's wait)
+                wanted = gen.send(ready)
+        except StopIteration as done:
+            return done.value
 
     def _deallocate(self, name: bytes | None) -> Any:
         yield from super()._deallocate(name)
@@ -211,14 +226,14 @@ def execute_all(conn: Connection, batch: list[tuple[Prepared, dict[str, Any]]],
     values = [[_text(params[name]) for name in statement.order] for statement, params in batch]
     if driver.autocommit or (not begin and not commit and len(batch) == 1):
         (statement, _), = batch
-        result = pgconn.exec_prepared(statement.name, values[0], None, 0)
+        result = _exec_one(pgconn, statement.name, values[0])
         if driver.autocommit and _missing(result):
             # Deallocated behind our back (a DEALLOCATE or DISCARD ALL sent by hand; psycopg's
             # own DEALLOCATE ALL is heard by PgConnection): prepare again, once. In a
             # transaction this is only possible before its BEGIN, below.
             _resync(driver)
             readers = [_prepare(driver, statement)]
-            result = pgconn.exec_prepared(statement.name, values[0], None, 0)
+            result = _exec_one(pgconn, statement.name, values[0])
         _check(result, driver)
         return [Result(result, readers[0])]  # type: ignore[arg-type]
     results = _pipelined(driver, [s.name for s, _ in batch], values, begin, commit)
@@ -298,11 +313,11 @@ def _pipelined(driver: Any, names: list[bytes], values: list[list[bytes | None]]
             pgconn.send_query_params(b"COMMIT", None)
         pgconn.pipeline_sync()
         while pgconn.flush() == 1:
-            _wait(pgconn.socket, select.POLLOUT)
+            inline.wait_fd(pgconn.socket, inline.WRITE)
         results: list[pq.abc.PGresult] = []
         while True:
             while pgconn.is_busy():
-                _wait(pgconn.socket, select.POLLIN)
+                inline.wait_fd(pgconn.socket, inline.READ)
                 pgconn.consume_input()
             result = pgconn.get_result()
             if result is None:  # the end of one statement's results
@@ -320,11 +335,23 @@ def _pipelined(driver: Any, names: list[bytes], values: list[list[bytes | None]]
     return results[1:] if begin else results
 
 
-def _wait(fd: int, event: int) -> None:
-    """Until `fd` is ready (the GIL released meanwhile, as psycopg's own wait does)."""
-    poller = select.poll()
-    poller.register(fd, event | select.POLLERR | select.POLLHUP)
-    poller.poll()
+def _exec_one(pgconn: Any, name: bytes, values: list[bytes | None]) -> pq.abc.PGresult:
+    """One prepared statement's result. Inside inline.run it is sent and read without
+    blocking, the event loop serving other requests while the server works."""
+    if not inline.active():
+        return pgconn.exec_prepared(name, values, None, 0)  # (libpq waits, the GIL released)
+    pgconn.send_query_prepared(name, values, None, 0)
+    while pgconn.flush() == 1:
+        inline.wait_fd(pgconn.socket, inline.WRITE)
+    last = None
+    while True:
+        while pgconn.is_busy():
+            inline.wait_fd(pgconn.socket, inline.READ)
+            pgconn.consume_input()
+        result = pgconn.get_result()
+        if result is None:
+            return last
+        last = result
 
 
 def _check(result: pq.abc.PGresult, driver: Any) -> None:

@@ -26,15 +26,18 @@ blanked).
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Callable
 from typing import Any
 
 import orjson
 from pydantic import BaseModel
+from sqlalchemy.pool import QueuePool
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from aftersales.adapters import inline
 from aftersales.entrypoints.api.auth import bearer_token, cached_principal
 from aftersales.entrypoints.api.context import ApiState
 from aftersales.entrypoints.api.errors import exception_response
@@ -54,11 +57,16 @@ Work = Callable[[Principal, BaseModel], Response]
 
 class FastPath:
     def __init__(self, app: ASGIApp, state: ApiState, max_json_bytes: int,
-                 threads: int = 16) -> None:
+                 threads: int = 16, inline: bool = False) -> None:
         self.app = app
         self.state = state
         self.max_json = max_json_bytes
         self.workers = Workers(threads, "aftersales-fast")
+        pool = state.app.engine.pool
+        self.inline = inline and isinstance(pool, QueuePool)
+        self.pool = pool
+        self.pool_capacity = pool.size() + pool._max_overflow if self.inline else 0  # type: ignore[attr-defined]
+        self.slots = asyncio.Semaphore(threads)  # inline works at a time
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "POST" or scope.get("query_string"):
@@ -78,11 +86,25 @@ class FastPath:
             await self.app(scope, _replay(body, receive), send)
             return
         try:
-            response = await self.workers.run(_serve, work, principal, parsed)
+            response = await self._run(work, principal, parsed)
         except Exception as exc:  # not the work's (_serve renders those): the workers' own
             response = exception_response(exc)
         self.state.fast_served += 1
         await response(scope, receive, send)
+
+    async def _run(self, work: Work, principal: Principal, body: BaseModel) -> Response:
+        if self.inline:
+            async with self.slots:
+                if self._pool_has_room():
+                    return await inline.run(_serve, work, principal, body)
+        return await self.workers.run(_serve, work, principal, body)
+
+    def _pool_has_room(self) -> bool:
+        """Whether a connection can be had at once. Inline work checks its connection out
+        on the event loop's thread, where waiting for one would hold up every request of
+        the process (and the connections it waits for may be held by work that needs the
+        loop to finish); the threads wait instead."""
+        return self.pool.checkedout() < self.pool_capacity
 
     def _route(self, path: str) -> tuple[type[BaseModel], Work] | None:
         deps = self.state.app.deps

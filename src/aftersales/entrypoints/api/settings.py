@@ -43,6 +43,10 @@ class ApiSettings:
     # Serve plain case actions and case openings without FastAPI's machinery (fastpath.py);
     # off, every request goes through FastAPI (the tests compare both).
     fast_path: bool = True
+    # PostgreSQL: the fast path runs its work on the event loop's thread, each database
+    # wait handed to the loop (adapters/inline.py); off, on threads of its own (SQLite
+    # always: its driver blocks inside C).
+    inline: bool = True
 
     @classmethod
     def from_env(cls) -> ApiSettings:
@@ -52,4 +56,5 @@ class ApiSettings:
             idempotency_wait_seconds=_env_float("AFTERSALES_IDEMPOTENCY_WAIT_SECONDS",
                                                 cls.idempotency_wait_seconds),
             fast_path=_env_int("AFTERSALES_API_FAST_PATH", 1) != 0,
+            inline=_env_int("AFTERSALES_API_INLINE", 1) != 0,
         )

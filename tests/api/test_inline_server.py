@@ -1,0 +1,117 @@
+"""The served API on PostgreSQL, one uvicorn process, the fast path working inline
+(adapters/inline.py): an approval stuck behind a row lock held elsewhere does not hold up
+the process's other requests, and is answered once the lock is let go.
+
+Run with the fast path on its worker threads too (AFTERSALES_API_INLINE=0), the answers
+must be the same: the switch changes where the work runs, never what it does."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+
+from aftersales.adapters.db.migrate import upgrade
+from aftersales.domain.vocabulary import Role
+from aftersales.entrypoints.bootstrap import bootstrap
+from aftersales.service import cases, orders, shops
+from aftersales.service.ports import Principal
+
+from .helpers import free_port
+
+pytestmark = pytest.mark.postgres
+
+
+def _seed(url: str) -> tuple[str, list[str]]:
+    """A Kuaishou shop with three requested returns; the agent's token and the case ids."""
+    app = bootstrap(url)
+    upgrade(app.engine)
+    shop = shops.create_shop(app.deps, "锁测试店", "kuaishou", sandbox=True)
+    sid, now = shop.shop.id, shop.clock_at
+    assert now is not None
+    token = shops.create_token(app.deps, sid, "agent")
+    ids = []
+    for i in range(3):
+        line = orders.NewLine(sku="SKU", name="商品", unit_price=10000, quantity=1, paid_amount=10000)
+        order, _ = orders.import_order(app.deps, Principal(sid, Role.platform), orders.NewOrder(
+            platform_order_id=f"L-{i}", buyer_id="b1", paid_at=now - timedelta(days=5),
+            payment_method="alipay", currency="CNY", freight=0, free_shipping=True, lines=(line,),
+            shipped_at=now - timedelta(days=4), delivered_at=now - timedelta(days=1)))
+        ids.append(cases.open_case(app.deps, Principal(sid, Role.buyer, "b1"), cases.NewCase(
+            order_id=order.id, type="return_refund", reason="no_reason",
+            lines=((order.lines[0].id, 1),))).case.id)
+    app.engine.dispose()
+    return token, ids
+
+
+@pytest.fixture(params=["1", "0"], ids=["inline", "threads"])
+def served(request: pytest.FixtureRequest, pg_url: str, tmp_path: Path
+           ) -> Iterator[tuple[str, str, list[str]]]:
+    token, ids = _seed(pg_url)
+    port = free_port()
+    env = {**os.environ, "AFTERSALES_DATABASE_URL": pg_url, "AFTERSALES_DATA_DIR": str(tmp_path),
+           "AFTERSALES_API_INLINE": request.param}
+    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "aftersales.entrypoints.api.app:create_app",
+                             "--factory", "--host", "127.0.0.1", "--port", str(port),
+                             "--log-level", "warning"], env=env)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{base}/api/v1/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert proc.poll() is None and time.monotonic() < deadline, "server did not start"
+            time.sleep(0.1)
+        yield base, token, ids
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def _approve(base: str, token: str, case_id: str) -> httpx.Response:
+    return httpx.post(f"{base}/api/v1/cases/{case_id}/actions/approve", json={}, timeout=30,
+                      headers={"Authorization": f"Bearer {token}"})
+
+
+@pytest.mark.slow
+def test_a_request_waiting_for_a_lock_does_not_hold_up_the_others(
+        served: tuple[str, str, list[str]], pg_url: str) -> None:
+    base, token, (stuck, free, later) = served
+    assert _approve(base, token, later).status_code == 200  # warm: the token cached
+    holder = psycopg.connect(pg_url.replace("postgresql+psycopg", "postgresql"))
+    holder.execute("SELECT id FROM cases WHERE id = %s FOR UPDATE", (stuck,))
+    released = threading.Event()
+    timer = threading.Timer(5.0, lambda: (holder.rollback(), released.set()))
+    timer.start()
+    answers: dict[str, Any] = {}
+    waiting = threading.Thread(target=lambda: answers.update(stuck=_approve(base, token, stuck)))
+    try:
+        waiting.start()
+        time.sleep(0.3)
+        assert "stuck" not in answers  # waiting for the lock
+        started = time.monotonic()
+        other = _approve(base, token, free)
+        took = time.monotonic() - started
+        assert other.status_code == 200 and not released.is_set(), f"answered after {took:.1f} s"
+        assert "stuck" not in answers
+    finally:
+        timer.cancel()
+        if not released.is_set():
+            holder.rollback()
+        waiting.join(timeout=30)
+        holder.close()
+    assert answers["stuck"].status_code == 200, answers["stuck"].text
+    assert answers["stuck"].json()["state"] == "awaiting_return"

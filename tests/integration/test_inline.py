@@ -1,0 +1,153 @@
+"""Service work run inline (adapters/inline.py) on PostgreSQL: while one request waits for
+the database — a row lock held elsewhere, a slow statement — the event loop goes on
+serving the others, whichever way the wait reaches the server: libpq.py's single statement
+(an optimistic save), its pipeline (a transaction's locked read) or psycopg's own cursor.
+
+A wait that blocked the loop instead would hold every other request of the process until
+the lock is let go; each test lets it go from a timer thread after a few seconds, so such
+a bug fails an assertion instead of hanging the suite."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import psycopg
+import pytest
+
+from aftersales.adapters import inline
+from aftersales.entrypoints.bootstrap import App
+from aftersales.service import cases
+from conftest import Make
+
+pytestmark = pytest.mark.postgres
+RELEASE_AFTER = 4.0
+
+
+class Held:
+    """A row lock on one case, taken on a connection of its own; let go by `release` or,
+    at the latest, by a timer."""
+
+    def __init__(self, url: str, case_id: str) -> None:
+        self.conn = psycopg.connect(url.replace("postgresql+psycopg", "postgresql"))
+        self.conn.execute("SELECT id FROM cases WHERE id = %s FOR UPDATE", (case_id,))
+        self.lock = threading.Lock()
+        self.released_at: float | None = None
+        self.timer = threading.Timer(RELEASE_AFTER, self.release)
+        self.timer.start()
+
+    def release(self) -> None:
+        with self.lock:
+            if self.released_at is None:
+                self.conn.rollback()
+                self.released_at = time.monotonic()
+
+    def close(self) -> None:
+        self.timer.cancel()
+        self.release()
+        self.conn.close()
+
+
+@pytest.fixture
+def held(pg_url: str) -> Iterator[Callable[[str], Held]]:
+    made: list[Held] = []
+
+    def hold(case_id: str) -> Held:
+        made.append(Held(pg_url, case_id))
+        return made[-1]
+
+    yield hold
+    for h in made:
+        h.close()
+
+
+def _while_one_waits(waiting: Callable[[], Any], other: Callable[[], Any], held: Held
+                     ) -> tuple[Any, Any, float]:
+    """Start `waiting` inline, then run `other` inline; release the lock; both results and
+    when `other` was done."""
+
+    async def scenario() -> tuple[Any, Any, float]:
+        first = asyncio.ensure_future(inline.run(waiting))
+        await asyncio.sleep(0.3)
+        assert not first.done(), "the work should be waiting for the lock"
+        second = await inline.run(other)
+        done_at = time.monotonic()
+        held.release()
+        return await first, second, done_at
+
+    return asyncio.run(scenario())
+
+
+def test_an_optimistic_save_waiting_for_a_lock_does_not_hold_up_the_loop(
+        pg_app: App, pg_url: str, held: Callable[[str], Held]) -> None:
+    make = Make(pg_app)
+    shop = make.shop("kuaishou")
+    a, b = make.case(shop, reason="no_reason"), make.case(shop, reason="no_reason")
+    agent = make.principal(shop)
+    lock = held(a.case.id)
+    first, second, done_at = _while_one_waits(
+        lambda: cases.act_view(pg_app.deps, agent, a.case.id, "approve"),
+        lambda: cases.act_view(pg_app.deps, agent, b.case.id, "approve"), lock)
+    assert lock.released_at is not None and done_at < lock.released_at
+    assert first["state"] == second["state"] == "awaiting_return"
+
+
+def test_a_transactions_locked_read_waiting_does_not_hold_up_the_loop(
+        pg_app: App, pg_url: str, held: Callable[[str], Held]) -> None:
+    make = Make(pg_app)
+    shop = make.shop("kuaishou")
+    a, b = make.case(shop), make.case(shop)
+    agent = make.principal(shop)
+    lock = held(a.case.id)
+    first, second, done_at = _while_one_waits(
+        lambda: cases.add_message(pg_app.deps, agent, a.case.id, "请补充照片"),
+        lambda: cases.add_message(pg_app.deps, agent, b.case.id, "已收到"), lock)
+    assert lock.released_at is not None and done_at < lock.released_at
+    assert first["body"] == "请补充照片" and second["body"] == "已收到"
+    with pg_app.engine.connect() as conn:  # both committed
+        assert conn.exec_driver_sql("SELECT count(*) FROM case_events WHERE kind = 'message' "
+                                    "AND case_id IN (%s, %s)", (a.case.id, b.case.id)).scalar_one() == 2
+
+
+def test_psycopgs_own_waits_go_to_the_loop_too(pg_app: App) -> None:
+    order: list[str] = []
+
+    def slow() -> None:
+        with pg_app.engine.connect() as conn:
+            conn.exec_driver_sql("SELECT pg_sleep(0.4)")
+        order.append("slow")
+
+    def quick() -> None:
+        with pg_app.engine.connect() as conn:
+            assert conn.exec_driver_sql("SELECT 41 + 1").scalar_one() == 42
+        order.append("quick")
+
+    async def both() -> None:
+        first = asyncio.ensure_future(inline.run(slow))
+        await asyncio.sleep(0.1)
+        await inline.run(quick)
+        await first
+
+    asyncio.run(both())
+    assert order == ["quick", "slow"]
+
+
+def test_a_database_error_inside_the_work_is_raised_and_the_connection_stays_usable(
+        pg_app: App) -> None:
+    def bad() -> None:
+        with pg_app.engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1 / 0")
+
+    def fine() -> int:
+        with pg_app.engine.connect() as conn:
+            return int(conn.exec_driver_sql("SELECT 7").scalar_one())
+
+    async def both() -> int:
+        with pytest.raises(Exception, match="division by zero"):
+            await inline.run(bad)
+        return await inline.run(fine)
+
+    assert asyncio.run(both()) == 7
