@@ -12,14 +12,20 @@ such a request itself when it is plainly well-formed:
 - a bearer token the token cache already vouches for (auth.cached_principal);
 - a body the route's model accepts, and for opening a case a role that may open one.
 
-The work is the function the FastAPI route calls (`run_action`, `create_case`), on a thread
-of this layer's own (workers.py: less CPU a request than `loop.run_in_executor`, itself
-~0.06 ms less than anyio's `to_thread`; 16 threads, fewer than the database pool's 30
-connections, so that a burst queues here rather than in the pool's checkout), and an error
-it raises is rendered by the same `exception_response`. Any other
-request — an unknown or missing token, a body that fails validation, an idempotent retry,
-a chunked upload — goes to the FastAPI app untouched, its body replayed, so that every
-refusal keeps one implementation. tests/api/test_fastpath.py runs one story through both
+The work is the function the FastAPI route calls (`run_action`, `create_case`). On
+PostgreSQL it runs inline: in a greenlet on the event loop's own thread, each wait for the
+database handed to the loop, which serves other requests meanwhile (adapters/inline.py; at
+most 16 at a time, and only while the connection pool can hand out a connection at once).
+That saves the two thread hand-offs a request costs (bench/RESULTS.md). On SQLite, whose
+driver blocks inside C, or with AFTERSALES_API_INLINE=0, it runs on a thread of this
+layer's own (workers.py: less CPU a request than `loop.run_in_executor`, itself ~0.06 ms
+less than anyio's `to_thread`; 16 threads, fewer than the database pool's 30 connections,
+so that a burst queues here rather than in the pool's checkout). An error the work raises
+is rendered by the same `exception_response`.
+
+Any other request — an unknown or missing token, a body that fails validation, an
+idempotent retry, a chunked upload — goes to the FastAPI app untouched, its body replayed,
+so that every refusal keeps one implementation. tests/api/test_fastpath.py runs one story through both
 paths and compares every answer (status, content type, challenge, body with ids and times
 blanked).
 """
