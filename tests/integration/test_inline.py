@@ -151,3 +151,32 @@ def test_a_database_error_inside_the_work_is_raised_and_the_connection_stays_usa
         return await inline.run(fine)
 
     assert asyncio.run(both()) == 7
+
+
+def test_a_connection_the_pool_opens_for_inline_work_is_opened_on_a_thread(
+        pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from aftersales.adapters.db import libpq
+    from aftersales.adapters.db.engine import make_engine
+
+    opened_on: list[int] = []
+    original = libpq.PgConnection.connect
+
+    def connect(*args: Any, **kwargs: Any) -> Any:
+        opened_on.append(threading.get_ident())
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(libpq.PgConnection, "connect", connect)
+    engine = make_engine(pg_url)
+
+    def work() -> int:
+        with engine.connect() as conn:
+            return int(conn.exec_driver_sql("SELECT 5").scalar_one())
+
+    async def inside() -> tuple[int, int]:
+        return await inline.run(work), threading.get_ident()
+
+    try:
+        value, loop_thread = asyncio.run(inside())
+        assert value == 5 and opened_on and loop_thread not in opened_on
+    finally:
+        engine.dispose()

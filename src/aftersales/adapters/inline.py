@@ -18,6 +18,7 @@ threads for SQLite), a file, an outside service — those calls go through `bloc
 from __future__ import annotations
 
 import asyncio
+import functools
 import select
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -56,13 +57,15 @@ def _flags(mask: int) -> int:
     return ready | (WRITE if mask & (select.POLLOUT | select.POLLERR | select.POLLHUP) else 0)
 
 
-def blocking(fn: Callable[..., T], *args: Any) -> T:
-    """`fn(*args)`: inside `run` on a thread of the loop's executor, awaited; elsewhere
-    directly. For a call that blocks on something other than a socket `wait_fd` knows."""
+def blocking(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """`fn(*args, **kwargs)`: inside `run` on a thread of the loop's executor, awaited;
+    elsewhere directly. For a call that blocks on something other than a socket `wait_fd`
+    knows."""
     current = greenlet.getcurrent()
     if not isinstance(current, _Work):
-        return fn(*args)
-    return current.parent.switch((fn, args, None))  # type: ignore[no-any-return]
+        return fn(*args, **kwargs)
+    call = functools.partial(fn, *args, **kwargs) if kwargs else fn
+    return current.parent.switch((call, args if not kwargs else (), None))  # type: ignore[no-any-return]
 
 
 async def run(fn: Callable[..., T], *args: Any) -> T:

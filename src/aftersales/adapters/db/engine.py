@@ -15,6 +15,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, InvalidatePoolError
 
+from aftersales.adapters import inline
 from aftersales.adapters.db import bundles, libpq
 from aftersales.adapters.db.statements import BEHIND, flush_behind
 
@@ -47,9 +48,11 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
         engine = create_engine(raw, json_serializer=bundles.dumps, **kwargs)
         _ping_when_idle(engine)
         _writes_behind(engine)
-        # connections that tell libpq.py when psycopg deallocates every prepared statement
+        # connections that tell libpq.py when psycopg deallocates every prepared statement;
+        # opened on a thread when the pool grows under inline work (psycopg's connect waits
+        # on its own, which would hold up the event loop: adapters/inline.py)
         event.listen(engine, "do_connect", lambda _d, _r, cargs, cparams:
-                     libpq.PgConnection.connect(*cargs, **cparams))
+                     inline.blocking(libpq.PgConnection.connect, *cargs, **cparams))
         event.listen(engine, "connect", _fast_json)
         return engine
     raise DatabaseUrlError(f"unsupported database {parsed.get_backend_name()!r}: "

@@ -226,14 +226,16 @@ def execute_all(conn: Connection, batch: list[tuple[Prepared, dict[str, Any]]],
     values = [[_text(params[name]) for name in statement.order] for statement, params in batch]
     if driver.autocommit or (not begin and not commit and len(batch) == 1):
         (statement, _), = batch
-        result = _exec_one(pgconn, statement.name, values[0])
+        result = _call(pgconn, pgconn.exec_prepared, pgconn.send_query_prepared,
+                           statement.name, values[0], None, 0)
         if driver.autocommit and _missing(result):
             # Deallocated behind our back (a DEALLOCATE or DISCARD ALL sent by hand; psycopg's
             # own DEALLOCATE ALL is heard by PgConnection): prepare again, once. In a
             # transaction this is only possible before its BEGIN, below.
             _resync(driver)
             readers = [_prepare(driver, statement)]
-            result = _exec_one(pgconn, statement.name, values[0])
+            result = _call(pgconn, pgconn.exec_prepared, pgconn.send_query_prepared,
+                           statement.name, values[0], None, 0)
         _check(result, driver)
         return [Result(result, readers[0])]  # type: ignore[arg-type]
     results = _pipelined(driver, [s.name for s, _ in batch], values, begin, commit)
@@ -265,10 +267,12 @@ def _prepare(driver: PgConnection, statement: Prepared) -> list[Any] | None:
     readers = done.get(statement.name, _UNPREPARED)
     if readers is _UNPREPARED:
         pgconn = driver.pgconn
-        made = pgconn.prepare(statement.name, statement.sql, None)
+        made = _call(pgconn, pgconn.prepare, pgconn.send_prepare, statement.name, statement.sql,
+                     None)
         if made.error_field(pq.DiagnosticField.SQLSTATE) != _ALREADY_PREPARED:  # (a describe
             _check(made, driver)                              # that failed last time)
-        described = pgconn.describe_prepared(statement.name)
+        described = _call(pgconn, pgconn.describe_prepared, pgconn.send_describe_prepared,
+                          statement.name)
         _check(described, driver)
         types = [described.ftype(j) for j in range(described.nfields)]
         readers = None if any(t not in _READERS for t in types) else [_READERS[t] for t in types]
@@ -285,7 +289,8 @@ def _resync(driver: PgConnection) -> None:
     """After a statement of ours was found missing, outside any transaction: keep the
     record of only those the server still holds (the others are prepared again when next
     used; preparing one that still exists would fail, and in a transaction abort it)."""
-    held = driver.pgconn.exec_(b"SELECT name FROM pg_prepared_statements")
+    pgconn = driver.pgconn
+    held = _call(pgconn, pgconn.exec_, pgconn.send_query, b"SELECT name FROM pg_prepared_statements")
     _check(held, driver)
     names = {held.get_value(i, 0) for i in range(held.ntuples)}
     for name in [n for n in driver.aftersales_prepared if n not in names]:
@@ -293,7 +298,8 @@ def _resync(driver: PgConnection) -> None:
 
 
 def _rollback(driver: Any) -> None:
-    _check(driver.pgconn.exec_(b"ROLLBACK"), driver)
+    pgconn = driver.pgconn
+    _check(_call(pgconn, pgconn.exec_, pgconn.send_query, b"ROLLBACK"), driver)
 
 
 def _pipelined(driver: Any, names: list[bytes], values: list[list[bytes | None]],
@@ -335,12 +341,13 @@ def _pipelined(driver: Any, names: list[bytes], values: list[list[bytes | None]]
     return results[1:] if begin else results
 
 
-def _exec_one(pgconn: Any, name: bytes, values: list[bytes | None]) -> pq.abc.PGresult:
-    """One prepared statement's result. Inside inline.run it is sent and read without
-    blocking, the event loop serving other requests while the server works."""
+def _call(pgconn: Any, blocking: Any, send: Any, *args: Any) -> pq.abc.PGresult:
+    """One command's (last) result: `blocking(*args)`, libpq waiting with the GIL released;
+    inside inline.run, `send(*args)` and each wait handed to the event loop, which serves
+    other requests while the server works."""
     if not inline.active():
-        return pgconn.exec_prepared(name, values, None, 0)  # (libpq waits, the GIL released)
-    pgconn.send_query_prepared(name, values, None, 0)
+        return blocking(*args)  # type: ignore[no-any-return]
+    send(*args)
     while pgconn.flush() == 1:
         inline.wait_fd(pgconn.socket, inline.WRITE)
     last = None
@@ -350,7 +357,7 @@ def _exec_one(pgconn: Any, name: bytes, values: list[bytes | None]) -> pq.abc.PG
             pgconn.consume_input()
         result = pgconn.get_result()
         if result is None:
-            return last
+            return last  # type: ignore[return-value]
         last = result
 
 
