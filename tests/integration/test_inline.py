@@ -15,40 +15,15 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import psycopg
 import pytest
 
 from aftersales.adapters import inline
 from aftersales.entrypoints.bootstrap import App
 from aftersales.service import cases
 from conftest import Make
+from integration.locks import Held
 
 pytestmark = pytest.mark.postgres
-RELEASE_AFTER = 4.0
-
-
-class Held:
-    """A row lock on one case, taken on a connection of its own; let go by `release` or,
-    at the latest, by a timer."""
-
-    def __init__(self, url: str, case_id: str) -> None:
-        self.conn = psycopg.connect(url.replace("postgresql+psycopg", "postgresql"))
-        self.conn.execute("SELECT id FROM cases WHERE id = %s FOR UPDATE", (case_id,))
-        self.lock = threading.Lock()
-        self.released_at: float | None = None
-        self.timer = threading.Timer(RELEASE_AFTER, self.release)
-        self.timer.start()
-
-    def release(self) -> None:
-        with self.lock:
-            if self.released_at is None:
-                self.conn.rollback()
-                self.released_at = time.monotonic()
-
-    def close(self) -> None:
-        self.timer.cancel()
-        self.release()
-        self.conn.close()
 
 
 @pytest.fixture
@@ -179,4 +154,55 @@ def test_a_connection_the_pool_opens_for_inline_work_is_opened_on_a_thread(
         value, loop_thread = asyncio.run(inside())
         assert value == 5 and opened_on and loop_thread not in opened_on
     finally:
+        engine.dispose()
+
+
+def test_inline_work_waiting_for_a_connection_leaves_the_loop_free(pg_url: str) -> None:
+    """Every connection out (here the pool's one, held by a thread): the work waits for it
+    on a thread (engine.LoopSafePool), the loop ticking on meanwhile."""
+    from aftersales.adapters.db.engine import make_engine
+
+    engine = make_engine(pg_url, pool_size=1, max_overflow=0)
+    with engine.connect():
+        pass  # (opened once: the wait below is for the connection, not its opening)
+    taken, give_back = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with engine.connect():
+            taken.set()
+            give_back.wait(5)
+
+    def work() -> int:
+        with engine.connect() as conn:
+            return int(conn.exec_driver_sql("SELECT 3").scalar_one())
+
+    async def scenario() -> tuple[int, float]:
+        gaps: list[float] = []
+
+        async def ticker() -> None:
+            last = time.monotonic()
+            while not give_back.is_set():
+                await asyncio.sleep(0.01)
+                now = time.monotonic()
+                gaps.append(now - last)
+                last = now
+
+        tick = asyncio.ensure_future(ticker())
+        waiting = asyncio.ensure_future(inline.run(work))
+        await asyncio.sleep(0.3)
+        assert not waiting.done()
+        give_back.set()
+        value = await waiting
+        await tick
+        return value, max(gaps)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert taken.wait(5)
+        value, widest = asyncio.run(scenario())
+        assert value == 3 and widest < 0.2, f"the loop stood still for {widest:.2f} s"
+    finally:
+        give_back.set()
+        holder.join()
         engine.dispose()

@@ -14,6 +14,8 @@ from psycopg.types.json import set_json_loads
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, InvalidatePoolError
+from sqlalchemy.pool import QueuePool
+from sqlalchemy.util import queue as sqla_queue
 
 from aftersales.adapters import inline
 from aftersales.adapters.db import bundles, libpq
@@ -45,6 +47,7 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
             raw = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
         kwargs.setdefault("pool_size", 10)
         kwargs.setdefault("max_overflow", 20)
+        kwargs.setdefault("poolclass", LoopSafePool)
         engine = create_engine(raw, json_serializer=bundles.dumps, **kwargs)
         _ping_when_idle(engine)
         _writes_behind(engine)
@@ -57,6 +60,33 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
         return engine
     raise DatabaseUrlError(f"unsupported database {parsed.get_backend_name()!r}: "
                            "use sqlite:/// or postgresql+psycopg://")
+
+
+class LoopSafePool(QueuePool):
+    """SQLAlchemy's QueuePool, whose checkout inside inline work (adapters/inline.py) never
+    waits on the event loop's thread: that thread is what the works holding the other
+    connections need in order to finish and give them back.
+
+    An idle connection is taken at once. A new one is opened on a thread, first-connection
+    setup included: SQLAlchemy runs the dialect's first queries holding a lock, and a
+    second work opening a connection meanwhile would wait for that lock on the loop's
+    thread while the first waited for the loop. With every connection out, the wait for
+    one to come back is on a thread too. Elsewhere it is QueuePool as it is."""
+
+    def _do_get(self) -> Any:
+        if not inline.active():
+            return super()._do_get()
+        try:
+            return self._pool.get(False)
+        except sqla_queue.Empty:
+            pass
+        if self._inc_overflow():
+            try:
+                return inline.blocking(self._create_connection)
+            except BaseException:
+                self._dec_overflow()
+                raise
+        return inline.blocking(super()._do_get)
 
 
 # A pooled PostgreSQL connection idle for longer than this is pinged before it is handed

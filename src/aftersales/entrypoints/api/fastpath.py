@@ -15,7 +15,7 @@ such a request itself when it is plainly well-formed:
 The work is the function the FastAPI route calls (`run_action`, `create_case`). On
 PostgreSQL it runs inline: in a greenlet on the event loop's own thread, each wait for the
 database handed to the loop, which serves other requests meanwhile (adapters/inline.py; at
-most 16 at a time, and only while the connection pool can hand out a connection at once).
+most 16 at a time; the pool opens and waits for connections on threads: engine.py).
 That saves the two thread hand-offs a request costs (bench/RESULTS.md). On SQLite, whose
 driver blocks inside C, or with AFTERSALES_API_INLINE=0, it runs on a thread of this
 layer's own (workers.py: less CPU a request than `loop.run_in_executor`, itself ~0.06 ms
@@ -39,11 +39,11 @@ from typing import Any
 
 import orjson
 from pydantic import BaseModel
-from sqlalchemy.pool import QueuePool
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from aftersales.adapters import inline
+from aftersales.adapters.db.engine import LoopSafePool
 from aftersales.entrypoints.api.auth import bearer_token, cached_principal
 from aftersales.entrypoints.api.context import ApiState
 from aftersales.entrypoints.api.errors import exception_response
@@ -68,10 +68,8 @@ class FastPath:
         self.state = state
         self.max_json = max_json_bytes
         self.workers = Workers(threads, "aftersales-fast")
-        pool = state.app.engine.pool
-        self.inline = inline and isinstance(pool, QueuePool)
-        self.pool = pool
-        self.pool_capacity = pool.size() + pool._max_overflow if self.inline else 0  # type: ignore[attr-defined]
+        # (the pool must not make the loop's thread wait for a connection: engine.py)
+        self.inline = inline and isinstance(state.app.engine.pool, LoopSafePool)
         self.slots = asyncio.Semaphore(threads)  # inline works at a time
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -101,16 +99,8 @@ class FastPath:
     async def _run(self, work: Work, principal: Principal, body: BaseModel) -> Response:
         if self.inline:
             async with self.slots:
-                if self._pool_has_room():
-                    return await inline.run(_serve, work, principal, body)
+                return await inline.run(_serve, work, principal, body)
         return await self.workers.run(_serve, work, principal, body)
-
-    def _pool_has_room(self) -> bool:
-        """Whether a connection can be had at once. Inline work checks its connection out
-        on the event loop's thread, where waiting for one would hold up every request of
-        the process (and the connections it waits for may be held by work that needs the
-        loop to finish); the threads wait instead."""
-        return self.pool.checkedout() < self.pool_capacity
 
     def _route(self, path: str) -> tuple[type[BaseModel], Work] | None:
         deps = self.state.app.deps
