@@ -8,7 +8,8 @@ http_flow.py minutes apart cannot show a 3% change. Here both servers (uvicorn, 
 each) serve one database at the same time and one client runs a flow on A, then one on B,
 then B, then A, ...: each pair of flows meets the same machine. A and B differ by the
 source tree on their PYTHONPATH (`--a-path`, `--b-path`; e.g. a `git worktree` of the old
-commit) or by uvicorn arguments (`--a-args`, `--b-args`). Reports each side's flows/s and
+commit), by uvicorn arguments (`--a-args`, `--b-args`) or by environment variables
+(`--a-env AFTERSALES_API_INLINE=0`). Reports each side's flows/s and
 per-step p50, B's time over A's (sum of flow times) and the median of the pairs' ratios.
 Running it with no difference gives the noise floor: 1–3% here (500 and 200 flows).
 """
@@ -28,9 +29,11 @@ from _common import analyze, fresh_engine
 from http_flow import STEPS, RawClient, flow, flow_shop, free_port, order_body
 
 
-def start(url: str, files: Path, args: list[str], path: str | None) -> tuple[subprocess.Popen[bytes], int]:
+def start(url: str, files: Path, args: list[str], path: str | None,
+          extra_env: list[str]) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
-    env = {**os.environ, "AFTERSALES_DATABASE_URL": url, "AFTERSALES_DATA_DIR": str(files)}
+    env = {**os.environ, "AFTERSALES_DATABASE_URL": url, "AFTERSALES_DATA_DIR": str(files),
+           **dict(pair.split("=", 1) for pair in extra_env)}
     if path:
         env["PYTHONPATH"] = path
     proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "aftersales.entrypoints.api.app:create_app",
@@ -57,13 +60,16 @@ def main() -> None:
     parser.add_argument("--a-args", type=shlex.split, default=[],
                         help='uvicorn arguments of server A, one string: --a-args="--http h11"')
     parser.add_argument("--b-args", type=shlex.split, default=[])
+    parser.add_argument("--a-env", action="append", default=[], metavar="NAME=VALUE",
+                        help="an environment variable of server A (repeatable)")
+    parser.add_argument("--b-env", action="append", default=[], metavar="NAME=VALUE")
     args = parser.parse_args()
     n = args.flows
     with fresh_engine(args.db) as (url, engine):
         files = Path(os.environ.get("TMPDIR", "/tmp")) / f"as-ab-files-{os.getpid()}"
         tok = flow_shop(url, files)
-        a, port_a = start(url, files, args.a_args, args.a_path)
-        b, port_b = start(url, files, args.b_args, args.b_path)
+        a, port_a = start(url, files, args.a_args, args.a_path, args.a_env)
+        b, port_b = start(url, files, args.b_args, args.b_path, args.b_env)
         try:
             sides = [RawClient(port_a, tok["platform"]), RawClient(port_b, tok["platform"])]
             orders = [sides[0].post("/orders", order_body(i)) for i in range(2 * n + 200)]
