@@ -9,6 +9,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -163,3 +164,98 @@ def test_a_cancelled_caller_lets_the_work_finish_then_is_cancelled(
 
     asyncio.run(scenario())
     assert finished == [b"late"]
+
+
+def _read(sock: socket.socket, owner: object) -> bytes:
+    """What arrives next, waiting inline with `owner` (a watched socket may report ready
+    when it is not — an event the loop found before the last read — as poll() may: read
+    without blocking and wait again, as libpq does)."""
+    sock.setblocking(False)
+    while True:
+        inline.wait_fd(sock.fileno(), inline.READ, owner=owner)
+        try:
+            return sock.recv(10)
+        except BlockingIOError:
+            continue
+
+
+class Counting:
+    """Counts the loop's add_reader calls (the registrations a wait costs)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.added = 0
+        original = loop.add_reader
+
+        def add_reader(fd: int, callback: Any, *args: Any) -> None:
+            self.added += 1
+            original(fd, callback, *args)
+
+        loop.add_reader = add_reader  # type: ignore[method-assign]
+
+
+def test_a_socket_waited_on_again_by_one_work_is_registered_once_and_let_go_at_its_end(
+        pair: tuple[socket.socket, socket.socket]) -> None:
+    a, b = pair
+    owner = object()
+
+    def three_reads() -> list[bytes]:
+        got = []
+        for _ in range(3):
+            got.append(_read(a, owner))
+        return got
+
+    async def scenario() -> tuple[list[bytes], int, bool]:
+        loop = asyncio.get_running_loop()
+        counting = Counting(loop)
+        work = asyncio.ensure_future(inline.run(three_reads))
+        for word in (b"one", b"two", b"three"):
+            await asyncio.sleep(0.01)
+            b.send(word)
+        got = await work
+        return got, counting.added, loop.remove_reader(a.fileno())
+
+    got, added, still_watched = asyncio.run(scenario())
+    assert got == [b"one", b"two", b"three"] and added == 1 and not still_watched
+
+
+def test_readable_with_nobody_waiting_stops_the_watch_and_the_next_wait_starts_it_again(
+        pair: tuple[socket.socket, socket.socket]) -> None:
+    a, b = pair
+    owner = object()
+
+    def work() -> list[bytes]:
+        first = _read(a, owner)
+        # data arrives while the work waits on a thread, not on this socket
+        inline.blocking(lambda: (b.send(b"later"), time.sleep(0.05)))
+        return [first, _read(a, owner)]  # (ready already)
+
+    async def scenario() -> tuple[list[bytes], int]:
+        counting = Counting(asyncio.get_running_loop())
+        task = asyncio.ensure_future(inline.run(work))
+        await asyncio.sleep(0.01)
+        b.send(b"first")
+        return await task, counting.added
+
+    got, added = asyncio.run(scenario())
+    assert got == [b"first", b"later"] and added == 2
+
+
+def test_forget_and_another_owner_of_the_same_number_start_over(
+        pair: tuple[socket.socket, socket.socket]) -> None:
+    a, b = pair
+
+    def work() -> int:
+        _read(a, "first connection")
+        inline.forget(a.fileno())
+        _read(a, "first connection")
+        return len(_read(a, "a new connection, same number"))
+
+    async def scenario() -> tuple[int, int]:
+        counting = Counting(asyncio.get_running_loop())
+        task = asyncio.ensure_future(inline.run(work))
+        for word in (b"1", b"2", b"3"):
+            await asyncio.sleep(0.01)
+            b.send(word)
+        return await task, counting.added
+
+    assert asyncio.run(scenario()) == (1, 3)

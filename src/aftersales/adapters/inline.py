@@ -30,7 +30,39 @@ READ, WRITE = 1, 2  # (psycopg's Wait and Ready flags have these values)
 
 
 class _Work(greenlet.greenlet):
-    """The greenlet of one `run` (what `active` recognises)."""
+    """The greenlet of one `run` (what `active` recognises), with the sockets it keeps
+    watched on the loop between its waits (`watch`)."""
+
+    def __init__(self, fn: Callable[..., Any]) -> None:
+        super().__init__(fn)
+        self.watches: dict[int, _Watch] = {}
+
+
+class _Watch:
+    """A socket the loop watches for reading on behalf of one work: registered at its first
+    wait and kept until `forget` (its connection goes back to the pool or closes), the
+    work ends, or it turns readable with nobody waiting — instead of once a wait (each
+    registration costs the loop a handle and two epoll calls; a request waits two or three
+    times)."""
+
+    __slots__ = ("fd", "future", "loop", "owner", "watches")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, fd: int, owner: object,
+                 watches: dict[int, _Watch]) -> None:
+        self.loop, self.fd, self.owner, self.watches = loop, fd, owner, watches
+        self.future: asyncio.Future[int] | None = None
+        loop.add_reader(fd, self.readable)
+
+    def readable(self) -> None:
+        if self.future is None:  # nobody waits: stop watching (the next wait starts again)
+            self.drop()
+        elif not self.future.done():
+            self.future.set_result(READ)
+
+    def drop(self) -> None:
+        if self.watches.get(self.fd) is self:
+            del self.watches[self.fd]
+            self.loop.remove_reader(self.fd)
 
 
 def active() -> bool:
@@ -38,13 +70,16 @@ def active() -> bool:
     return isinstance(greenlet.getcurrent(), _Work)
 
 
-def wait_fd(fd: int, events: int, timeout: float | None = None) -> int:
+def wait_fd(fd: int, events: int, timeout: float | None = None, owner: object = None) -> int:
     """Until `fd` is ready for `events` (READ | WRITE): the ones it is ready for, 0 when
     `timeout` seconds passed first. Inside `run` the event loop waits, elsewhere poll()
-    (the GIL released meanwhile)."""
+    (the GIL released meanwhile). `owner`: what the socket belongs to (a database
+    connection), for a read wait that may keep the socket watched until `forget(fd)`;
+    such a wait may report the socket ready when it is not (an event the loop found
+    before the last read), as poll() may: read without blocking and wait again."""
     current = greenlet.getcurrent()
     if isinstance(current, _Work):
-        return current.parent.switch((fd, events, timeout))  # type: ignore[no-any-return]
+        return current.parent.switch((fd, events, timeout, owner))  # type: ignore[no-any-return]
     poller = select.poll()
     poller.register(fd, (select.POLLIN if events & READ else 0)
                     | (select.POLLOUT if events & WRITE else 0))
@@ -57,6 +92,16 @@ def _flags(mask: int) -> int:
     return ready | (WRITE if mask & (select.POLLOUT | select.POLLERR | select.POLLHUP) else 0)
 
 
+def forget(fd: int) -> None:
+    """Stop watching `fd` for the running work: its connection is going back to the pool or
+    closing, after which the number may name another socket."""
+    current = greenlet.getcurrent()
+    if isinstance(current, _Work):
+        watch = current.watches.get(fd)
+        if watch is not None:
+            watch.drop()
+
+
 def blocking(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """`fn(*args, **kwargs)`: inside `run` on a thread of the loop's executor, awaited;
     elsewhere directly. For a call that blocks on something other than a socket `wait_fd`
@@ -65,7 +110,7 @@ def blocking(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     if not isinstance(current, _Work):
         return fn(*args, **kwargs)
     call = functools.partial(fn, *args, **kwargs) if kwargs else fn
-    return current.parent.switch((call, args if not kwargs else (), None))  # type: ignore[no-any-return]
+    return current.parent.switch((call, args if not kwargs else (), None, None))  # type: ignore[no-any-return]
 
 
 async def run(fn: Callable[..., T], *args: Any) -> T:
@@ -75,15 +120,25 @@ async def run(fn: Callable[..., T], *args: Any) -> T:
     middle of a round trip): the work runs to its end, then the cancellation is raised."""
     loop = asyncio.get_running_loop()
     work = _Work(fn)
+    try:
+        return await _drive(loop, work, args)
+    finally:
+        for watch in list(work.watches.values()):
+            watch.drop()
+
+
+async def _drive(loop: asyncio.AbstractEventLoop, work: _Work, args: tuple[Any, ...]) -> Any:
     request = work.switch(*args)
     cancelled: asyncio.CancelledError | None = None
     while not work.dead:
-        target, spec, timeout = request
+        target, spec, timeout, owner = request
         thread = loop.run_in_executor(None, target, *spec) if callable(target) else None
         while True:
             try:
                 if thread is not None:  # blocking(): the thread ends whatever happens here
                     value = await asyncio.shield(thread)
+                elif owner is not None and spec == READ and timeout is None:
+                    value = await _watched(loop, work.watches, target, owner)
                 else:
                     value = await _ready(loop, target, spec, timeout)
             except asyncio.CancelledError as exc:
@@ -96,7 +151,22 @@ async def run(fn: Callable[..., T], *args: Any) -> T:
             break
     if cancelled is not None:
         raise cancelled
-    return request  # type: ignore[no-any-return]
+    return request
+
+
+async def _watched(loop: asyncio.AbstractEventLoop, watches: dict[int, _Watch], fd: int,
+                   owner: object) -> int:
+    watch = watches.get(fd)
+    if watch is not None and watch.owner is not owner:  # (a socket closed unannounced)
+        watch.drop()
+        watch = None
+    if watch is None:
+        watch = watches[fd] = _Watch(loop, fd, owner, watches)
+    watch.future = future = loop.create_future()
+    try:
+        return await future
+    finally:
+        watch.future = None
 
 
 async def _ready(loop: asyncio.AbstractEventLoop, fd: int, events: int,

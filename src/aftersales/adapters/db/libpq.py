@@ -70,21 +70,38 @@ class PgConnection(psycopg.Connection[Any]):
         """psycopg's wait, but inside inline.run the event loop waits for the socket."""
         if not inline.active():
             return super().wait(gen, interval, timeout)
-        fd = self.pgconn.socket
+        pgconn = self.pgconn
+        fd = pgconn.socket
         try:
             wanted = next(gen)
             while True:
-                ready = inline.wait_fd(fd, wanted, timeout)
+                ready = inline.wait_fd(fd, wanted, timeout, owner=pgconn)
                 if not ready and timeout is not None:
                     raise errors._WaitTimeout("wait timeout expired")  # (as psycopg's wait)
                 wanted = gen.send(ready)
         except StopIteration as done:
             return done.value
 
+    def close(self) -> None:
+        unwatch(self)  # (its socket's number may soon name another socket)
+        super().close()
+
     def _deallocate(self, name: bytes | None) -> Any:
         yield from super()._deallocate(name)
         if name is None:  # DEALLOCATE ALL
             self.aftersales_prepared.clear()
+
+
+def unwatch(driver: Any) -> None:
+    """The running inline work stops watching this connection's socket (inline.forget): the
+    connection goes back to the pool or closes."""
+    if not inline.active():
+        return
+    try:
+        fd = driver.pgconn.socket
+    except psycopg.Error:  # closed already (forgotten then)
+        return
+    inline.forget(fd)
 
 
 def _as_bool(v: bytes) -> bool:
@@ -323,7 +340,7 @@ def _pipelined(driver: Any, names: list[bytes], values: list[list[bytes | None]]
         results: list[pq.abc.PGresult] = []
         while True:
             while pgconn.is_busy():
-                inline.wait_fd(pgconn.socket, inline.READ)
+                inline.wait_fd(pgconn.socket, inline.READ, owner=pgconn)
                 pgconn.consume_input()
             result = pgconn.get_result()
             if result is None:  # the end of one statement's results
@@ -336,6 +353,7 @@ def _pipelined(driver: Any, names: list[bytes], values: list[list[bytes | None]]
         try:
             pgconn.exit_pipeline_mode()
         except Exception:  # results left unread: the connection cannot be used again
+            unwatch(driver)
             pgconn.finish()
         raise
     return results[1:] if begin else results
@@ -353,7 +371,7 @@ def _call(pgconn: Any, blocking: Any, send: Any, *args: Any) -> pq.abc.PGresult:
     last = None
     while True:
         while pgconn.is_busy():
-            inline.wait_fd(pgconn.socket, inline.READ)
+            inline.wait_fd(pgconn.socket, inline.READ, owner=pgconn)
             pgconn.consume_input()
         result = pgconn.get_result()
         if result is None:
