@@ -206,32 +206,3 @@ def test_inline_work_waiting_for_a_connection_leaves_the_loop_free(pg_url: str) 
         give_back.set()
         holder.join()
         engine.dispose()
-
-
-def test_a_connection_leaving_the_work_is_no_longer_watched_by_the_loop(pg_app: App) -> None:
-    """The loop watches a connection's socket between a work's waits (inline._Watch) only
-    while the work holds the connection: given back to the pool, or closed, its number may
-    soon name another socket."""
-    import greenlet
-
-    make = Make(pg_app)
-    shop = make.shop("kuaishou")
-    case = make.case(shop, reason="no_reason")
-    agent = make.principal(shop)
-
-    def watched() -> dict[int, object]:
-        return dict(greenlet.getcurrent().watches)  # type: ignore[attr-defined]
-
-    def work() -> tuple[dict[int, object], dict[int, object], dict[int, object]]:
-        cases.act_view(pg_app.deps, agent, case.case.id, "approve")
-        after_checkin = watched()
-        conn = pg_app.engine.connect()
-        conn.exec_driver_sql("SELECT 1")
-        while_held = watched()
-        conn.invalidate()  # closes the driver's connection
-        after_close = watched()
-        conn.close()
-        return after_checkin, while_held, after_close
-
-    after_checkin, while_held, after_close = asyncio.run(inline.run(work))
-    assert after_checkin == {} and len(while_held) == 1 and after_close == {}

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import select
+import weakref
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -30,39 +31,45 @@ READ, WRITE = 1, 2  # (psycopg's Wait and Ready flags have these values)
 
 
 class _Work(greenlet.greenlet):
-    """The greenlet of one `run` (what `active` recognises), with the sockets it keeps
-    watched on the loop between its waits (`watch`)."""
-
-    def __init__(self, fn: Callable[..., Any]) -> None:
-        super().__init__(fn)
-        self.watches: dict[int, _Watch] = {}
+    """The greenlet of one `run` (what `active` recognises)."""
 
 
-class _Watch:
-    """A socket the loop watches for reading on behalf of one work: registered at its first
-    wait and kept until `forget` (its connection goes back to the pool or closes), the
-    work ends, or it turns readable with nobody waiting — instead of once a wait (each
-    registration costs the loop a handle and two epoll calls; a request waits two or three
-    times)."""
+class _Sockets:
+    """Database sockets inline works wait on, in an epoll set of this module's own that the
+    loop watches as one reader. A wait re-arms its socket there (one-shot, level-triggered:
+    data that came before the wait is reported at once, and a socket nobody waits on — a
+    pooled connection a thread is using — never wakes the loop) — one system call, where
+    the loop's own add_reader/remove_reader cost a handle and three (bench/RESULTS.md).
+    No bookkeeping of which socket is which: the kernel drops a closed socket from the set,
+    so re-arming a number that now names another socket fails and registers it afresh."""
 
-    __slots__ = ("fd", "future", "loop", "owner", "watches")
+    MASK = select.EPOLLIN | select.EPOLLONESHOT
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, fd: int, owner: object,
-                 watches: dict[int, _Watch]) -> None:
-        self.loop, self.fd, self.owner, self.watches = loop, fd, owner, watches
-        self.future: asyncio.Future[int] | None = None
-        loop.add_reader(fd, self.readable)
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.epoll = select.epoll()
+        self.waiting: dict[int, asyncio.Future[int]] = {}
+        loop.add_reader(self.epoll.fileno(), self.dispatch)
+        weakref.finalize(loop, self.epoll.close)
 
-    def readable(self) -> None:
-        if self.future is None:  # nobody waits: stop watching (the next wait starts again)
-            self.drop()
-        elif not self.future.done():
-            self.future.set_result(READ)
+    def wait(self, fd: int) -> asyncio.Future[int]:
+        try:
+            self.epoll.modify(fd, self.MASK)
+        except FileNotFoundError:  # not in the set (yet, or no longer: closed and reused)
+            self.epoll.register(fd, self.MASK)
+        future = self.loop.create_future()
+        self.waiting[fd] = future
+        return future
 
-    def drop(self) -> None:
-        if self.watches.get(self.fd) is self:
-            del self.watches[self.fd]
-            self.loop.remove_reader(self.fd)
+    def dispatch(self) -> None:
+        for fd, _ in self.epoll.poll(0):
+            future = self.waiting.pop(fd, None)
+            if future is not None and not future.done():
+                future.set_result(READ)
+
+
+_sockets: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Sockets] = \
+    weakref.WeakKeyDictionary()
 
 
 def active() -> bool:
@@ -74,9 +81,9 @@ def wait_fd(fd: int, events: int, timeout: float | None = None, owner: object = 
     """Until `fd` is ready for `events` (READ | WRITE): the ones it is ready for, 0 when
     `timeout` seconds passed first. Inside `run` the event loop waits, elsewhere poll()
     (the GIL released meanwhile). `owner`: what the socket belongs to (a database
-    connection), for a read wait that may keep the socket watched until `forget(fd)`;
-    such a wait may report the socket ready when it is not (an event the loop found
-    before the last read), as poll() may: read without blocking and wait again."""
+    connection): a read wait on such a socket goes through an epoll set of this module's
+    (_Sockets); it may report the socket ready when it is not, as poll() may: read
+    without blocking and wait again."""
     current = greenlet.getcurrent()
     if isinstance(current, _Work):
         return current.parent.switch((fd, events, timeout, owner))  # type: ignore[no-any-return]
@@ -90,16 +97,6 @@ def wait_fd(fd: int, events: int, timeout: float | None = None, owner: object = 
 def _flags(mask: int) -> int:
     ready = READ if mask & (select.POLLIN | select.POLLERR | select.POLLHUP) else 0
     return ready | (WRITE if mask & (select.POLLOUT | select.POLLERR | select.POLLHUP) else 0)
-
-
-def forget(fd: int) -> None:
-    """Stop watching `fd` for the running work: its connection is going back to the pool or
-    closing, after which the number may name another socket."""
-    current = greenlet.getcurrent()
-    if isinstance(current, _Work):
-        watch = current.watches.get(fd)
-        if watch is not None:
-            watch.drop()
 
 
 def blocking(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -118,13 +115,7 @@ async def run(fn: Callable[..., T], *args: Any) -> T:
 
     A cancellation of the caller does not abandon the work halfway (a connection in the
     middle of a round trip): the work runs to its end, then the cancellation is raised."""
-    loop = asyncio.get_running_loop()
-    work = _Work(fn)
-    try:
-        return await _drive(loop, work, args)
-    finally:
-        for watch in list(work.watches.values()):
-            watch.drop()
+    return await _drive(asyncio.get_running_loop(), _Work(fn), args)  # type: ignore[no-any-return]
 
 
 async def _drive(loop: asyncio.AbstractEventLoop, work: _Work, args: tuple[Any, ...]) -> Any:
@@ -138,7 +129,7 @@ async def _drive(loop: asyncio.AbstractEventLoop, work: _Work, args: tuple[Any, 
                 if thread is not None:  # blocking(): the thread ends whatever happens here
                     value = await asyncio.shield(thread)
                 elif owner is not None and spec == READ and timeout is None:
-                    value = await _watched(loop, work.watches, target, owner)
+                    value = await _watched(loop, target)
                 else:
                     value = await _ready(loop, target, spec, timeout)
             except asyncio.CancelledError as exc:
@@ -154,19 +145,11 @@ async def _drive(loop: asyncio.AbstractEventLoop, work: _Work, args: tuple[Any, 
     return request
 
 
-async def _watched(loop: asyncio.AbstractEventLoop, watches: dict[int, _Watch], fd: int,
-                   owner: object) -> int:
-    watch = watches.get(fd)
-    if watch is not None and watch.owner is not owner:  # (a socket closed unannounced)
-        watch.drop()
-        watch = None
-    if watch is None:
-        watch = watches[fd] = _Watch(loop, fd, owner, watches)
-    watch.future = future = loop.create_future()
-    try:
-        return await future
-    finally:
-        watch.future = None
+async def _watched(loop: asyncio.AbstractEventLoop, fd: int) -> int:
+    sockets = _sockets.get(loop)
+    if sockets is None:
+        sockets = _sockets[loop] = _Sockets(loop)
+    return await sockets.wait(fd)
 
 
 async def _ready(loop: asyncio.AbstractEventLoop, fd: int, events: int,

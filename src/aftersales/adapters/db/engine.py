@@ -57,9 +57,6 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
         event.listen(engine, "do_connect", lambda _d, _r, cargs, cparams:
                      inline.blocking(libpq.PgConnection.connect, *cargs, **cparams))
         event.listen(engine, "connect", _fast_json)
-        # an inline work stops watching a connection's socket when it goes back to the pool
-        event.listen(engine, "checkin", lambda dbapi_conn, _record:
-                     dbapi_conn is not None and libpq.unwatch(dbapi_conn))
         return engine
     raise DatabaseUrlError(f"unsupported database {parsed.get_backend_name()!r}: "
                            "use sqlite:/// or postgresql+psycopg://")

@@ -82,26 +82,10 @@ class PgConnection(psycopg.Connection[Any]):
         except StopIteration as done:
             return done.value
 
-    def close(self) -> None:
-        unwatch(self)  # (its socket's number may soon name another socket)
-        super().close()
-
     def _deallocate(self, name: bytes | None) -> Any:
         yield from super()._deallocate(name)
         if name is None:  # DEALLOCATE ALL
             self.aftersales_prepared.clear()
-
-
-def unwatch(driver: Any) -> None:
-    """The running inline work stops watching this connection's socket (inline.forget): the
-    connection goes back to the pool or closes."""
-    if not inline.active():
-        return
-    try:
-        fd = driver.pgconn.socket
-    except psycopg.Error:  # closed already (forgotten then)
-        return
-    inline.forget(fd)
 
 
 def _as_bool(v: bytes) -> bool:
@@ -353,7 +337,6 @@ def _pipelined(driver: Any, names: list[bytes], values: list[list[bytes | None]]
         try:
             pgconn.exit_pipeline_mode()
         except Exception:  # results left unread: the connection cannot be used again
-            unwatch(driver)
             pgconn.finish()
         raise
     return results[1:] if begin else results
