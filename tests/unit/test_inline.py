@@ -286,3 +286,24 @@ def test_a_closed_sockets_number_taken_by_a_new_socket_is_waited_on_afresh() -> 
         return await task
 
     assert asyncio.run(scenario()) == b"fresh"
+
+
+def test_without_epoll_each_wait_registers_with_the_loop(
+        pair: tuple[socket.socket, socket.socket], monkeypatch: pytest.MonkeyPatch) -> None:
+    """(macOS and the BSDs have no epoll: the waits still work, one registration each.)"""
+    monkeypatch.setattr(inline, "EPOLL", False)
+    a, b = pair
+
+    def two() -> list[bytes]:
+        return [_read(a, "owner") for _ in range(2)]
+
+    async def scenario() -> tuple[list[bytes], int]:
+        counting = Counting(asyncio.get_running_loop())
+        task = asyncio.ensure_future(inline.run(two))
+        for word in (b"x", b"y"):
+            await asyncio.sleep(0.01)
+            b.send(word)
+        return await task, counting.added
+
+    got, added = asyncio.run(scenario())
+    assert got == [b"x", b"y"] and added >= 2

@@ -28,6 +28,7 @@ import greenlet
 
 T = TypeVar("T")
 READ, WRITE = 1, 2  # (psycopg's Wait and Ready flags have these values)
+EPOLL = hasattr(select, "epoll")  # (Linux; elsewhere each wait registers with the loop)
 
 
 class _Work(greenlet.greenlet):
@@ -43,7 +44,7 @@ class _Sockets:
     No bookkeeping of which socket is which: the kernel drops a closed socket from the set,
     so re-arming a number that now names another socket fails and registers it afresh."""
 
-    MASK = select.EPOLLIN | select.EPOLLONESHOT
+    MASK = (select.EPOLLIN | select.EPOLLONESHOT) if EPOLL else 0
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
@@ -128,7 +129,7 @@ async def _drive(loop: asyncio.AbstractEventLoop, work: _Work, args: tuple[Any, 
             try:
                 if thread is not None:  # blocking(): the thread ends whatever happens here
                     value = await asyncio.shield(thread)
-                elif owner is not None and spec == READ and timeout is None:
+                elif owner is not None and spec == READ and timeout is None and EPOLL:
                     value = await _watched(loop, target)
                 else:
                     value = await _ready(loop, target, spec, timeout)
