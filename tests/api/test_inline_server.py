@@ -7,9 +7,6 @@ must be the same: the switch changes where the work runs, never what it does."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -27,7 +24,7 @@ from aftersales.entrypoints.bootstrap import bootstrap
 from aftersales.service import cases, orders, shops
 from aftersales.service.ports import Principal
 
-from .helpers import free_port
+from .helpers import served_api
 
 pytestmark = pytest.mark.postgres
 
@@ -58,27 +55,8 @@ def _seed(url: str) -> tuple[str, list[str]]:
 def served(request: pytest.FixtureRequest, pg_url: str, tmp_path: Path
            ) -> Iterator[tuple[str, str, list[str]]]:
     token, ids = _seed(pg_url)
-    port = free_port()
-    env = {**os.environ, "AFTERSALES_DATABASE_URL": pg_url, "AFTERSALES_DATA_DIR": str(tmp_path),
-           "AFTERSALES_API_INLINE": request.param}
-    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "aftersales.entrypoints.api.app:create_app",
-                             "--factory", "--host", "127.0.0.1", "--port", str(port),
-                             "--log-level", "warning"], env=env)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base}/api/v1/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert proc.poll() is None and time.monotonic() < deadline, "server did not start"
-            time.sleep(0.1)
+    with served_api(pg_url, tmp_path, AFTERSALES_API_INLINE=request.param) as base:
         yield base, token, ids
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 def _approve(base: str, token: str, case_id: str) -> httpx.Response:

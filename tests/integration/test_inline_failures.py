@@ -9,7 +9,6 @@ timeouts), so a regression fails an assertion instead of hanging the suite."""
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
 import sys
 import time
@@ -224,37 +223,13 @@ def _seed(url: str, count: int) -> tuple[dict[str, str], list[str]]:
 @pytest.fixture(scope="module")
 def server(pg_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """One uvicorn process (uvloop, inline fast path) for the module's tests."""
-    from api.helpers import free_port
+    from api.helpers import served_api
 
     app = bootstrap(pg_url)
     upgrade(app.engine)
     app.engine.dispose()
-    port = free_port()
-    env = {**os.environ, "AFTERSALES_DATABASE_URL": pg_url,
-           "AFTERSALES_DATA_DIR": str(tmp_path_factory.mktemp("data")),
-           "AFTERSALES_API_INLINE": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "uvicorn",
-                             "aftersales.entrypoints.api.app:create_app", "--factory",
-                             "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-                            env=env)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base}/api/v1/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert proc.poll() is None and time.monotonic() < deadline, "server did not start"
-            time.sleep(0.1)
+    with served_api(pg_url, tmp_path_factory.mktemp("data"), AFTERSALES_API_INLINE="1") as base:
         yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 def _auth(token: str, **extra: str) -> dict[str, str]:
