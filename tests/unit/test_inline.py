@@ -166,13 +166,13 @@ def test_a_cancelled_caller_lets_the_work_finish_then_is_cancelled(
     assert finished == [b"late"]
 
 
-def _read(sock: socket.socket, owner: object) -> bytes:
-    """What arrives next, waiting inline with `owner` (a watched socket may report ready
-    when it is not — an event the loop found before the last read — as poll() may: read
-    without blocking and wait again, as libpq does)."""
+def _read(sock: socket.socket) -> bytes:
+    """What arrives next, waiting inline on a lasting socket (which may report ready when it
+    is not — an event the loop found before the last read — as poll() may: read without
+    blocking and wait again, as libpq does)."""
     sock.setblocking(False)
     while True:
-        inline.wait_fd(sock.fileno(), inline.READ, owner=owner)
+        inline.wait_fd(sock.fileno(), inline.READ, lasting=True)
         try:
             return sock.recv(10)
         except BlockingIOError:
@@ -200,13 +200,13 @@ def test_database_sockets_cost_the_loop_one_registration_whatever_the_waits(
     a, b = pair
     c, d = socket.socketpair()
 
-    def reads(sock: socket.socket, owner: object) -> list[bytes]:
-        return [_read(sock, owner) for _ in range(3)]
+    def reads(sock: socket.socket) -> list[bytes]:
+        return [_read(sock) for _ in range(3)]
 
     async def scenario() -> tuple[list[bytes], list[bytes], int]:
         counting = Counting(asyncio.get_running_loop())
-        first = asyncio.ensure_future(inline.run(reads, a, "first connection"))
-        second = asyncio.ensure_future(inline.run(reads, c, "second connection"))
+        first = asyncio.ensure_future(inline.run(reads, a))
+        second = asyncio.ensure_future(inline.run(reads, c))
         for word in (b"one", b"two", b"three"):
             await asyncio.sleep(0.01)
             b.send(word)
@@ -238,10 +238,10 @@ def test_a_socket_nobody_waits_on_does_not_wake_the_loop(
     monkeypatch.setattr(inline._Sockets, "dispatch", counted)
 
     def work() -> list[bytes]:
-        first = _read(a, "owner")
+        first = _read(a)
         # data arrives and sits unread while the work waits 50 ms on a thread
         inline.blocking(lambda: (b.send(b"later"), time.sleep(0.05)))
-        return [first, _read(a, "owner")]  # (reported at once: it came before the wait)
+        return [first, _read(a)]  # (reported at once: it came before the wait)
 
     async def scenario() -> list[bytes]:
         task = asyncio.ensure_future(inline.run(work))
@@ -254,30 +254,24 @@ def test_a_socket_nobody_waits_on_does_not_wake_the_loop(
 
 
 def test_a_closed_sockets_number_taken_by_a_new_socket_is_waited_on_afresh() -> None:
+    """The kernel drops a closed socket from inline's epoll set; the next wait on the same
+    number (another connection now) registers it again."""
     old, old_peer = socket.socketpair()
     number = old.fileno()
 
     def work() -> bytes:
-        nonlocal old
-        _read_ready(old)
-        old.recv(10)
+        _read(old)
         old.close()
         old_peer.close()
-        new, new_peer = socket.socketpair()  # (the lowest free numbers: the old ones)
+        new, new_peer = socket.socketpair()
         try:
-            new_peer.send(b"fresh")
-            assert number in (new.fileno(), new_peer.fileno())
-            mine = new if new.fileno() == number else new_peer
-            other = new_peer if mine is new else new
-            if mine is new_peer:
-                other.send(b"fresh")
-            return _read(mine, "a new connection")
+            mine, theirs = (new, new_peer) if new.fileno() == number else (new_peer, new)
+            assert mine.fileno() == number  # (the lowest free numbers: the old ones)
+            theirs.send(b"fresh")
+            return _read(mine)
         finally:
             new.close()
             new_peer.close()
-
-    def _read_ready(sock: socket.socket) -> None:
-        inline.wait_fd(sock.fileno(), inline.READ, owner="the first connection")
 
     async def scenario() -> bytes:
         task = asyncio.ensure_future(inline.run(work))
@@ -295,7 +289,7 @@ def test_without_epoll_each_wait_registers_with_the_loop(
     a, b = pair
 
     def two() -> list[bytes]:
-        return [_read(a, "owner") for _ in range(2)]
+        return [_read(a) for _ in range(2)]
 
     async def scenario() -> tuple[list[bytes], int]:
         counting = Counting(asyncio.get_running_loop())

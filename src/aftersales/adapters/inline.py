@@ -78,16 +78,16 @@ def active() -> bool:
     return isinstance(greenlet.getcurrent(), _Work)
 
 
-def wait_fd(fd: int, events: int, timeout: float | None = None, owner: object = None) -> int:
+def wait_fd(fd: int, events: int, timeout: float | None = None, *, lasting: bool = False) -> int:
     """Until `fd` is ready for `events` (READ | WRITE): the ones it is ready for, 0 when
     `timeout` seconds passed first. Inside `run` the event loop waits, elsewhere poll()
-    (the GIL released meanwhile). `owner`: what the socket belongs to (a database
-    connection): a read wait on such a socket goes through an epoll set of this module's
-    (_Sockets); it may report the socket ready when it is not, as poll() may: read
-    without blocking and wait again."""
+    (the GIL released meanwhile). `lasting`: a socket waited on again and again (a
+    database connection's): a read wait on it goes through an epoll set of this module's
+    (_Sockets), and may report it ready when it is not, as poll() may: read without
+    blocking and wait again."""
     current = greenlet.getcurrent()
     if isinstance(current, _Work):
-        return current.parent.switch((fd, events, timeout, owner))  # type: ignore[no-any-return]
+        return current.parent.switch((fd, events, timeout, lasting))  # type: ignore[no-any-return]
     poller = select.poll()
     poller.register(fd, (select.POLLIN if events & READ else 0)
                     | (select.POLLOUT if events & WRITE else 0))
@@ -108,7 +108,7 @@ def blocking(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     if not isinstance(current, _Work):
         return fn(*args, **kwargs)
     call = functools.partial(fn, *args, **kwargs) if kwargs else fn
-    return current.parent.switch((call, args if not kwargs else (), None, None))  # type: ignore[no-any-return]
+    return current.parent.switch((call, args if not kwargs else (), None, False))  # type: ignore[no-any-return]
 
 
 async def run(fn: Callable[..., T], *args: Any) -> T:
@@ -123,13 +123,13 @@ async def _drive(loop: asyncio.AbstractEventLoop, work: _Work, args: tuple[Any, 
     request = work.switch(*args)
     cancelled: asyncio.CancelledError | None = None
     while not work.dead:
-        target, spec, timeout, owner = request
+        target, spec, timeout, lasting = request
         thread = loop.run_in_executor(None, target, *spec) if callable(target) else None
         while True:
             try:
                 if thread is not None:  # blocking(): the thread ends whatever happens here
                     value = await asyncio.shield(thread)
-                elif owner is not None and spec == READ and timeout is None and EPOLL:
+                elif lasting and spec == READ and timeout is None and EPOLL:
                     value = await _watched(loop, target)
                 else:
                     value = await _ready(loop, target, spec, timeout)

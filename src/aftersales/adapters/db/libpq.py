@@ -75,7 +75,7 @@ class PgConnection(psycopg.Connection[Any]):
         try:
             wanted = next(gen)
             while True:
-                ready = inline.wait_fd(fd, wanted, timeout, owner=pgconn)
+                ready = inline.wait_fd(fd, wanted, timeout, lasting=True)
                 if not ready and timeout is not None:
                     raise errors._WaitTimeout("wait timeout expired")  # (as psycopg's wait)
                 wanted = gen.send(ready)
@@ -324,7 +324,7 @@ def _pipelined(driver: Any, names: list[bytes], values: list[list[bytes | None]]
         results: list[pq.abc.PGresult] = []
         while True:
             while pgconn.is_busy():
-                inline.wait_fd(pgconn.socket, inline.READ, owner=pgconn)
+                inline.wait_fd(pgconn.socket, inline.READ, lasting=True)
                 pgconn.consume_input()
             result = pgconn.get_result()
             if result is None:  # the end of one statement's results
@@ -354,7 +354,7 @@ def _call(pgconn: Any, blocking: Any, send: Any, *args: Any) -> pq.abc.PGresult:
     last = None
     while True:
         while pgconn.is_busy():
-            inline.wait_fd(pgconn.socket, inline.READ, owner=pgconn)
+            inline.wait_fd(pgconn.socket, inline.READ, lasting=True)
             pgconn.consume_input()
         result = pgconn.get_result()
         if result is None:
