@@ -37,28 +37,34 @@ class _Work(greenlet.greenlet):
 
 class _Sockets:
     """Database sockets inline works wait on, in an epoll set of this module's own that the
-    loop watches as one reader. A wait re-arms its socket there (one-shot, level-triggered:
-    data that came before the wait is reported at once, and a socket nobody waits on — a
-    pooled connection a thread is using — never wakes the loop) — one system call, where
-    the loop's own add_reader/remove_reader cost a handle and three (bench/RESULTS.md).
+    loop watches as one reader. A wait re-arms its socket there, one-shot and
+    level-triggered: data that came before the wait is reported at once, and a socket
+    nobody waits on (a pooled connection a thread is using) never wakes the loop. That is
+    two system calls a wait (the re-arm, and the loop's callback collecting what is ready),
+    where uvloop's add_reader/remove_reader cost a handle and three.
+
     No bookkeeping of which socket is which: the kernel drops a closed socket from the set,
-    so re-arming a number that now names another socket fails and registers it afresh."""
+    so re-arming a number that now names another socket fails and registers it afresh. A
+    socket closed while a wait on it is pending is dropped without an event, as it would be
+    from the loop's own watchers; only the waiting work itself closes its connection here.
+
+    The loop is not held (it holds this, through its reader): a loop that is gone closes
+    the set."""
 
     MASK = (select.EPOLLIN | select.EPOLLONESHOT) if EPOLL else 0
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
         self.epoll = select.epoll()
         self.waiting: dict[int, asyncio.Future[int]] = {}
         loop.add_reader(self.epoll.fileno(), self.dispatch)
         weakref.finalize(loop, self.epoll.close)
 
-    def wait(self, fd: int) -> asyncio.Future[int]:
+    def wait(self, loop: asyncio.AbstractEventLoop, fd: int) -> asyncio.Future[int]:
         try:
             self.epoll.modify(fd, self.MASK)
         except FileNotFoundError:  # not in the set (yet, or no longer: closed and reused)
             self.epoll.register(fd, self.MASK)
-        future = self.loop.create_future()
+        future = loop.create_future()
         self.waiting[fd] = future
         return future
 
@@ -150,7 +156,7 @@ async def _watched(loop: asyncio.AbstractEventLoop, fd: int) -> int:
     sockets = _sockets.get(loop)
     if sockets is None:
         sockets = _sockets[loop] = _Sockets(loop)
-    return await sockets.wait(fd)
+    return await sockets.wait(loop, fd)
 
 
 async def _ready(loop: asyncio.AbstractEventLoop, fd: int, events: int,

@@ -15,7 +15,9 @@ such a request itself when it is plainly well-formed:
 The work is the function the FastAPI route calls (`run_action`, `create_case`). On
 PostgreSQL it runs inline: in a greenlet on the event loop's own thread, each wait for the
 database handed to the loop, which serves other requests meanwhile (adapters/inline.py; at
-most 16 at a time; the pool opens and waits for connections on threads: engine.py).
+most 16 at a time; the pool opens and waits for connections on threads: engine.py's
+LoopSafePool, without which — a pool of another kind given to the engine — the work
+stays on threads).
 That saves the two thread hand-offs a request costs (bench/RESULTS.md). On SQLite, whose
 driver blocks inside C, or with AFTERSALES_API_INLINE=0, it runs on a thread of this
 layer's own (workers.py: less CPU a request than `loop.run_in_executor`, itself ~0.06 ms
