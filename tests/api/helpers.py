@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import itertools
-import os
 import socket
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -17,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from aftersales.entrypoints.bootstrap import App
 from aftersales.service.shops import create_shop, create_token
+from servers import serving
 
 if TYPE_CHECKING:
     from fastapi.testclient import TestClient
@@ -150,41 +148,13 @@ def raw_get(sock: socket.socket, path: str = "/") -> str:
     return body.decode()
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 nobody listens on (for a server the test starts)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextmanager
 def served_api(database_url: str, data_dir: Path, **env: str) -> Iterator[str]:
-    """`uvicorn` serving the app (one process) on a free port, `env` added to its
+    """`uvicorn` serving the app (one process) on `database_url`, `env` added to its
     environment; its base URL once /api/v1/health answers. Stopped afterwards."""
-    import httpx
-
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "aftersales.entrypoints.api.app:create_app",
-         "--factory", "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-        env={**os.environ, "AFTERSALES_DATABASE_URL": database_url,
-             "AFTERSALES_DATA_DIR": str(data_dir), **env})
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base}/api/v1/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert proc.poll() is None and time.monotonic() < deadline, "server did not start"
-            time.sleep(0.1)
+    with serving(lambda port: [
+            sys.executable, "-m", "uvicorn", "aftersales.entrypoints.api.app:create_app",
+            "--factory", "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+            {"AFTERSALES_DATABASE_URL": database_url, "AFTERSALES_DATA_DIR": str(data_dir),
+             **env}) as base:
         yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()

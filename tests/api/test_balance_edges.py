@@ -21,8 +21,9 @@ from pathlib import Path
 import pytest
 
 from aftersales.entrypoints.api import balance
+from servers import free_port
 
-from .helpers import free_port, raw_get
+from .helpers import raw_get
 
 APP = '''
 import asyncio

@@ -9,20 +9,17 @@ first. Without /usr/bin/chromium these tests skip on a developer's machine but f
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 
 from aftersales.adapters.db.migrate import upgrade
 from aftersales.entrypoints.bootstrap import App, bootstrap
 from aftersales.entrypoints.console.sample import Sample, build
+from servers import serving
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -45,10 +42,9 @@ def _require_chromium() -> None:
     pytest.skip(f"{CHROMIUM} is missing: apt-get install chromium fonts-wqy-zenhei")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def _command(port: int) -> list[str]:
+    return [sys.executable, "-m", "uvicorn", "--factory", FACTORY, "--host", "127.0.0.1",
+            "--port", str(port), "--log-level", "warning"]
 
 
 @dataclass
@@ -67,35 +63,14 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     wired = bootstrap(url_db, evidence_dir=root / "evidence")
     upgrade(wired.engine)
     sample = build(wired.deps, others=0)
-    port = _free_port()
-    log = root / "server.log"
-    env = {**os.environ, "AFTERSALES_DATABASE_URL": url_db, "AFTERSALES_DATA_DIR": str(root),
+    env = {"AFTERSALES_DATABASE_URL": url_db, "AFTERSALES_DATA_DIR": str(root),
            "AFTERSALES_SECRET_KEY": "browser-test-secret"}
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "--factory", FACTORY, "--host", "127.0.0.1",
-             "--port", str(port), "--log-level", "warning"],
-            env=env, stdout=out, stderr=subprocess.STDOUT)
-        base = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    if httpx.get(base + "/login", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("server did not start:\n" + log.read_text(errors="replace"))
-                time.sleep(0.2)
+    log = root / "server.log"
+    try:
+        with serving(_command, env, ready="/login", log=log) as base:
             yield Server(base, wired, sample, log)
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-            wired.engine.dispose()
+    finally:
+        wired.engine.dispose()
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import re
 import socket
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -28,6 +27,7 @@ import pytest
 from aftersales.adapters.db.migrate import upgrade
 from aftersales.entrypoints.bootstrap import bootstrap
 from aftersales.service.shops import create_shop, create_token
+from servers import serving
 
 pytestmark = pytest.mark.xdist_group("http_server")
 ROLES = ("admin", "agent", "warehouse", "finance", "platform")
@@ -124,31 +124,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     app = bootstrap(database)
     upgrade(app.engine)
     app.engine.dispose()
-    port = _free_port()
-    env = {**os.environ, "AFTERSALES_DATABASE_URL": database, "AFTERSALES_DATA_DIR": str(root)}
-    log = (root / "server.log").open("wb")
-    proc = subprocess.Popen(_command(port), env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{url}/api/v1/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"server did not start: {(root / 'server.log').read_text()[-2000:]}")
-            time.sleep(0.1)
+    env = {"AFTERSALES_DATABASE_URL": database, "AFTERSALES_DATA_DIR": str(root)}
+    with serving(_command, env, log=root / "server.log") as url:
         yield Server(url, database)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
 
 
 def fired_for(result: dict[str, Any], case: dict[str, Any]) -> list[str]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from datetime import timedelta
 from email import message_from_bytes
 from email.header import decode_header, make_header
@@ -18,6 +17,7 @@ from aftersales.domain.vocabulary import Role
 from aftersales.entrypoints.bootstrap import bootstrap
 from aftersales.service import cases, notifications, orders, shops, timers
 from aftersales.service.ports import Principal
+from servers import free_port
 
 
 class Inbox:
@@ -29,16 +29,10 @@ class Inbox:
         return "250 OK"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def smtp():
     inbox = Inbox()
-    port = _free_port()
+    port = free_port()
     controller = Controller(inbox, hostname="127.0.0.1", port=port)
     controller.start()
     yield inbox, port
@@ -83,7 +77,7 @@ def test_mail_server_down_keeps_the_alert_queued(tmp_path: Path) -> None:
     """An outbox: a mail server that is down delays alerts, never loses them."""
     app, admin = _sandbox(tmp_path, "ops@shop.example")
     timers.advance_clock(app.deps, admin, by="49h")
-    assert notifications.send_pending(app.deps, SmtpMailer("127.0.0.1", _free_port(), timeout=2)) == 0
+    assert notifications.send_pending(app.deps, SmtpMailer("127.0.0.1", free_port(), timeout=2)) == 0
     with app.deps.uow() as uow:
         queued = uow.store.claim_notifications(10)
     assert len(queued) == 1 and queued[0]["attempts"] == 1 and queued[0]["sent_at"] is None
