@@ -319,14 +319,10 @@ def _pipelined(driver: Any, names: list[bytes], values: list[list[bytes | None]]
         if commit:
             pgconn.send_query_params(b"COMMIT", None)
         pgconn.pipeline_sync()
-        while pgconn.flush() == 1:
-            inline.wait_fd(pgconn.socket, inline.WRITE)
+        _flush(pgconn)
         results: list[pq.abc.PGresult] = []
         while True:
-            while pgconn.is_busy():
-                inline.wait_fd(pgconn.socket, inline.READ, lasting=True)
-                pgconn.consume_input()
-            result = pgconn.get_result()
+            result = _next_result(pgconn)
             if result is None:  # the end of one statement's results
                 continue
             if result.status == pq.ExecStatus.PIPELINE_SYNC:
@@ -349,17 +345,25 @@ def _call(pgconn: Any, blocking: Any, send: Any, *args: Any) -> pq.abc.PGresult:
     if not inline.active():
         return blocking(*args)  # type: ignore[no-any-return]
     send(*args)
+    _flush(pgconn)
+    last = None
+    while (result := _next_result(pgconn)) is not None:
+        last = result
+    return last  # type: ignore[return-value]
+
+
+def _flush(pgconn: Any) -> None:
+    """Until everything sent has left libpq's buffer (the waits through inline.wait_fd)."""
     while pgconn.flush() == 1:
         inline.wait_fd(pgconn.socket, inline.WRITE)
-    last = None
-    while True:
-        while pgconn.is_busy():
-            inline.wait_fd(pgconn.socket, inline.READ, lasting=True)
-            pgconn.consume_input()
-        result = pgconn.get_result()
-        if result is None:
-            return last  # type: ignore[return-value]
-        last = result
+
+
+def _next_result(pgconn: Any) -> pq.abc.PGresult | None:
+    """libpq's next result once it has arrived (None: the end of a command's results)."""
+    while pgconn.is_busy():
+        inline.wait_fd(pgconn.socket, inline.READ, lasting=True)
+        pgconn.consume_input()
+    return pgconn.get_result()
 
 
 def _check(result: pq.abc.PGresult, driver: Any) -> None:

@@ -13,7 +13,6 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.types import Receive, Scope, Send
 
-from aftersales.adapters.db.engine import is_postgres
 from aftersales.entrypoints.api import errors
 from aftersales.entrypoints.api.context import ApiState
 from aftersales.entrypoints.api.fastpath import FastPath
@@ -94,7 +93,7 @@ def create_app(app: App | None = None, *, database_url: str | None = None,
                        max_upload_bytes=config.max_upload_bytes or wired.deps.max_upload_bytes)
     if config.fast_path:  # in front of everything, the body limit too (it applies it itself)
         api.fast = FastPath(api.behind, state=api.state.api, max_json_bytes=config.max_json_bytes,
-                            inline=config.inline and is_postgres(wired.engine))
+                            inline=config.inline)
     if console:
         _mount_console(api, wired)
     return api

@@ -70,7 +70,8 @@ class FastPath:
         self.state = state
         self.max_json = max_json_bytes
         self.workers = Workers(threads, "aftersales-fast")
-        # (the pool must not make the loop's thread wait for a connection: engine.py)
+        # PostgreSQL's pool, which never makes the loop's thread wait (engine.py); SQLite's
+        # driver blocks inside C and keeps the threads
         self.inline = inline and isinstance(state.app.engine.pool, LoopSafePool)
         self.slots = asyncio.Semaphore(threads)  # inline works at a time
 
