@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -26,23 +26,10 @@ from integration.locks import Held
 pytestmark = pytest.mark.postgres
 
 
-@pytest.fixture
-def held(pg_url: str) -> Iterator[Callable[[str], Held]]:
-    made: list[Held] = []
-
-    def hold(case_id: str) -> Held:
-        made.append(Held(pg_url, case_id))
-        return made[-1]
-
-    yield hold
-    for h in made:
-        h.close()
-
-
 def _while_one_waits(waiting: Callable[[], Any], other: Callable[[], Any], held: Held
-                     ) -> tuple[Any, Any, float]:
-    """Start `waiting` inline, then run `other` inline; release the lock; both results and
-    when `other` was done."""
+                     ) -> tuple[Any, Any]:
+    """Start `waiting` inline, then run `other` inline, which must be done before the lock
+    is let go; release it; both results."""
 
     async def scenario() -> tuple[Any, Any, float]:
         first = asyncio.ensure_future(inline.run(waiting))
@@ -53,34 +40,34 @@ def _while_one_waits(waiting: Callable[[], Any], other: Callable[[], Any], held:
         held.release()
         return await first, second, done_at
 
-    return asyncio.run(scenario())
+    first, second, done_at = asyncio.run(scenario())
+    assert held.released_at is not None and done_at < held.released_at
+    return first, second
 
 
 def test_an_optimistic_save_waiting_for_a_lock_does_not_hold_up_the_loop(
-        pg_app: App, pg_url: str, held: Callable[[str], Held]) -> None:
+        pg_app: App, held: Callable[[str], Held]) -> None:
     make = Make(pg_app)
     shop = make.shop("kuaishou")
     a, b = make.case(shop, reason="no_reason"), make.case(shop, reason="no_reason")
     agent = make.principal(shop)
     lock = held(a.case.id)
-    first, second, done_at = _while_one_waits(
+    first, second = _while_one_waits(
         lambda: cases.act_view(pg_app.deps, agent, a.case.id, "approve"),
         lambda: cases.act_view(pg_app.deps, agent, b.case.id, "approve"), lock)
-    assert lock.released_at is not None and done_at < lock.released_at
     assert first["state"] == second["state"] == "awaiting_return"
 
 
 def test_a_transactions_locked_read_waiting_does_not_hold_up_the_loop(
-        pg_app: App, pg_url: str, held: Callable[[str], Held]) -> None:
+        pg_app: App, held: Callable[[str], Held]) -> None:
     make = Make(pg_app)
     shop = make.shop("kuaishou")
     a, b = make.case(shop), make.case(shop)
     agent = make.principal(shop)
     lock = held(a.case.id)
-    first, second, done_at = _while_one_waits(
+    first, second = _while_one_waits(
         lambda: cases.add_message(pg_app.deps, agent, a.case.id, "请补充照片"),
         lambda: cases.add_message(pg_app.deps, agent, b.case.id, "已收到"), lock)
-    assert lock.released_at is not None and done_at < lock.released_at
     assert first["body"] == "请补充照片" and second["body"] == "已收到"
     with pg_app.engine.connect() as conn:  # both committed
         assert conn.exec_driver_sql("SELECT count(*) FROM case_events WHERE kind = 'message' "

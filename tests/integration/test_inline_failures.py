@@ -44,19 +44,6 @@ def _terminate(url: str, where: str) -> list[int]:
     return pids
 
 
-@pytest.fixture
-def held(pg_url: str) -> Iterator[Callable[..., Held]]:
-    made: list[Held] = []
-
-    def hold(case_id: str, after: float = 5.0) -> Held:
-        made.append(Held(pg_url, case_id, after))
-        return made[-1]
-
-    yield hold
-    for h in made:
-        h.close()
-
-
 async def _waiting(url: str, where: str, count: int = 1, within: float = 3.0) -> None:
     """Until `count` backends of the database match `where` (while the loop goes on)."""
     deadline = time.monotonic() + within
