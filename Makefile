@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run test lint typecheck unit docs bench clean
+.PHONY: run test lint typecheck unit docs bench clean wheel-smoke
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,7 +18,7 @@ run: $(STAMP)
 	$(BIN)/aftersales demo --if-empty
 	$(BIN)/aftersales serve --host 127.0.0.1 --port 8000
 
-test: $(STAMP) lint typecheck
+test: $(STAMP) lint typecheck wheel-smoke
 	$(BIN)/python -m pytest -n 2 --dist loadgroup -q $(PYTEST_ARGS)
 
 unit: $(STAMP)
@@ -27,6 +27,11 @@ unit: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/lint-imports
+	$(BIN)/deptry src
+
+# The built wheel in a fresh venv without the lock or dev extras: --help, migrate, demo, serve.
+wheel-smoke: $(STAMP)
+	PYTHON=$(PYTHON) bash tests/smoke/wheel_smoke.sh
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
