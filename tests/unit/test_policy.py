@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from aftersales.domain.case import ActionRequest
-from aftersales.domain.errors import InvalidInput, RuleRefused
+from aftersales.domain.errors import InvalidInput, ProfileError, RuleRefused
 from aftersales.domain.merchant_policy import (
     LAW_EXCLUDED_CATEGORIES,
     AutoApproveRule,
@@ -381,6 +381,30 @@ def test_taobao_once_per_order_line() -> None:
     assert err.value.code == "after_sales_already_used"
     _check(_input(profile=taobao_like()), prior_lines=("L9",))
     _check(_input(profile=make_profile()), prior_lines=("L1",))
+
+
+def test_a_cancelled_case_uses_the_entry_only_when_applied_after_trade_success() -> None:
+    """Taobao customer-service guide: after 交易成功 "一旦售後成功、失敗、撤消之後無法再次申請";
+    a refund the buyer cancelled before trade success leaves the entry unused."""
+    done = SIGNED + d(2)
+    order = delivered_order(delivered_at=SIGNED, completed_at=done)
+    rules = {"once_per_line": True, "once_per_line_counts_cancelled": "after_trade_success"}
+    p = _input(reason=R.quality_issue, order=order, profile=make_profile(rules=rules), now=done + d(3))
+    check_request(p, prior_lines=(), prior_per_sku={}, refundable=cny(10000),
+                  cancelled=[("L1", done - h(1))])
+    with pytest.raises(RuleRefused) as err:
+        check_request(p, prior_lines=(), prior_per_sku={}, refundable=cny(10000),
+                      cancelled=[("L1", done + h(1))])
+    assert err.value.code == "after_sales_already_used"
+    never = _input(reason=R.quality_issue, order=order, profile=make_profile(
+        rules={"once_per_line": True}), now=done + d(3))
+    check_request(never, prior_lines=(), prior_per_sku={}, refundable=cny(10000),
+                  cancelled=[("L1", done + h(1))])
+
+
+def test_once_per_line_counts_cancelled_takes_one_of_its_words() -> None:
+    with pytest.raises(ProfileError, match="once_per_line_counts_cancelled"):
+        make_profile(rules={"once_per_line_counts_cancelled": "sometimes"})
 
 
 def test_wechat_at_most_five_per_sku() -> None:

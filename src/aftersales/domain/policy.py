@@ -29,7 +29,9 @@ from aftersales.domain.merchant_policy import (
 from aftersales.domain.money import Money
 from aftersales.domain.orders import Order
 from aftersales.domain.profile import Profile
+from aftersales.domain.refunds import refundable as refundable_for
 from aftersales.domain.vocabulary import (
+    MONEY_BACK_TYPES,
     REASONS,
     RETURNING_TYPES,
     CaseType,
@@ -293,8 +295,13 @@ def evaluate(p: PolicyInput) -> Recommendation:
 # --- hard refusals and guard rails -------------------------------------------------------
 
 def check_request(p: PolicyInput, *, prior_lines: Iterable[str], prior_per_sku: Mapping[str, int],
-                  refundable: Money) -> None:
-    """Refuse what the platform itself would refuse (422 with the rule's code)."""
+                  refundable: Money, cancelled: Iterable[tuple[str, datetime]] = (),
+                  refunded_by_line: Mapping[str, Money] | None = None,
+                  order_refunded: Money | None = None) -> None:
+    """Refuse what the platform itself would refuse (422 with the rule's code).
+
+    `prior_lines` are the lines of the order's earlier cases the buyer did not cancel;
+    `cancelled` the (line, applied at) of those the buyer cancelled (see `_entry_used`)."""
     for line_id, qty in p.lines:
         line = p.order.line(line_id)
         if not 0 < qty <= line.quantity:
@@ -304,10 +311,8 @@ def check_request(p: PolicyInput, *, prior_lines: Iterable[str], prior_per_sku: 
     if days and p.order.completed_at and p.now >= window_end(p.order.completed_at, int(days), p.timezone):
         raise RuleRefused(f"{p.profile.name}: after-sales closes {days} days after the trade "
                           "succeeded", code="after_sales_window_closed")
-    used = set(prior_lines) & {lid for lid, _ in p.lines}
-    if p.profile.rule("once_per_line", False) and used:
-        raise RuleRefused(f"{p.profile.name}: after-sales can be requested once per order line",
-                          code="after_sales_already_used")
+    if p.profile.rule("once_per_line", False):
+        _entry_used(p, set(prior_lines), cancelled)
     limit = p.profile.rule("max_cases_per_sku")
     if limit:
         for line_id, _ in p.lines:
@@ -315,9 +320,48 @@ def check_request(p: PolicyInput, *, prior_lines: Iterable[str], prior_per_sku: 
             if prior_per_sku.get(sku, 0) >= int(limit):
                 raise RuleRefused(f"{p.profile.name}: at most {limit} after-sales per SKU",
                                   code="after_sales_limit_reached")
+    _something_to_refund(p, refundable, refunded_by_line or {},
+                         order_refunded or Money.zero(p.order.currency))
     if p.requested > refundable:
         raise RuleRefused(f"requested {p.requested.format()} exceeds what is refundable "
                           f"({refundable.format()})", code="amount_exceeds_refundable")
+
+
+def _entry_used(p: PolicyInput, prior: set[str], cancelled: Iterable[tuple[str, datetime]]) -> None:
+    """Once per line: every earlier case on it counts, and a cancelled one too where the
+    profile's `once_per_line_counts_cancelled` says so — Taobao's after-sales entry after
+    trade success is used once, "一旦售後成功、失敗、撤消之後無法再次申請", while an
+    ordinary refund before it may be asked again after a cancellation."""
+    asked = {lid for lid, _ in p.lines}
+    if prior & asked:
+        raise RuleRefused(f"{p.profile.name}: after-sales can be requested once per order line",
+                          code="after_sales_already_used")
+    counts = p.profile.rule("once_per_line_counts_cancelled", "never")
+    done = p.order.completed_at
+    used = {lid for lid, applied in cancelled if lid in asked and (
+        counts == "always" or (counts == "after_trade_success" and done is not None and applied >= done))}
+    if used:
+        names = "、".join(p.order.line(lid).name for lid in sorted(used))
+        raise RuleRefused(f"{p.profile.name}: after trade success the after-sales entry is used once, "
+                          f"a cancelled request included ({names})", code="after_sales_already_used")
+
+
+def _something_to_refund(p: PolicyInput, refundable: Money, refunded_by_line: Mapping[str, Money],
+                         order_refunded: Money) -> None:
+    """A money-back case on a line (or an order) with nothing left to pay back is refused,
+    naming the line, instead of opening at ¥0. Exchanges and reissues send goods, not money."""
+    if p.case_type not in MONEY_BACK_TYPES:
+        return
+    if not p.lines:
+        if refundable.amount <= 0:
+            raise RuleRefused(f"order {p.order.platform_order_id}: nothing left to refund",
+                              code="nothing_to_refund")
+        return
+    empty = [p.order.line(lid) for lid, qty in p.lines
+             if refundable_for(p.order, [(lid, qty)], refunded_by_line, order_refunded).amount <= 0]
+    if empty:
+        names = ", ".join(f"{ln.sku} ({ln.name})" for ln in empty)
+        raise RuleRefused(f"nothing left to refund on line {names}", code="nothing_to_refund")
 
 
 def _refusal_blocker(profile: Profile, order: Order, case_type: CaseType, reason: Reason,

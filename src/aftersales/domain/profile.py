@@ -24,6 +24,10 @@ CONFIDENCES = ("official", "api", "secondary", "unconfirmed")
 # Facts a deadline rule may be conditioned on (see deadlines.case_facts).
 FACTS = ("order_shipped", "order_delivered", "buyer_refused_delivery", "offer_pending")
 ANCHORS = ("state_entered", "received")
+# Eligibility rules whose value is one of a few words (checked when a profile loads).
+RULE_CHOICES: Mapping[str, tuple[str, ...]] = {
+    "once_per_line_counts_cancelled": ("never", "after_trade_success", "always"),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,7 +191,10 @@ def profile_from_dict(data: Mapping[str, Any], origin: str) -> Profile:
         if not isinstance(entry, Mapping):
             raise ProfileError(f"{rwhere}: must be a table with value, source, confidence")
         source, confidence = _sourced_fields(entry, rwhere)
-        rules[name] = Sourced(_require(entry, "value", rwhere), source, confidence)
+        value = _require(entry, "value", rwhere)
+        if name in RULE_CHOICES and value not in RULE_CHOICES[name]:
+            raise ProfileError(f"{rwhere}.value: {value!r} is not one of {RULE_CHOICES[name]}")
+        rules[name] = Sourced(value, source, confidence)
     deadlines = tuple(
         _deadline(entry, f"{origin}: deadlines[{i}]")
         for i, entry in enumerate(data.get("deadlines", []))

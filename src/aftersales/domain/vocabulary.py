@@ -16,6 +16,8 @@ class CaseType(StrEnum):
 
 # Case types whose goods come back to the warehouse before anything else happens.
 RETURNING_TYPES = frozenset({CaseType.return_refund, CaseType.exchange})
+# Case types that pay money back (exchange and reissue send goods instead).
+MONEY_BACK_TYPES = frozenset({CaseType.refund_only, CaseType.return_refund, CaseType.compensation})
 
 
 class State(StrEnum):

@@ -101,8 +101,9 @@ def _open(deps: Deps, store: Store, principal: Principal, data: NewCase, case_id
     if requested.amount < 0:
         raise InvalidInput("requested_amount cannot be negative", code="invalid_amount")
     on_order = store.cases_on_order(shop.shop.id, order.id)
-    cancelled = store.cancelled_by_buyer(shop.shop.id, [c.id for c in on_order])
-    prior = [c for c in on_order if c.id not in cancelled]
+    cancelled_ids = store.cancelled_by_buyer(shop.shop.id, [c.id for c in on_order])
+    prior = [c for c in on_order if c.id not in cancelled_ids]
+    cancelled = [(ln.line_id, c.opened_at) for c in on_order if c.id in cancelled_ids for ln in c.lines]
     per_sku: dict[str, int] = {}
     for c in prior:
         for ln in c.lines:
@@ -111,7 +112,8 @@ def _open(deps: Deps, store: Store, principal: Principal, data: NewCase, case_id
     pin = PolicyInput(ctype, reason, data.lines, requested, order, profile, shop.policy, now,
                       shop.shop.timezone)
     check_request(pin, prior_lines={ln.line_id for c in prior for ln in c.lines},
-                  prior_per_sku=per_sku, refundable=cap)
+                  prior_per_sku=per_sku, refundable=cap, cancelled=cancelled,
+                  refunded_by_line=by_line, order_refunded=total)
     case = Case(
         id=case_id or deps.new_id(), shop_id=shop.shop.id, order_id=order.id,
         buyer_id=order.buyer_id, type=ctype, reason=reason,
