@@ -186,13 +186,19 @@ def test_taobao_unshipped_refund_cannot_be_refused() -> None:
 
 def test_taobao_seven_day_return_cannot_be_refused_inside_its_window_only() -> None:
     """PLATFORMS.md Taobao: refusing 7-day no-reason refunds is not allowed (cannot_refuse);
-    past the 7-day window (from the day after signing) the guard rail no longer applies."""
+    the window (from the day after signing) counts to the application: a request made in
+    it stays unrefusable later on, one made after it may be refused."""
     order = delivered_order()
     case, ctx = setup(T.return_refund, Reason.no_reason, order=order, profile=taobao_like())
     _fails(case, ctx, "reject", AGENT, req(reason_code="x", explanation="y"), RuleRefused, "cannot_refuse")
     later = T0 + h(24 * 10)
-    case.act("reject", AGENT, later, ctx, req(reason_code="window", explanation="past 7 days"))
-    assert case.state == State.rejected
+    with pytest.raises(RuleRefused) as err:
+        case.act("reject", AGENT, later, ctx, req(reason_code="x", explanation="y"))
+    assert err.value.code == "cannot_refuse"
+    late, ctx = setup(T.return_refund, Reason.no_reason, order=order, profile=taobao_like(),
+                      opened_at=later)
+    late.act("reject", AGENT, later + h(1), ctx, req(reason_code="window", explanation="past 7 days"))
+    assert late.state == State.rejected
 
 
 def test_taobao_online_game_refund_cannot_be_refused() -> None:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -37,6 +38,7 @@ from .factories import (
     cny,
     d,
     delivered_order,
+    extra,
     h,
     make_line,
     make_order,
@@ -91,6 +93,15 @@ def test_no_reason_window_closes_at_local_midnight_after_seven_full_days() -> No
     assert rec.decision == "reject" and "no_reason_window_passed" in _codes(rec)
     hit = next(x for x in rec.rules if x.code == "no_reason_window_passed")
     assert "7" in hit.zh and "7-day" in hit.en  # bilingual, says why
+
+
+def test_the_window_counts_to_the_application_not_to_the_view() -> None:
+    """Eligibility windows count to when the buyer applied (the case's opened_at); a case
+    looked at long after a timely application stays within its window."""
+    late_view = _input(now=CLOSES + d(7), applied_at=CLOSES - h(1), state=State.inspecting)
+    assert "within_no_reason_window" in _codes(evaluate(late_view))
+    late_application = _input(now=CLOSES + d(7), applied_at=CLOSES, state=State.inspecting)
+    assert "no_reason_window_passed" in _codes(evaluate(late_application))
 
 
 def test_the_window_is_counted_in_the_shop_timezone() -> None:
@@ -241,8 +252,20 @@ def test_quality_claim_with_no_problem_found_is_rejected() -> None:
 def test_gift_not_returned_is_deducted_never_a_refusal() -> None:
     """PLATFORMS.md Taobao freight: a gift not returned may be deducted, never a reason to
     refuse the return; Chinese law: gifts come back or their stated price is charged."""
-    rec = evaluate(_input(inspection=_inspected(gifts_returned=False)))
+    order = delivered_order(delivered_at=SIGNED, lines=[make_line(gifts=[extra("clip", 990)])])
+    rec = evaluate(_input(order=order, inspection=_inspected(gifts_returned=False)))
     assert rec.decision == "approve" and "gift_deducted" in _codes(rec)
+    [hit] = [h for h in rec.rules if h.code == "gift_deducted"]
+    assert "9.90 CNY" in hit.en
+
+
+def test_gift_kept_with_the_units_kept_on_a_partial_return() -> None:
+    """decisions.md: on a partial return the gift stays with the units kept — the
+    recommendation says what the refund plan does (nothing deducted)."""
+    order = delivered_order(delivered_at=SIGNED, lines=[make_line(quantity=2, gifts=[extra("clip", 990)])])
+    rec = evaluate(replace(_input(order=order, inspection=_inspected(gifts_returned=False)),
+                           lines=(("L1", 1),)))
+    assert "gift_deducted" not in _codes(rec) and "gift_kept_with_units" in _codes(rec)
 
 
 def test_waiting_for_inspection() -> None:

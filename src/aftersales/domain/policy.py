@@ -29,6 +29,7 @@ from aftersales.domain.merchant_policy import (
 from aftersales.domain.money import Money
 from aftersales.domain.orders import Order
 from aftersales.domain.profile import Profile
+from aftersales.domain.refunds import gift_deduction
 from aftersales.domain.refunds import refundable as refundable_for
 from aftersales.domain.vocabulary import (
     MONEY_BACK_TYPES,
@@ -94,6 +95,13 @@ class PolicyInput:
     buyer_abuse: bool = False
     resubmissions: int = 0
     extra: Mapping[str, object] = field(default_factory=dict)
+    # When the buyer applied (the case's opened_at); None while the request is being made,
+    # which is `now`. Eligibility windows count to it; only deadlines count to `now`.
+    applied_at: datetime | None = None
+
+    @property
+    def applied(self) -> datetime:
+        return self.now if self.applied_at is None else self.applied_at
 
     def categories(self) -> set[str]:
         return {c for c in (self.order.line(lid).category for lid, _ in self.lines) if c}
@@ -111,9 +119,11 @@ def no_reason_days(profile: Profile, policy: MerchantPolicy) -> int:
 
 
 def _window_passed(p: PolicyInput) -> bool:
+    """Whether the buyer applied after the no-reason window closed: a request made in time
+    stays in time however long the return then takes."""
     if p.order.delivered_at is None:
         return False
-    return p.now >= window_end(p.order.delivered_at, no_reason_days(p.profile, p.policy), p.timezone)
+    return p.applied >= window_end(p.order.delivered_at, no_reason_days(p.profile, p.policy), p.timezone)
 
 
 def _excluded(p: PolicyInput) -> list[str]:
@@ -199,11 +209,25 @@ def rule_inspection(p: PolicyInput) -> list[RuleHit]:
         hits.append(RuleHit("no_quality_problem", "reject", "验货未发现质量问题",
                             "inspection found no quality problem"))
     if not i.gifts_returned:
-        hits.append(RuleHit("gift_deducted", "info", "赠品未退回，按标价扣除（不得因此拒绝退货）",
-                            "gift not returned: deducted at its listed price (never a reason to refuse)"))
+        hits += _gift_hit(p)
     if not any(h.effect == "reject" for h in hits):
         hits.append(RuleHit("inspection_passed", "approve", "验货通过", "inspection passed"))
     return hits
+
+
+def _gift_hit(p: PolicyInput) -> list[RuleHit]:
+    """What the refund plan deducts for gifts not returned (refunds.gift_deduction decides)."""
+    deduction = gift_deduction(p.order, p.lines, False)
+    if deduction.amount:
+        amount = deduction.format()
+        return [RuleHit("gift_deducted", "info", f"赠品未退回，按标价扣除 {amount}（不得因此拒绝退货）",
+                        f"gift not returned: {amount} deducted at its listed price "
+                        "(never a reason to refuse)")]
+    if any(p.order.line(lid).gifts for lid, _ in p.lines):
+        return [RuleHit("gift_kept_with_units", "info", "部分退货：赠品随买家保留的商品，不扣款",
+                        "partial return: the gift stays with the units the buyer keeps; "
+                        "nothing deducted")]
+    return []
 
 
 def _completeness(p: PolicyInput, i: InspectionFacts) -> list[RuleHit]:
@@ -229,7 +253,7 @@ def _completeness(p: PolicyInput, i: InspectionFacts) -> list[RuleHit]:
 
 
 def rule_guard_rails(p: PolicyInput) -> RuleHit | None:
-    blocker = _refusal_blocker(p.profile, p.order, p.case_type, p.reason, p.lines, p.now,
+    blocker = _refusal_blocker(p.profile, p.order, p.case_type, p.reason, p.lines, p.applied,
                                p.timezone, p.policy)
     if blocker is None or p.state != State.requested:
         return None
@@ -365,9 +389,10 @@ def _something_to_refund(p: PolicyInput, refundable: Money, refunded_by_line: Ma
 
 
 def _refusal_blocker(profile: Profile, order: Order, case_type: CaseType, reason: Reason,
-                     lines: Iterable[tuple[str, int]], now: datetime, timezone: str,
+                     lines: Iterable[tuple[str, int]], applied: datetime, timezone: str,
                      policy: MerchantPolicy) -> str | None:
-    """Taobao (api): unshipped, 7-day no-reason and online-game refunds cannot be refused."""
+    """Taobao (api): unshipped, 7-day no-reason and online-game refunds cannot be refused.
+    The no-reason window is judged at `applied`, when the buyer asked."""
     situations = set(profile.rule("cannot_refuse", []) or [])
     if "unshipped" in situations and order.shipped_at is None and case_type is CaseType.refund_only:
         return "the order has not shipped"
@@ -379,18 +404,19 @@ def _refusal_blocker(profile: Profile, order: Order, case_type: CaseType, reason
         banned = LAW_EXCLUDED_CATEGORIES | policy.excluded_categories
         excluded = any(order.line(lid).no_reason_excluded or order.line(lid).category in banned
                        for lid, _ in lines)
-        if now < closes and not excluded:
+        if applied < closes and not excluded:
             return "a 7-day no-reason return within its window"
     return None
 
 
 def refusal_blocker(case: object, ctx: object, now: datetime) -> str | None:
-    """Guard used by the transition table's `refusable` rows (see case.GUARDS)."""
+    """Guard used by the transition table's `refusable` rows (see case.GUARDS); the no-reason
+    window counts to the application (`case.opened_at`), not to the rejection."""
     from aftersales.domain.case import Case, CaseContext
 
     assert isinstance(case, Case) and isinstance(ctx, CaseContext)
     return _refusal_blocker(ctx.profile, ctx.order, case.type, case.reason,
-                            [(ln.line_id, ln.quantity) for ln in case.lines], now,
+                            [(ln.line_id, ln.quantity) for ln in case.lines], case.opened_at,
                             ctx.timezone, ctx.policy)
 
 

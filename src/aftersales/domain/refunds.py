@@ -159,16 +159,22 @@ def plan_refund(order: Order, profile: Profile, facts: RefundInput) -> RefundPla
     return RefundPlan(goods, freight, zero, deduction, facts.method, tuple(notes), entries, back)
 
 
-def _gift_deduction(order: Order, facts: RefundInput, notes: list[str]) -> Money:
+def gift_deduction(order: Order, lines: Iterable[tuple[str, int]], gifts_returned: bool | None) -> Money:
     """A gift not returned is charged at its listed price — for lines that come back whole;
-    when only some units come back, the gift stays with the units the buyer keeps."""
+    when only some units come back, the gift stays with the units the buyer keeps. The one
+    place that decides: the recommendation shows what this returns."""
     deduction = Money.zero(order.currency)
-    if facts.gifts_returned is not False:
+    if gifts_returned is not False:
         return deduction
-    for line_id, quantity in facts.lines:
+    for line_id, quantity in lines:
         line = order.line(line_id)
         if quantity >= line.quantity:
             deduction = deduction + extras_value(line.gifts, order.currency)
+    return deduction
+
+
+def _gift_deduction(order: Order, facts: RefundInput, notes: list[str]) -> Money:
+    deduction = gift_deduction(order, facts.lines, facts.gifts_returned)
     if deduction.amount:
         notes.append(f"gifts not returned: {deduction.format()} deducted at listed price")
     return deduction

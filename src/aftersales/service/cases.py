@@ -161,6 +161,7 @@ def recommend(store: Store, loaded: Loaded, now: datetime) -> Recommendation:
         loaded.shop.shop.timezone, case.state, kinds, facts,
         buyer_cases=history,
         resubmissions=case.resubmissions,
+        applied_at=case.opened_at,
     ))
 
 
