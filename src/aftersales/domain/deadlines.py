@@ -106,6 +106,36 @@ def current_deadline(case: Case, order: Order, profile: Profile) -> Deadline | N
     return best
 
 
+def passed_deadline(case: Case, order: Order, profile: Profile) -> Deadline | None:
+    """The deadline of the current state that already fired without moving the case — a
+    `flag_overdue` alert, or an outcome that could not be performed — so an overdue case
+    still shows what it is late for once `current_deadline` has nothing left to wait on."""
+    if case.is_terminal:
+        return None
+    found: Deadline | None = None
+    for rule in matching_rules(case, order, profile):
+        start = _anchor(case, rule)
+        key = f"{case.state_seq}:{rule.rule}"
+        if start is None or key not in case.fired:
+            continue
+        candidate = Deadline(
+            at=start + rule.duration, outcome=rule.outcome, source="profile", rule=rule.rule,
+            key=key, started_at=start, confidence=rule.confidence,
+            explanation_zh=rule.explanation_zh, explanation_en=rule.explanation_en,
+            conflict=rule.conflict,
+        )
+        if found is None or candidate.at > found.at:
+            found = candidate
+    sent = f"{case.state_seq}:{profile.id}.platform_deadline"
+    if found is None and sent in case.fired and case.platform_deadline_at is not None:
+        found = Deadline(
+            at=case.platform_deadline_at, outcome=Outcome.flag_overdue, source="platform",
+            rule=f"{profile.id}.platform_deadline", key=sent,
+            started_at=case.state_entered_at or case.opened_at, confidence="api",
+            explanation_zh="平台下发的截止时间已到", explanation_en="deadline sent by the platform passed")
+    return found
+
+
 def is_near_timeout(deadline: Deadline | None, now: datetime, profile: Profile) -> bool:
     """即将超时: less than 20% of the window left, or less than 12 hours (DOMAIN.md)."""
     if deadline is None or now >= deadline.at:

@@ -138,6 +138,19 @@ class LedgerKind(StrEnum):
     compensation = "compensation"
 
 
+# Who must act in each open state (DOMAIN.md "States"), as the role an overdue case waits on.
+WHO_MUST_ACT: dict[State, str] = {
+    State.requested: "agent",
+    State.awaiting_return: "buyer",
+    State.return_in_transit: "warehouse",
+    State.inspecting: "warehouse",
+    State.awaiting_reshipment: "warehouse",
+    State.refunding: "finance",
+    State.rejected: "buyer",
+    State.disputed: "platform",
+}
+
+
 class Condition(StrEnum):
     new = "new"
     opened = "opened"

@@ -11,7 +11,13 @@ from datetime import datetime
 from typing import Any
 
 from aftersales.domain.case import Case
-from aftersales.domain.deadlines import current_deadline, is_near_timeout, is_overdue
+from aftersales.domain.deadlines import (
+    Deadline,
+    current_deadline,
+    is_near_timeout,
+    is_overdue,
+    passed_deadline,
+)
 from aftersales.domain.events import Event
 from aftersales.domain.money import Money
 from aftersales.domain.orders import Order
@@ -19,7 +25,7 @@ from aftersales.domain.profile import Profile
 from aftersales.domain.transitions import PUBLIC_ACTIONS, allowed_actions
 from aftersales.domain.upstream import EVENT_PREFIX as CLAIM_EVENTS
 from aftersales.domain.upstream import READERS as CLAIM_READERS
-from aftersales.domain.vocabulary import Role, State
+from aftersales.domain.vocabulary import WHO_MUST_ACT, Role, State
 from aftersales.service.casework import Loaded
 from aftersales.service.ports import LedgerEntry, Store
 
@@ -34,8 +40,10 @@ def iso(at: datetime | None) -> str | None:
 
 def deadline_view(case: Case, order: Order, profile: Profile, now: datetime) -> dict[str, Any] | None:
     d = current_deadline(case, order, profile)
-    if d is None:
-        return None
+    return None if d is None else _deadline_dict(d, profile, now)
+
+
+def _deadline_dict(d: Deadline, profile: Profile, now: datetime) -> dict[str, Any]:
     return {
         "at": iso(d.at), "outcome": d.outcome.value, "source": d.source, "rule": d.rule,
         "confidence": d.confidence, "explanation": f"{d.explanation_zh} / {d.explanation_en}",
@@ -92,9 +100,19 @@ def case_summary(case: Case, order: Order | None, profile: Profile, now: datetim
         "opened_at": iso(case.opened_at), "deadline": deadline,
         "near_timeout": bool(deadline and deadline["near_timeout"]),
         "overdue": case.overdue or bool(deadline and deadline["overdue"]),
+        # An overdue case says what it is late for and who must act, even once the alert
+        # that flagged it has fired and the state has no deadline left to wait on.
+        "passed_deadline": _passed(case, order, profile, now) if deadline is None and case.overdue
+        else None,
+        "waiting_on": WHO_MUST_ACT.get(case.state),
         "return_waybill": case.return_waybill, "platform_case_id": case.platform_case_id,
         "platform_status": case.platform_status, "version": case.version,
     }
+
+
+def _passed(case: Case, order: Order | None, profile: Profile, now: datetime) -> dict[str, Any] | None:
+    d = None if order is None else passed_deadline(case, order, profile)
+    return None if d is None else _deadline_dict(d, profile, now)
 
 
 def case_view(store: Store, loaded: Loaded, now: datetime, role: Role | None = None,

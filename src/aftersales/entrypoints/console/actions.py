@@ -8,7 +8,7 @@ from starlette.datastructures import FormData
 from aftersales.domain.errors import DomainError
 from aftersales.entrypoints.console import forms
 from aftersales.entrypoints.console.web import Ctx, Desk, form_bool, form_str
-from aftersales.service import cases, desk
+from aftersales.service import cases, desk, nudges
 
 
 def take(dk: Desk, ctx: Ctx, case_id: str, action: str, form: FormData, back: str) -> Response:
@@ -52,6 +52,16 @@ def post_message(dk: Desk, ctx: Ctx, case_id: str, form: FormData, back: str) ->
     """A message in the case's thread, from staff or the buyer; errors come back as a flash."""
     try:
         cases.add_message(dk.deps, ctx.principal, case_id, form_str(form, "body"))
+    except DomainError as exc:
+        ctx.flash("error", dk.error_text(ctx.lang, exc))
+    return dk.redirect(ctx, back)
+
+
+def post_nudge(dk: Desk, ctx: Ctx, case_id: str, form: FormData, back: str) -> Response:
+    """Remind whoever the case waits on (warehouse, finance); errors come back as a flash."""
+    try:
+        nudges.nudge(dk.deps, ctx.principal, case_id, form_str(form, "note"))
+        ctx.flash("ok", ctx.lang.gettext("Reminder sent."))
     except DomainError as exc:
         ctx.flash("error", dk.error_text(ctx.lang, exc))
     return dk.redirect(ctx, back)

@@ -12,7 +12,7 @@ from aftersales.adapters.profiles import PLATFORMS
 from aftersales.domain.errors import DomainError
 from aftersales.domain.money import Money
 from aftersales.domain.vocabulary import TERMINAL_STATES, CaseType, Reason, RefundMethod, Role, State
-from aftersales.entrypoints.console.actions import post_message, take
+from aftersales.entrypoints.console.actions import post_message, post_nudge, take
 from aftersales.entrypoints.console.web import Desk, form_bool, form_list, form_str, safe_link
 from aftersales.service import cases, desk, queries, shops, upstream
 from aftersales.service.ports import CaseFilter
@@ -165,6 +165,12 @@ def routes(dk: Desk) -> APIRouter:
         form = await dk.form(request, ctx)
         return await run_in_threadpool(post_message, dk, ctx, case_id, form,
                                        f"/cases/{case_id}#messages")
+
+    @r.post("/cases/{case_id}/nudge")
+    async def nudge(request: Request, case_id: str) -> Response:
+        ctx = await dk.astaff(request)
+        form = await dk.form(request, ctx)
+        return await run_in_threadpool(post_nudge, dk, ctx, case_id, form, f"/cases/{case_id}#actions")
 
     @r.post("/cases/{case_id}/buyer-link")
     async def buyer_link(request: Request, case_id: str) -> Response:

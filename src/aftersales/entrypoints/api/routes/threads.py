@@ -19,12 +19,14 @@ from aftersales.entrypoints.api.schemas.threads import (
     MessageIn,
     MessageList,
     MessageOut,
+    NudgeIn,
     RatingIn,
 )
 from aftersales.service.cases import add_message, rate
 from aftersales.service.casework import load
 from aftersales.service.deps import Deps
 from aftersales.service.evidence import add_evidence, list_evidence, open_evidence
+from aftersales.service.nudges import nudge
 from aftersales.service.ports import Principal
 
 router = APIRouter(route_class=IdempotentRoute, tags=["evidence and messages"])
@@ -107,4 +109,13 @@ def read_messages(case_id: str, deps: Deps = Depends(get_deps),
 def post_rating(case_id: str, body: RatingIn, deps: Deps = Depends(get_deps),
                 principal: Principal = Depends(current_principal)) -> Response:
     loaded = rate(deps, principal, checked_id(case_id, "case"), body.stars)
+    return case_response(deps, principal, loaded)
+
+
+@router.post("/cases/{case_id}/nudge", response_model=CaseOut,
+             summary="Remind the warehouse or finance that the case waits on them",
+             responses=error_responses(400, 401, 403, 404, 409, 413, 422))
+def post_nudge(case_id: str, body: NudgeIn, deps: Deps = Depends(get_deps),
+               principal: Principal = Depends(current_principal)) -> Response:
+    loaded = nudge(deps, principal, checked_id(case_id, "case"), body.note)
     return case_response(deps, principal, loaded)

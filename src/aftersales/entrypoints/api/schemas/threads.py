@@ -29,6 +29,10 @@ class RatingIn(Model):
     stars: StrictInt = Field(ge=1, le=5, examples=[5])
 
 
+class NudgeIn(Model):
+    note: str = Field("", max_length=500, examples=["客户在催，请今天验货"])
+
+
 class EvidenceOut(OpenModel):
     id: str
     content_type: str
