@@ -124,3 +124,36 @@ def test_differences_are_for_finance_and_admins_of_the_shop(money: Desk) -> None
         res = money.client.get("/api/v1/reconciliation/differences", headers=shop.auth(role))
         assert res.status_code == 403, (role, res.text)
         assert res.json()["error"]["code"]
+
+
+def cny(amount: int) -> dict[str, Any]:
+    return {"amount": amount, "currency": "CNY"}
+
+
+def test_what_is_approved_is_what_is_paid(money: Desk) -> None:
+    """Approving ¥50 on an order with ¥8 outbound freight paid ¥58 while the case showed
+    ¥50 approved. An approved amount is the total the buyer receives."""
+    shop = money.shop("taobao")
+    order = money.order(shop, price=10000, freight=800, free_shipping=False)
+    case = money.open_case(shop, order, type="refund_only", reason="quality_issue")
+    preview = money.case(shop, case["id"])["refund_preview"]
+    assert (preview["goods"]["amount"], preview["freight"]["amount"],
+            preview["total"]["amount"]) == (10000, 800, 10800)
+    done = money.act(shop, case["id"], "approve", "agent", {"amount": cny(5000)}).json()
+    assert done["approved_amount"]["amount"] == 5000
+    assert booked(money, shop, order) == 5000
+
+    offered = money.order(shop, price=10000, freight=800, free_shipping=False)
+    case = money.open_case(shop, offered, type="refund_only", reason="quality_issue")
+    money.act(shop, case["id"], "counter_offer", "agent", {"amount": cny(5000)})
+    done = money.act(shop, case["id"], "accept_offer", "buyer").json()
+    assert done["approved_amount"]["amount"] == 5000 and booked(money, shop, offered) == 5000
+
+    full = money.order(shop, price=10000, freight=800, free_shipping=False)
+    case = money.open_case(shop, full, type="refund_only", reason="quality_issue")
+    done = money.act(shop, case["id"], "approve", "agent").json()  # no amount: all of it
+    assert done["approved_amount"]["amount"] == 10800 == booked(money, shop, full)
+    over = money.open_case(shop, money.order(shop, price=10000, freight=800, free_shipping=False),
+                           type="refund_only", reason="quality_issue")
+    res = money.act(shop, over["id"], "approve", "agent", {"amount": cny(10801)}, expect=None)
+    assert res.status_code == 422 and res.json()["error"]["code"] == "amount_exceeds_refundable"

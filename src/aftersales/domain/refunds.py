@@ -85,6 +85,17 @@ def freight_terms(reason: Reason, profile: Profile, buyer_pays_no_reason: bool =
     return rule
 
 
+def outbound_due(order: Order, profile: Profile, case_type: CaseType, reason: Reason,
+                 lines: Iterable[tuple[str, int]], buyer_pays_no_reason: bool = True) -> Money:
+    """The outbound freight a full refund of these lines pays back: the whole order's lines
+    refunded (or returned) for a reason that refunds it."""
+    terms = freight_terms(reason, profile, buyer_pays_no_reason)
+    money_back = case_type in (CaseType.refund_only, CaseType.return_refund)
+    if terms.outbound_refunded and money_back and _whole_order(order, lines):
+        return order.freight
+    return Money.zero(order.currency)
+
+
 def extras_value(extras: Iterable[Extra], currency: str, names: Iterable[str] | None = None) -> Money:
     """Listed price of gifts/accessories (all of them, or those named)."""
     wanted = None if names is None else set(names)
@@ -153,9 +164,12 @@ def _whole_order(order: Order, lines: Iterable[tuple[str, int]]) -> bool:
 
 
 def plan_refund(order: Order, profile: Profile, facts: RefundInput) -> RefundPlan:
-    """Goods and outbound freight stay within what the order took; the return freight the
-    buyer paid a carrier on the merchant's account is reimbursed on top (up to the policy's
-    cap): it was never part of the order, and DOMAIN.md makes it the merchant's."""
+    """Goods and outbound freight stay within what the order took and within the approved
+    amount, which is their total (an approval of ¥50 pays ¥50: goods first, then the
+    outbound freight). The return freight the buyer paid a carrier on the merchant's
+    account is reimbursed on top (up to the freight bound), shown as its own part: it was
+    never part of the order, is declared after the approval, and DOMAIN.md makes it the
+    merchant's."""
     zero = Money.zero(order.currency)
     if facts.case_type is CaseType.compensation:
         amount = facts.approved.min(facts.order_left)
@@ -164,9 +178,14 @@ def plan_refund(order: Order, profile: Profile, facts: RefundInput) -> RefundPla
         return RefundPlan(zero, zero, amount, zero, facts.method, entries=entries)
     notes: list[str] = []
     deduction = _gift_deduction(order, facts, notes)
-    goods = (facts.approved.min(facts.refundable_goods) - deduction).clamp_zero()
+    allowed = facts.approved.min(facts.refundable_goods)
+    goods = (allowed - deduction).clamp_zero()
     outbound, back = _freight(order, profile, facts, notes)
-    freight = outbound.min((facts.order_left - goods).clamp_zero()) + back
+    outbound = outbound.min((facts.approved - allowed).clamp_zero())
+    outbound = outbound.min((facts.order_left - goods).clamp_zero())
+    if outbound.amount:
+        notes.insert(0, f"outbound freight {outbound.format()} refunded")
+    freight = outbound + back
     entries = tuple(
         PlannedEntry(kind, amount, facts.method)
         for kind, amount in ((LedgerKind.goods, goods), (LedgerKind.freight, freight))
@@ -194,12 +213,9 @@ def _freight(order: Order, profile: Profile, facts: RefundInput,
              notes: list[str]) -> tuple[Money, Money]:
     """(outbound freight refunded, return freight reimbursed)."""
     terms = freight_terms(facts.reason, profile, facts.buyer_pays_no_reason)
-    outbound = back = Money.zero(order.currency)
-    money_back = facts.case_type in (CaseType.refund_only, CaseType.return_refund)
-    if terms.outbound_refunded and money_back and _whole_order(order, facts.lines):
-        outbound = order.freight
-        if order.freight.amount:
-            notes.append(f"outbound freight {order.freight.format()} refunded")
+    back = Money.zero(order.currency)
+    outbound = outbound_due(order, profile, facts.case_type, facts.reason, facts.lines,
+                            facts.buyer_pays_no_reason)
     if (terms.return_paid_by == "merchant" and facts.case_type in RETURNING_TYPES
             and facts.return_freight is not None):
         back = facts.return_freight.clamp_zero()

@@ -24,7 +24,11 @@ def plan_for(loaded: Loaded) -> RefundPlan:
     ctx = loaded.context()
     _, total = refunded_amounts(order, loaded.ledger)
     cap = loaded.shop.policy.return_freight_cap
-    approved = case.approved_amount or case.requested_amount
+    # before an approval: what one without an amount would approve (the total, freight too)
+    approved = case.approved_amount
+    if approved is None:
+        approved = case.requested_amount.min(ctx.refundable) + (
+            ctx.freight_due or Money.zero(order.currency))
     return plan_refund(order, loaded.profile, RefundInput(
         case_type=case.type, reason=case.reason, approved=approved,
         method=case.refund_method, lines=tuple((ln.line_id, ln.quantity) for ln in case.lines),
