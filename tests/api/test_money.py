@@ -157,3 +157,25 @@ def test_what_is_approved_is_what_is_paid(money: Desk) -> None:
                            type="refund_only", reason="quality_issue")
     res = money.act(shop, over["id"], "approve", "agent", {"amount": cny(10801)}, expect=None)
     assert res.status_code == 422 and res.json()["error"]["code"] == "amount_exceeds_refundable"
+
+
+def test_declared_return_freight_is_always_bounded(money: Desk) -> None:
+    """`return_freight_cap: null` paid ¥10,000,000,000 of declared freight on a ¥158 order;
+    null now means the profile's default bound (taobao: 2500 fen, unconfirmed)."""
+    from .test_role_matrix import ACCEPT
+
+    shop = money.shop("taobao")
+    res = money.client.put("/api/v1/shop/policy", json={"return_freight_cap": None},
+                           headers=shop.auth("admin"))
+    assert res.status_code == 200 and res.json()["policy"]["return_freight_cap"] is None
+    order = money.order(shop, price=PRICE)
+    case = money.open_case(shop, order, reason="quality_issue")
+    money.act(shop, case["id"], "approve", "agent")
+    money.act(shop, case["id"], "ship_return", "buyer", {
+        "carrier": "SF", "waybill": "SF-HUGE-1", "prepaid": True, "return_freight": cny(HUGE)})
+    money.act(shop, case["id"], "receive", "warehouse", {"prepaid": True})
+    done = money.act(shop, case["id"], "inspect", "warehouse", ACCEPT).json()
+    assert done["state"] == "completed"
+    freight = [e for e in ledger(money, shop, order) if e["kind"] == "freight"]
+    assert [e["amount"]["amount"] for e in freight] == [2500]
+    assert booked(money, shop, order) == PRICE + 2500

@@ -32,6 +32,17 @@ DEFAULT_FREIGHT: dict[Responsibility, FreightRule] = {
     Responsibility.buyer: FreightRule(outbound_refunded=False, return_paid_by="buyer"),
 }
 UNCLEAR = FreightRule(outbound_refunded=True, return_paid_by="buyer")
+# Return freight reimbursed at most, in minor units, where neither the shop's policy nor the
+# profile (rules.return_freight_cap_default) says: reimbursement always has a bound.
+FALLBACK_RETURN_FREIGHT_CAP = 2500
+
+
+def return_freight_bound(profile: Profile, shop_cap: int | None, currency: str) -> Money:
+    """The shop's cap, or (null: "no cap of my own") the profile's sane default."""
+    if shop_cap is not None:
+        return Money(int(shop_cap), currency)
+    value = profile.rule("return_freight_cap_default", FALLBACK_RETURN_FREIGHT_CAP)
+    return Money(int(value), currency)
 
 
 def line_share(line: OrderLine, quantity: int) -> Money:
@@ -218,8 +229,7 @@ def _freight(order: Order, profile: Profile, facts: RefundInput,
                             facts.buyer_pays_no_reason)
     if (terms.return_paid_by == "merchant" and facts.case_type in RETURNING_TYPES
             and facts.return_freight is not None):
-        back = facts.return_freight.clamp_zero()
-        if facts.return_freight_cap is not None:
-            back = back.min(facts.return_freight_cap)
+        bound = facts.return_freight_cap or return_freight_bound(profile, None, order.currency)
+        back = facts.return_freight.clamp_zero().min(bound)
         notes.append(f"return freight {back.format()} reimbursed (merchant-responsible reason)")
     return outbound, back

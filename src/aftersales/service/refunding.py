@@ -11,7 +11,14 @@ from datetime import datetime
 
 from aftersales.domain.events import SYSTEM
 from aftersales.domain.money import Money
-from aftersales.domain.refunds import RefundInput, RefundPlan, line_share, order_left, plan_refund
+from aftersales.domain.refunds import (
+    RefundInput,
+    RefundPlan,
+    line_share,
+    order_left,
+    plan_refund,
+    return_freight_bound,
+)
 from aftersales.domain.vocabulary import RefundMethod, State
 from aftersales.service.casework import Loaded, refunded_amounts
 from aftersales.service.deps import Deps
@@ -35,7 +42,7 @@ def plan_for(loaded: Loaded) -> RefundPlan:
         refundable_goods=ctx.refundable, order_left=order_left(order, total),
         gifts_returned=None if case.inspection is None else case.inspection.gifts_returned,
         return_freight=case.return_freight,
-        return_freight_cap=None if cap is None else Money(int(cap), order.currency),
+        return_freight_cap=return_freight_bound(loaded.profile, cap, order.currency),
         buyer_pays_no_reason=loaded.shop.policy.buyer_pays_no_reason_freight,
     ))
 
