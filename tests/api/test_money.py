@@ -179,3 +179,18 @@ def test_declared_return_freight_is_always_bounded(money: Desk) -> None:
     freight = [e for e in ledger(money, shop, order) if e["kind"] == "freight"]
     assert [e["amount"]["amount"] for e in freight] == [2500]
     assert booked(money, shop, order) == PRICE + 2500
+
+
+def test_a_live_shop_settles_from_the_platforms_report(money: Desk) -> None:
+    """A live shop's refund waits `pending` (no provider confirms it): when the platform
+    reports the refund succeeded, the entries settle with the platform's reference."""
+    shop = money.shop("kuaishou", sandbox=False)
+    order = money.order(shop, price=PRICE)
+    case = sync(money, shop, order, "KS-LIVE-1", "10", 1)
+    done = money.act(shop, case["id"], "approve", "agent").json()
+    assert done["state"] == "refunding"
+    assert [e["status"] for e in ledger(money, shop, order)] == ["pending"]
+    assert sync(money, shop, order, "KS-LIVE-1", "60", 2, PRICE)["state"] == "completed"
+    [entry] = ledger(money, shop, order)
+    assert (entry["status"], entry["reference"]) == ("succeeded", "kuaishou:KS-LIVE-1")
+    assert booked(money, shop, order) == PRICE and differences(money, shop) == []
