@@ -194,3 +194,23 @@ def test_a_live_shop_settles_from_the_platforms_report(money: Desk) -> None:
     [entry] = ledger(money, shop, order)
     assert (entry["status"], entry["reference"]) == ("succeeded", "kuaishou:KS-LIVE-1")
     assert booked(money, shop, order) == PRICE and differences(money, shop) == []
+
+
+def test_unit_refunds_add_up_to_the_line(money: Desk) -> None:
+    """A line paid ¥100.00 for 3 units, refunded one unit at a time three times, gave back
+    ¥99.99: the last unit now takes the fen the rounding left."""
+    shop = money.shop("kuaishou")  # (Taobao allows one after-sales request per line)
+    body = money.order_body(shop, price=3334, quantity=3)
+    body["lines"][0]["paid_amount"] = 10000  # a discount spread over the units
+    res = money.client.post("/api/v1/orders", json=body, headers=shop.auth("platform"))
+    assert res.status_code == 201, res.text
+    order = res.json()
+    line = order["lines"][0]
+    for _ in range(3):
+        body = {"order_id": order["id"], "type": "refund_only", "reason": "quality_issue",
+                "lines": [{"line_id": line["id"], "quantity": 1}]}
+        res = money.client.post("/api/v1/cases", json=body, headers=shop.auth("buyer"))
+        assert res.status_code == 201, res.text
+        money.act(shop, res.json()["id"], "approve", "agent")
+    assert sorted(e["amount"]["amount"] for e in ledger(money, shop, order)) == [3333, 3333, 3334]
+    assert booked(money, shop, order) == 10000
