@@ -18,7 +18,7 @@ from aftersales.domain.events import Actor
 from aftersales.domain.money import Money
 from aftersales.domain.orders import Order, OrderLine
 from aftersales.domain.sync import PlatformSnapshot
-from aftersales.domain.vocabulary import CaseType, PaymentMethod, Reason, Role
+from aftersales.domain.vocabulary import CaseType, PaymentMethod, Reason, Role, State
 from aftersales.service.casework import Loaded, load_case, save
 from aftersales.service.deps import Deps
 from aftersales.service.ports import Principal, ShopRecord, Store
@@ -93,6 +93,11 @@ def _order_for(deps: Deps, store: Store, shop: ShopRecord, snap: PlatformSnapsho
 def _create(deps: Deps, store: Store, shop: ShopRecord, snap: PlatformSnapshot,
             order_id: str | None, now: datetime) -> Loaded:
     order = _order_for(deps, store, shop, snap, order_id, now)
+    if snap.state is State.completed:
+        # A refund may be booked: hold the order before the case row goes in. (The row's
+        # foreign key shares the order row; two such inserts, each then asking for the
+        # order, deadlocked on PostgreSQL.)
+        store.lock_order(shop.shop.id, order.id)
     profile = deps.profiles(shop.shop.platform)
     requested = snap.requested_amount or order.total_paid
     case = Case(
