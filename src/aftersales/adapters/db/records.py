@@ -94,6 +94,14 @@ class RecordsMixin:
                                                 "status": status, "reference": reference,
                                                 "settled_at": now})
 
+    def pending_refunds(self, limit: int) -> list[LedgerEntry]:
+        """Entries a gateway left pending (not offline ones: finance confirms those),
+        oldest first, across shops: the worker asks the gateway about them."""
+        r = t.refunds.c
+        stmt = select(t.refunds).where(r.status == "pending", r.method != "offline") \
+            .order_by(r.created_at, r.id).limit(limit)
+        return [self._entry(x) for x in self.conn.execute(stmt).all()]
+
     # --- reconciliation differences (service/reconcile.py) --------------------------------
     def add_difference(self, diff: Difference) -> bool:
         """Once per platform refund of a case: a replayed sync adds nothing."""

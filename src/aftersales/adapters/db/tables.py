@@ -257,6 +257,7 @@ refunds = Table(
     UniqueConstraint("case_id", "round", "kind"),
     Index(None, "shop_id", "order_id"),
     Index(None, "shop_id", "created_at"),
+    Index(None, "status", "created_at"),  # the worker's pending entries (settlement.py)
 )
 
 # What a platform reported refunded that did not fit the order (or differed from our own

@@ -1,4 +1,5 @@
-"""reconciliation_differences: platform-reported refunds that did not fit the order
+"""reconciliation_differences: platform-reported refunds that did not fit the order;
+an index on refunds (status, created_at) for the worker's pending entries
 
 A refund the platform reports is booked only up to what the order has left; the rest (or a
 figure that differs from our own refund of the case) is kept here for finance, not booked.
@@ -43,9 +44,14 @@ def upgrade() -> None:
     with op.batch_alter_table('reconciliation_differences', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_reconciliation_differences_shop_id_at'),
                               ['shop_id', 'at'], unique=False)
+    with op.batch_alter_table('refunds', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_refunds_status_created_at'),
+                              ['status', 'created_at'], unique=False)
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('refunds', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_refunds_status_created_at'))
     with op.batch_alter_table('reconciliation_differences', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_reconciliation_differences_shop_id_at'))
     op.drop_table('reconciliation_differences')
