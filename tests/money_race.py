@@ -52,7 +52,8 @@ def _command(port: int) -> list[str]:
 @contextmanager
 def served(database: str, data_dir: Path) -> Iterator[str]:
     env = {"AFTERSALES_DATABASE_URL": database, "AFTERSALES_DATA_DIR": str(data_dir)}
-    with serving(_command, env, log=data_dir / "server.log") as url:
+    # (a loaded machine starts two workers slowly: uvicorn restarts one that misses a ping)
+    with serving(_command, env, log=data_dir / "server.log", seconds=180) as url:
         yield url
 
 
