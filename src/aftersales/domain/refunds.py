@@ -61,7 +61,8 @@ def unit_share(line: OrderLine, quantity: int, refunded: Money) -> Money:
     Unit refunds add up to the line exactly: units refunded one by one are valued on the
     cumulative grid floor(paid × k / n), so the k-th unit takes the fen the rounding of the
     earlier ones left (three units of ¥100.00: 33.33 + 33.33 + 33.34). Never less than the
-    rounded-down share, never more than one fen above it, and never above what is left."""
+    rounded-down share nor more than one fen above it; `refundable` then keeps it within
+    what the line has left, so the last units take exactly the rest."""
     share = line_share(line, quantity)
     paid, n = line.paid_amount.amount, line.quantity
     # the units already refunded: the largest k with floor(paid × k / n) <= refunded
