@@ -18,6 +18,7 @@ from aftersales.domain.refunds import (
     line_share,
     missing_piece_value,
     order_left,
+    outbound_due,
     plan_refund,
     refundable,
 )
@@ -41,9 +42,11 @@ def _facts(order: Order, case_type: CaseType = T.return_refund, reason: Reason =
            **kw: Any) -> RefundInput:
     lines = lines if lines is not None else tuple((ln.id, ln.quantity) for ln in order.lines)
     goods = refundable(order, lines, {}, Money.zero(order.currency))
+    # an approval without an amount: the goods and the outbound freight due (the total)
+    full = goods + outbound_due(order, make_profile(), case_type, reason, lines)
     return RefundInput(
         case_type=case_type, reason=reason,
-        approved=goods if approved is None else cny(approved), method=RefundMethod.original,
+        approved=full if approved is None else cny(approved), method=RefundMethod.original,
         lines=lines, refundable_goods=goods, order_left=order_left(order, Money.zero("CNY")), **kw)
 
 

@@ -21,10 +21,16 @@ class SandboxGateway:
             return "succeeded", f"sandbox-{entry.id[-12:]}"
         return "pending", None
 
+    def confirm(self, shop: ShopRecord, entry: LedgerEntry) -> tuple[str, str | None]:
+        return self.execute(shop, entry)
+
 
 class PendingGateway:
     def execute(self, shop: ShopRecord, entry: LedgerEntry) -> tuple[str, str | None]:
         return "pending", None
+
+    def confirm(self, shop: ShopRecord, entry: LedgerEntry) -> tuple[str, str | None]:
+        return "pending", None  # no provider to ask: the platform's sync or finance settles
 
 
 class ShopGateway:
@@ -37,3 +43,7 @@ class ShopGateway:
     def execute(self, shop: ShopRecord, entry: LedgerEntry) -> tuple[str, str | None]:
         gateway = self.sandbox if shop.shop.sandbox else self.live
         return gateway.execute(shop, entry)
+
+    def confirm(self, shop: ShopRecord, entry: LedgerEntry) -> tuple[str, str | None]:
+        gateway = self.sandbox if shop.shop.sandbox else self.live
+        return gateway.confirm(shop, entry)

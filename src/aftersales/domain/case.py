@@ -85,6 +85,9 @@ class CaseContext:
     profile: Profile
     refundable: Money  # for the case's lines, minus what was already refunded
     offline_pending: bool = False
+    # the outbound freight a full refund of the case pays back (refunds.outbound_due):
+    # an approved amount is the total the buyer gets back, goods and this freight together
+    freight_due: Money | None = None
     timezone: str = "Asia/Shanghai"
     policy: MerchantPolicy = field(default_factory=MerchantPolicy)
 
@@ -304,17 +307,31 @@ GUARDS: dict[str, Callable[[Case, CaseContext, datetime], None]] = {
 
 # --- effects: what each action records on the case --------------------------------------
 
+def _full(case: Case, ctx: CaseContext) -> Money:
+    """The buyer's amount as far as it is still refundable, with the outbound freight a
+    full refund pays back: what an approval without an amount pays in total."""
+    freight = ctx.freight_due or Money.zero(case.currency)
+    return case.requested_amount.min(ctx.refundable) + freight
+
+
+def _limit(case: Case, ctx: CaseContext) -> Money:
+    return ctx.refundable + (ctx.freight_due or Money.zero(case.currency))
+
+
 def _amount_within(case: Case, amount: Money | None, ctx: CaseContext) -> Money:
-    if amount is None:  # the buyer's amount, as far as it is still refundable
-        return case.requested_amount.min(ctx.refundable)
+    """An approved (or offered) amount is the total the buyer receives (docs/decisions.md
+    "Approved is paid"): at most the goods still refundable plus the freight due."""
+    if amount is None:
+        return _full(case, ctx)
     value = amount
     if value.currency != case.currency:
         raise InvalidInput(f"amount must be in {case.currency}", code="currency_mismatch")
     if value.amount < 0:
         raise InvalidInput("amount cannot be negative", code="invalid_amount")
-    if value > ctx.refundable:
+    limit = _limit(case, ctx)
+    if value > limit:
         raise RuleRefused(f"{value.format()} exceeds what is still refundable "
-                          f"({ctx.refundable.format()})", code="amount_exceeds_refundable")
+                          f"({limit.format()})", code="amount_exceeds_refundable")
     return value
 
 
@@ -329,7 +346,7 @@ def _approve(case: Case, req: ActionRequest, ctx: CaseContext, now: datetime) ->
 
 
 def _auto_refund(case: Case, req: ActionRequest, ctx: CaseContext, now: datetime) -> str:
-    case.approved_amount = case.requested_amount.min(ctx.refundable)
+    case.approved_amount = _full(case, ctx)
     return "refunded at the buyer's requested amount"
 
 
@@ -348,7 +365,7 @@ def _counter_offer(case: Case, req: ActionRequest, ctx: CaseContext, now: dateti
 
 def _accept_offer(case: Case, req: ActionRequest, ctx: CaseContext, now: datetime) -> str:
     assert case.offer is not None
-    case.approved_amount = case.offer.amount.min(ctx.refundable)
+    case.approved_amount = case.offer.amount.min(_limit(case, ctx))
     case.offer = None
     return "buyer accepted the counter-offer"
 
@@ -437,7 +454,7 @@ def _flag_overdue(case: Case, req: ActionRequest, ctx: CaseContext, now: datetim
 
 def _give_up_goods(case: Case, req: ActionRequest, ctx: CaseContext, now: datetime) -> str:
     if case.approved_amount is None:
-        case.approved_amount = case.requested_amount.min(ctx.refundable)
+        case.approved_amount = _full(case, ctx)
     return "merchant refunds without waiting for the goods"
 
 

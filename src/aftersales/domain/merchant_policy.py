@@ -46,7 +46,9 @@ class MerchantPolicy:
     excluded_categories: frozenset[str] = frozenset()  # on top of the law's
     require_evidence: bool = True
     buyer_pays_no_reason_freight: bool = True
-    return_freight_cap: int | None = 2000  # minor units the merchant reimburses at most
+    # minor units of return freight the merchant reimburses at most; None: the platform
+    # profile's default bound (rules.return_freight_cap_default) — never unbounded
+    return_freight_cap: int | None = 2000
     auto_approve: tuple[AutoApproveRule, ...] = ()
     counter_offer_percent: int | None = None  # suggest a partial refund for quality claims
     extra: Mapping[str, Any] = field(default_factory=dict)

@@ -109,6 +109,18 @@ class Money:
             raise InvalidInput("share of a zero quantity")
         return Money(self.amount * numerator // denominator, self.currency)
 
+    def allocate(self, weights: list[int]) -> list[Money]:
+        """This amount split in proportion to `weights`, the parts adding up to it exactly:
+        each part rounded down, the fen left over going to the largest remainders."""
+        whole = sum(weights)
+        if whole <= 0 or any(w < 0 for w in weights):
+            raise InvalidInput("allocation needs non-negative weights with a positive sum")
+        parts = [self.amount * w // whole for w in weights]
+        order = sorted(range(len(weights)), key=lambda i: (-(self.amount * weights[i] % whole), i))
+        for i in order[:self.amount - sum(parts)]:
+            parts[i] += 1
+        return [Money(p, self.currency) for p in parts]
+
     def format(self) -> str:
         digits = EXPONENT.get(self.currency, 2)
         sign = "-" if self.amount < 0 else ""

@@ -32,6 +32,17 @@ DEFAULT_FREIGHT: dict[Responsibility, FreightRule] = {
     Responsibility.buyer: FreightRule(outbound_refunded=False, return_paid_by="buyer"),
 }
 UNCLEAR = FreightRule(outbound_refunded=True, return_paid_by="buyer")
+# Return freight reimbursed at most, in minor units, where neither the shop's policy nor the
+# profile (rules.return_freight_cap_default) says: reimbursement always has a bound.
+FALLBACK_RETURN_FREIGHT_CAP = 2500
+
+
+def return_freight_bound(profile: Profile, shop_cap: int | None, currency: str) -> Money:
+    """The shop's cap, or (null: "no cap of my own") the profile's sane default."""
+    if shop_cap is not None:
+        return Money(int(shop_cap), currency)
+    value = profile.rule("return_freight_cap_default", FALLBACK_RETURN_FREIGHT_CAP)
+    return Money(int(value), currency)
 
 
 def line_share(line: OrderLine, quantity: int) -> Money:
@@ -44,6 +55,22 @@ def line_share(line: OrderLine, quantity: int) -> Money:
     return line.paid_amount.share(quantity, line.quantity)
 
 
+def unit_share(line: OrderLine, quantity: int, refunded: Money) -> Money:
+    """What `quantity` more units of a line are worth, given what the line got back so far.
+
+    Unit refunds add up to the line exactly: units refunded one by one are valued on the
+    cumulative grid floor(paid × k / n), so the k-th unit takes the fen the rounding of the
+    earlier ones left (three units of ¥100.00: 33.33 + 33.33 + 33.34). Never less than the
+    rounded-down share nor more than one fen above it; `refundable` then keeps it within
+    what the line has left, so the last units take exactly the rest."""
+    share = line_share(line, quantity)
+    paid, n = line.paid_amount.amount, line.quantity
+    # the units already refunded: the largest k with floor(paid × k / n) <= refunded
+    done = n if paid <= 0 else max(0, min(n, (n * (refunded.amount + 1) - 1) // paid))
+    grid = Money(paid * min(done + quantity, n) // n - refunded.amount, line.paid_amount.currency)
+    return share if grid < share else grid
+
+
 def refundable(order: Order, lines: Iterable[tuple[str, int]],
                refunded_by_line: Mapping[str, Money], order_refunded: Money) -> Money:
     """Never more than paid for these lines and quantities minus what they already got back,
@@ -51,8 +78,9 @@ def refundable(order: Order, lines: Iterable[tuple[str, int]],
     total = Money.zero(order.currency)
     for line_id, quantity in lines:
         line = order.line(line_id)
-        left = line.paid_amount - refunded_by_line.get(line_id, Money.zero(order.currency))
-        total = total + line_share(line, quantity).min(left).clamp_zero()
+        refunded = refunded_by_line.get(line_id, Money.zero(order.currency))
+        left = line.paid_amount - refunded
+        total = total + unit_share(line, quantity, refunded).min(left).clamp_zero()
     return total.min((order.total_paid - order_refunded).clamp_zero())
 
 
@@ -67,6 +95,17 @@ def freight_terms(reason: Reason, profile: Profile, buyer_pays_no_reason: bool =
     if responsibility is Responsibility.buyer and not buyer_pays_no_reason:
         return FreightRule(outbound_refunded=rule.outbound_refunded, return_paid_by="merchant")
     return rule
+
+
+def outbound_due(order: Order, profile: Profile, case_type: CaseType, reason: Reason,
+                 lines: Iterable[tuple[str, int]], buyer_pays_no_reason: bool = True) -> Money:
+    """The outbound freight a full refund of these lines pays back: the whole order's lines
+    refunded (or returned) for a reason that refunds it."""
+    terms = freight_terms(reason, profile, buyer_pays_no_reason)
+    money_back = case_type in (CaseType.refund_only, CaseType.return_refund)
+    if terms.outbound_refunded and money_back and _whole_order(order, lines):
+        return order.freight
+    return Money.zero(order.currency)
 
 
 def extras_value(extras: Iterable[Extra], currency: str, names: Iterable[str] | None = None) -> Money:
@@ -137,9 +176,12 @@ def _whole_order(order: Order, lines: Iterable[tuple[str, int]]) -> bool:
 
 
 def plan_refund(order: Order, profile: Profile, facts: RefundInput) -> RefundPlan:
-    """Goods and outbound freight stay within what the order took; the return freight the
-    buyer paid a carrier on the merchant's account is reimbursed on top (up to the policy's
-    cap): it was never part of the order, and DOMAIN.md makes it the merchant's."""
+    """Goods and outbound freight stay within what the order took and within the approved
+    amount, which is their total (an approval of ¥50 pays ¥50: goods first, then the
+    outbound freight). The return freight the buyer paid a carrier on the merchant's
+    account is reimbursed on top (up to the freight bound), shown as its own part: it was
+    never part of the order, is declared after the approval, and DOMAIN.md makes it the
+    merchant's."""
     zero = Money.zero(order.currency)
     if facts.case_type is CaseType.compensation:
         amount = facts.approved.min(facts.order_left)
@@ -148,9 +190,14 @@ def plan_refund(order: Order, profile: Profile, facts: RefundInput) -> RefundPla
         return RefundPlan(zero, zero, amount, zero, facts.method, entries=entries)
     notes: list[str] = []
     deduction = _gift_deduction(order, facts, notes)
-    goods = (facts.approved.min(facts.refundable_goods) - deduction).clamp_zero()
+    allowed = facts.approved.min(facts.refundable_goods)
+    goods = (allowed - deduction).clamp_zero()
     outbound, back = _freight(order, profile, facts, notes)
-    freight = outbound.min((facts.order_left - goods).clamp_zero()) + back
+    outbound = outbound.min((facts.approved - allowed).clamp_zero())
+    outbound = outbound.min((facts.order_left - goods).clamp_zero())
+    if outbound.amount:
+        notes.insert(0, f"outbound freight {outbound.format()} refunded")
+    freight = outbound + back
     entries = tuple(
         PlannedEntry(kind, amount, facts.method)
         for kind, amount in ((LedgerKind.goods, goods), (LedgerKind.freight, freight))
@@ -184,16 +231,12 @@ def _freight(order: Order, profile: Profile, facts: RefundInput,
              notes: list[str]) -> tuple[Money, Money]:
     """(outbound freight refunded, return freight reimbursed)."""
     terms = freight_terms(facts.reason, profile, facts.buyer_pays_no_reason)
-    outbound = back = Money.zero(order.currency)
-    money_back = facts.case_type in (CaseType.refund_only, CaseType.return_refund)
-    if terms.outbound_refunded and money_back and _whole_order(order, facts.lines):
-        outbound = order.freight
-        if order.freight.amount:
-            notes.append(f"outbound freight {order.freight.format()} refunded")
+    back = Money.zero(order.currency)
+    outbound = outbound_due(order, profile, facts.case_type, facts.reason, facts.lines,
+                            facts.buyer_pays_no_reason)
     if (terms.return_paid_by == "merchant" and facts.case_type in RETURNING_TYPES
             and facts.return_freight is not None):
-        back = facts.return_freight.clamp_zero()
-        if facts.return_freight_cap is not None:
-            back = back.min(facts.return_freight_cap)
+        bound = facts.return_freight_cap or return_freight_bound(profile, None, order.currency)
+        back = facts.return_freight.clamp_zero().min(bound)
         notes.append(f"return freight {back.format()} reimbursed (merchant-responsible reason)")
     return outbound, back

@@ -21,7 +21,7 @@ from types import FrameType
 from sqlalchemy.exc import DBAPIError
 
 from aftersales.adapters.mail import configured_mailer
-from aftersales.service import notifications, timers
+from aftersales.service import notifications, settlement, timers
 from aftersales.service.deps import Deps
 from aftersales.service.ports import Mailer
 from aftersales.service.timers import Fired
@@ -53,6 +53,7 @@ def run_pass(deps: Deps, *, batch: int = 200) -> list[Fired]:
     now = deps.clock.now()
     fired = timers.sweep(deps, now, batch=batch, live_only=True)
     notifications.warn_near_due(deps, now, live_only=True)
+    settlement.settle_pending(deps)  # what the payment gateway paid since
     send_queued_notifications(deps)
     return fired
 

@@ -10,7 +10,7 @@ from aftersales.domain.deadlines import Deadline, current_deadline
 from aftersales.domain.money import Money
 from aftersales.domain.orders import Order
 from aftersales.domain.profile import Profile
-from aftersales.domain.refunds import order_left, refundable
+from aftersales.domain.refunds import order_left, outbound_due, refundable
 from aftersales.domain.vocabulary import CaseType, Role
 from aftersales.service.deps import Deps
 from aftersales.service.errors import NotFound
@@ -53,8 +53,11 @@ def build_context(shop: ShopRecord, case: Case, order: Order, profile: Profile,
     else:
         cap = refundable(order, [(ln.line_id, ln.quantity) for ln in case.lines], by_line, total)
     pending = any(e.status == "pending" and e.case_id == case.id for e in ledger)
+    freight = outbound_due(order, profile, case.type, case.reason,
+                           [(ln.line_id, ln.quantity) for ln in case.lines],
+                           shop.policy.buyer_pays_no_reason_freight)
     return CaseContext(order=order, profile=profile, refundable=cap, offline_pending=pending,
-                       timezone=shop.shop.timezone, policy=shop.policy)
+                       timezone=shop.shop.timezone, policy=shop.policy, freight_due=freight)
 
 
 def load(deps: Deps, store: Store, principal: Principal, case_id: str, *,

@@ -70,6 +70,25 @@ class LedgerEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class Difference:
+    """A platform-reported refund that was not booked as reported (service/reconcile.py):
+    `booked` is what the ledger took of `reported`; the rest is finance's to reconcile."""
+
+    id: str
+    shop_id: str
+    case_id: str
+    order_id: str
+    reference: str  # the platform's refund reference ("<platform>:<platform case id>")
+    reported: Money
+    booked: Money
+    at: datetime
+
+    @property
+    def difference(self) -> Money:
+        return self.reported - self.booked
+
+
+@dataclass(frozen=True, slots=True)
 class CaseBundle:
     """What an action on a case reads: the case, its shop, its order, the order's ledger."""
 
@@ -144,6 +163,10 @@ class Store(Protocol):
     def add_refund(self, entry: LedgerEntry) -> bool: ...
     def settle_refund(self, shop_id: str, entry_id: str, status: str, reference: str | None,
                       now: datetime) -> None: ...
+    def pending_refunds(self, limit: int) -> list[LedgerEntry]: ...
+    def add_difference(self, diff: Difference) -> bool: ...
+    def differences(self, shop_id: str, start: datetime | None = None,
+                    end: datetime | None = None) -> list[Difference]: ...
     # upstream claims (PLATFORMS.md / 1688 dropshipping)
     def add_claim(self, claim: UpstreamClaim) -> None: ...
     def get_claim(self, shop_id: str, claim_id: str) -> UpstreamClaim | None: ...
@@ -190,6 +213,11 @@ class PaymentGateway(Protocol):
     call through `inline.blocking`, so the wait goes to a thread."""
 
     def execute(self, shop: ShopRecord, entry: LedgerEntry) -> tuple[str, str | None]: ...
+
+    def confirm(self, shop: ShopRecord, entry: LedgerEntry) -> tuple[str, str | None]:
+        """The provider's word now on an entry it left pending: (status, reference),
+        "pending" while it does not know yet (settlement.settle_pending asks)."""
+        ...
 
 
 class BlobStore(Protocol):

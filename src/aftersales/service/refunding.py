@@ -11,7 +11,14 @@ from datetime import datetime
 
 from aftersales.domain.events import SYSTEM
 from aftersales.domain.money import Money
-from aftersales.domain.refunds import RefundInput, RefundPlan, order_left, plan_refund
+from aftersales.domain.refunds import (
+    RefundInput,
+    RefundPlan,
+    line_share,
+    order_left,
+    plan_refund,
+    return_freight_bound,
+)
 from aftersales.domain.vocabulary import RefundMethod, State
 from aftersales.service.casework import Loaded, refunded_amounts
 from aftersales.service.deps import Deps
@@ -24,28 +31,31 @@ def plan_for(loaded: Loaded) -> RefundPlan:
     ctx = loaded.context()
     _, total = refunded_amounts(order, loaded.ledger)
     cap = loaded.shop.policy.return_freight_cap
-    approved = case.approved_amount or case.requested_amount
+    # before an approval: what one without an amount would approve (the total, freight too)
+    approved = case.approved_amount
+    if approved is None:
+        approved = case.requested_amount.min(ctx.refundable) + (
+            ctx.freight_due or Money.zero(order.currency))
     return plan_refund(order, loaded.profile, RefundInput(
         case_type=case.type, reason=case.reason, approved=approved,
         method=case.refund_method, lines=tuple((ln.line_id, ln.quantity) for ln in case.lines),
         refundable_goods=ctx.refundable, order_left=order_left(order, total),
         gifts_returned=None if case.inspection is None else case.inspection.gifts_returned,
         return_freight=case.return_freight,
-        return_freight_cap=None if cap is None else Money(int(cap), order.currency),
+        return_freight_cap=return_freight_bound(loaded.profile, cap, order.currency),
         buyer_pays_no_reason=loaded.shop.policy.buyer_pays_no_reason_freight,
     ))
 
 
-def _line_split(loaded: Loaded, goods: Money) -> dict[str, int]:
-    """Spread a goods refund over the case's lines, in proportion to what they were paid."""
-    lines = [(ln.line_id, loaded.order.line(ln.line_id).paid_amount.amount) for ln in loaded.case.lines]
-    whole = sum(p for _, p in lines)
-    if not lines or whole == 0:
+def line_split(loaded: Loaded, goods: Money) -> dict[str, int]:
+    """Spread a goods refund over the case's lines, in proportion to what the case's units
+    of each were paid; the parts add up to the refund exactly (largest remainder)."""
+    lines = [(ln.line_id, line_share(loaded.order.line(ln.line_id), ln.quantity).amount)
+             for ln in loaded.case.lines]
+    if not lines or sum(w for _, w in lines) <= 0:
         return {}
-    split = {lid: goods.amount * paid // whole for lid, paid in lines}
-    first = lines[0][0]
-    split[first] += goods.amount - sum(split.values())
-    return split
+    parts = goods.allocate([w for _, w in lines])
+    return {lid: part.amount for (lid, _), part in zip(lines, parts, strict=True)}
 
 
 def start_refund(deps: Deps, store: Store, loaded: Loaded, now: datetime) -> None:
@@ -64,7 +74,7 @@ def start_refund(deps: Deps, store: Store, loaded: Loaded, now: datetime) -> Non
             id=deps.new_id(), shop_id=case.shop_id, case_id=case.id, order_id=case.order_id,
             round=case.state_seq, kind=planned.kind.value, amount=planned.amount,
             method=planned.method.value, status="pending", created_at=now,
-            lines=_line_split(loaded, planned.amount) if planned.kind.value == "goods" else {},
+            lines=line_split(loaded, planned.amount) if planned.kind.value == "goods" else {},
         )
         if not store.add_refund(entry):
             continue

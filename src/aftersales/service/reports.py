@@ -12,6 +12,7 @@ from aftersales.domain.errors import Forbidden, InvalidInput
 from aftersales.domain.vocabulary import Role
 from aftersales.service.deps import Deps
 from aftersales.service.ports import Principal
+from aftersales.service.reconcile import differences_summary
 
 REPORT_ROLES = frozenset({Role.admin, Role.agent, Role.finance})
 
@@ -35,6 +36,7 @@ def summary(deps: Deps, principal: Principal, start: datetime, end: datetime) ->
         raise InvalidInput("`to` must be after `from`", code="invalid_range")
     with deps.uow() as uow:
         data = uow.store.report_data(principal.shop_id, start, end)
+        diffs = uow.store.differences(principal.shop_id, start, end)
     cases = data["cases"]
     n = len(cases)
     orders = data["orders"]
@@ -71,6 +73,7 @@ def summary(deps: Deps, principal: Principal, start: datetime, end: datetime) ->
         "loss": {**loss, "total": sum(loss.values()), "sales": data["sales"],
                  "share_of_sales": _rate(sum(loss.values()), data["sales"]),
                  "by_method": dict(by_method)},
+        "reconciliation_differences": differences_summary(diffs),
         "ratings": {str(k): v for k, v in sorted(ratings.items())},
         "bad_ratings": sum(v for k, v in ratings.items() if k <= 2),
         "by_state": dict(Counter(c["state"] for c in cases)),

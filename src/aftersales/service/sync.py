@@ -4,7 +4,8 @@ A newer `platform_version` updates the case (state mapped by the adapter, deadli
 the platform), an older or equal one changes nothing; the raw platform status is kept.
 The platform is the authority on its own cases, so a sync sets the state directly
 (`Case.force_state`) instead of going through the merchant-side actions — and records an
-event saying so. Money the platform refunded on its side lands in the ledger once.
+event saying so. Money the platform refunded on its side lands in the ledger once, and
+never above what the order has left (service/reconcile.py).
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from aftersales.domain.sync import PlatformSnapshot
 from aftersales.domain.vocabulary import CaseType, PaymentMethod, Reason, Role, State
 from aftersales.service.casework import Loaded, load_case, save
 from aftersales.service.deps import Deps
-from aftersales.service.ports import LedgerEntry, Principal, ShopRecord, Store
+from aftersales.service.ports import Principal, ShopRecord, Store
+from aftersales.service.reconcile import cap_requested, platform_refund
 
 SYNC_ROLES = frozenset({Role.platform, Role.admin})
 PLATFORM = Actor(Role.platform)
@@ -47,7 +49,7 @@ def apply_snapshot(deps: Deps, principal: Principal, snap: PlatformSnapshot, *,
                 return loaded, "unchanged"
             _update(loaded, snap, now)
             result = "updated"
-        _platform_refund(deps, store, loaded, snap, now)
+        platform_refund(deps, store, loaded, snap, now)
         save(store, loaded, now)
         uow.commit()
     return loaded, result
@@ -91,6 +93,11 @@ def _order_for(deps: Deps, store: Store, shop: ShopRecord, snap: PlatformSnapsho
 def _create(deps: Deps, store: Store, shop: ShopRecord, snap: PlatformSnapshot,
             order_id: str | None, now: datetime) -> Loaded:
     order = _order_for(deps, store, shop, snap, order_id, now)
+    if snap.state is State.completed:
+        # A refund may be booked: hold the order before the case row goes in. (The row's
+        # foreign key shares the order row; two such inserts, each then asking for the
+        # order, deadlocked on PostgreSQL.)
+        store.lock_order(shop.shop.id, order.id)
     profile = deps.profiles(shop.shop.platform)
     requested = snap.requested_amount or order.total_paid
     case = Case(
@@ -129,28 +136,8 @@ def _update(loaded: Loaded, snap: PlatformSnapshot, now: datetime) -> None:
     if snap.state != case.state or case.platform_status != snap.platform_status:
         case.force_state(snap.state, PLATFORM, now, text)
     case.platform_status, case.platform_version = snap.platform_status, snap.version
-    if snap.requested_amount is not None and snap.requested_amount.currency == case.currency:
-        case.requested_amount = snap.requested_amount
+    cap_requested(loaded, snap, now)
     if snap.return_waybill:
         case.return_carrier, case.return_waybill = snap.return_carrier, snap.return_waybill
     case.platform_deadline_at = snap.deadline_at
     case.platform_deadline_seq = case.state_seq if snap.deadline_at is not None else None
-
-
-def _platform_refund(deps: Deps, store: Store, loaded: Loaded, snap: PlatformSnapshot,
-                     now: datetime) -> None:
-    """A refund the platform executed (status completed with an amount) is booked once."""
-    case = loaded.case
-    amount = snap.refunded_amount or (case.requested_amount if case.state is State.completed
-                                      and case.type is not CaseType.reissue else None)
-    if case.state is not State.completed or amount is None or amount.amount <= 0:
-        return
-    if any(e.case_id == case.id for e in loaded.ledger):
-        return
-    case.approved_amount = amount
-    entry = LedgerEntry(id=deps.new_id(), shop_id=case.shop_id, case_id=case.id,
-                        order_id=case.order_id, round=case.state_seq, kind="goods", amount=amount,
-                        method="original", status="succeeded", created_at=now,
-                        reference=f"{snap.platform}:{snap.platform_case_id}", settled_at=now)
-    if store.add_refund(entry):
-        loaded.ledger.append(entry)

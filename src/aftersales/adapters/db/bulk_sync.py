@@ -30,6 +30,7 @@ from sqlalchemy import (
     any_,
     bindparam,
     delete,
+    func,
     select,
     tuple_,
     update,
@@ -40,11 +41,12 @@ from aftersales.adapters.db import tables as t
 from aftersales.adapters.db.bulk_writes import Writes
 from aftersales.adapters.db.hints import unindexed
 from aftersales.adapters.db.mapping import case_from_row, case_row, order_from_rows, order_rows
+from aftersales.adapters.db.records import difference_row
 from aftersales.domain.case import Case
 from aftersales.domain.deadlines import Deadline
 from aftersales.domain.money import Money
 from aftersales.domain.orders import Order
-from aftersales.service.ports import LedgerEntry, ShopRecord
+from aftersales.service.ports import Difference, LedgerEntry, ShopRecord
 
 
 class NotStaged(RuntimeError):
@@ -71,6 +73,9 @@ class StagingStore:
     pending: dict[str, list[Any]] = field(default_factory=dict)  # case id -> pending rows
     new_orders: list[tuple[Order, datetime]] = field(default_factory=list)
     new_refunds: list[LedgerEntry] = field(default_factory=list)
+    new_differences: dict[tuple[str, str], Difference] = field(default_factory=dict)
+    ledger_seen: dict[str, int] = field(default_factory=dict)  # order id -> rows prefetched
+    money_orders: set[str] = field(default_factory=set)  # orders whose ledger decided money
     events: list[dict[str, Any]] = field(default_factory=list)
 
     # --- prefetch ------------------------------------------------------------------------
@@ -105,6 +110,7 @@ class StagingStore:
                     r.shop_id == shop_id, among(r.order_id, self.orders))
                     .order_by(r.created_at, r.id)).all():
                 self.ledger[row.order_id].append(_entry(row))
+        self.ledger_seen = {oid: len(entries) for oid, entries in self.ledger.items()}
         d = t.deadlines.c
         known = [s.case.id for s in self.cases.values()]
         if known:
@@ -145,7 +151,19 @@ class StagingStore:
         pass  # one process applies every version of an order's cases, in file order
 
     def lock_order(self, shop_id: str, order_id: str) -> list[LedgerEntry] | None:
-        raise NotStaged("deciding on an order's money (the per-payload path locks the order)")
+        """The batch's view of the order's ledger; the flush checks, under the order's
+        lock, that nobody else added to it meanwhile (else the batch is replayed one by
+        one, where the order is locked before it is read)."""
+        if order_id in self.ledger_seen:
+            self.money_orders.add(order_id)
+        return list(self.ledger.get(order_id, []))
+
+    def add_difference(self, diff: Difference) -> bool:
+        key = (diff.case_id, diff.reference)
+        if key in self.new_differences:
+            return False
+        self.new_differences[key] = diff
+        return True
 
     def add_refund(self, entry: LedgerEntry) -> bool:
         taken = self.ledger.setdefault(entry.order_id, [])
@@ -191,6 +209,8 @@ class StagingStore:
         SQLite the write lock is then held only while the rows go in, not while Python
         converts them (two import processes overlap their work instead of queueing)."""
         writes = Writes(self.conn.dialect)
+        if self.money_orders:
+            writes.check(self._ledgers_unchanged)
         if self.new_orders:
             heads, lines = [], []
             for order, now in self.new_orders:
@@ -202,8 +222,23 @@ class StagingStore:
         self._cases(writes)
         writes.insert(t.case_events, self.events)
         writes.insert(t.refunds, [_refund_row(e) for e in self.new_refunds])
+        writes.insert(t.reconciliation_differences,
+                      [difference_row(d) for d in self.new_differences.values()])
         self._deadlines(writes)
         return writes
+
+    def _ledgers_unchanged(self, conn: Connection) -> None:
+        """Run first in the writing transaction: the orders whose money the batch decided
+        still have the ledger it read (rows are never deleted, so a count tells)."""
+        ids, o, r = sorted(self.money_orders), t.orders.c, t.refunds.c
+        shop_id = self.shop.shop.id
+        if conn.dialect.name == "postgresql":  # held until the batch commits
+            conn.execute(select(o.id).where(o.shop_id == shop_id, o.id.in_(ids))
+                         .order_by(o.id).with_for_update())
+        counts = dict(conn.execute(select(r.order_id, func.count()).where(
+            r.shop_id == shop_id, r.order_id.in_(ids)).group_by(r.order_id)).all())
+        if any(counts.get(oid, 0) != self.ledger_seen[oid] for oid in ids):
+            raise NotStaged("an order's ledger changed while the batch was staged")
 
     def _cases(self, writes: Writes) -> None:
         fresh, changed = [], []

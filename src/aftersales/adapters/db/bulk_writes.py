@@ -147,11 +147,18 @@ class Writes:
     def statement(self, stmt: Any) -> None:
         self.ops.append(("core", stmt, None, 0))
 
+    def check(self, fn: Any) -> None:
+        """`fn(conn)` run in the writing transaction before the rows go in (it raises to
+        abort the batch)."""
+        self.ops.append(("check", fn, None, 0))
+
     def write(self, conn: Connection) -> None:
         driver = conn.connection.driver_connection
         assert driver is not None
         for kind, sql, rows, expected in self.ops:
-            if kind == "core":
+            if kind == "check":
+                sql(conn)
+            elif kind == "core":
                 conn.execute(sql)
             elif kind == "copy":
                 with driver.cursor() as cur, cur.copy(sql) as copy:

@@ -23,13 +23,19 @@ from aftersales.adapters.db.hints import unindexed
 from aftersales.adapters.db.statements import SELECT_ORDER_LEDGER, raw_read, write_behind
 from aftersales.domain.money import Money
 from aftersales.domain.upstream import UpstreamClaim
-from aftersales.service.ports import LedgerEntry
+from aftersales.service.ports import Difference, LedgerEntry
 
 # Prebuilt (named parameters): the ledger statements run on every refund.
 INSERT_REFUND_PG = pg_insert(t.refunds).on_conflict_do_nothing(
     index_elements=["case_id", "round", "kind"]).returning(t.refunds.c.id)
 INSERT_REFUND_SQLITE = sqlite_insert(t.refunds).on_conflict_do_nothing(
     index_elements=["case_id", "round", "kind"]).returning(t.refunds.c.id)
+INSERT_DIFFERENCE = {
+    True: pg_insert(t.reconciliation_differences).on_conflict_do_nothing(
+        index_elements=["case_id", "reference"]),
+    False: sqlite_insert(t.reconciliation_differences).on_conflict_do_nothing(
+        index_elements=["case_id", "reference"]),
+}
 SETTLE_REFUND = update(t.refunds).where(
     t.refunds.c.shop_id == bindparam("k_shop"), t.refunds.c.id == bindparam("k_id")
 ).values(status=bindparam("status"), reference=bindparam("reference"),
@@ -87,6 +93,33 @@ class RecordsMixin:
         write_behind(self.conn, SETTLE_REFUND, {"k_shop": shop_id, "k_id": entry_id,
                                                 "status": status, "reference": reference,
                                                 "settled_at": now})
+
+    def pending_refunds(self, limit: int) -> list[LedgerEntry]:
+        """Entries a gateway left pending (not offline ones: finance confirms those),
+        oldest first, across shops: the worker asks the gateway about them."""
+        r = t.refunds.c
+        stmt = select(t.refunds).where(r.status == "pending", r.method != "offline") \
+            .order_by(r.created_at, r.id).limit(limit)
+        return [self._entry(x) for x in self.conn.execute(stmt).all()]
+
+    # --- reconciliation differences (service/reconcile.py) --------------------------------
+    def add_difference(self, diff: Difference) -> bool:
+        """Once per platform refund of a case: a replayed sync adds nothing."""
+        self.before_write()  # (an optimistic store: from here on a transaction)
+        res = self.conn.execute(INSERT_DIFFERENCE[self.pg], difference_row(diff))
+        return res.rowcount == 1
+
+    def differences(self, shop_id: str, start: datetime | None = None,
+                    end: datetime | None = None) -> list[Difference]:
+        d = t.reconciliation_differences.c
+        stmt = select(t.reconciliation_differences).where(d.shop_id == shop_id)
+        if start is not None:
+            stmt = stmt.where(d.at >= start)
+        if end is not None:
+            stmt = stmt.where(d.at < end)
+        return [Difference(r.id, r.shop_id, r.case_id, r.order_id, r.reference,
+                           Money(r.reported, r.currency), Money(r.booked, r.currency), r.at)
+                for r in self.conn.execute(stmt.order_by(d.at, d.id)).all()]
 
     # --- upstream claims (PLATFORMS.md / 1688 dropshipping) --------------------------------
     def _claim(self, r: Any) -> UpstreamClaim:
@@ -217,3 +250,11 @@ class RecordsMixin:
         k = t.idempotency_keys.c
         self.conn.execute(update(t.idempotency_keys).where(k.shop_id == shop_id, k.key == key)
                           .values(status_code=status, response=response))
+
+
+def difference_row(diff: Difference) -> dict[str, Any]:
+    return {"id": diff.id, "shop_id": diff.shop_id, "case_id": diff.case_id,
+            "order_id": diff.order_id, "reference": diff.reference,
+            "reported": diff.reported.amount, "booked": diff.booked.amount,
+            "difference": diff.difference.amount, "currency": diff.reported.currency,
+            "at": diff.at}

@@ -257,6 +257,24 @@ refunds = Table(
     UniqueConstraint("case_id", "round", "kind"),
     Index(None, "shop_id", "order_id"),
     Index(None, "shop_id", "created_at"),
+    Index(None, "status", "created_at"),  # the worker's pending entries (settlement.py)
+)
+
+# What a platform reported refunded that did not fit the order (or differed from our own
+# refund of the case): kept for finance to reconcile, never booked (service/sync.py).
+reconciliation_differences = Table(
+    "reconciliation_differences", metadata, _id(), _shop(),
+    Column("case_id", ID, ForeignKey("cases.id"), nullable=False),
+    Column("order_id", ID, ForeignKey("orders.id"), nullable=False),
+    Column("reference", String(200), nullable=False),  # the platform's refund reference
+    Column("reported", BigInteger, nullable=False),
+    Column("booked", BigInteger, nullable=False),
+    Column("difference", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("at", TS, nullable=False),
+    # one row per platform refund of a case, whatever sync replays arrive
+    UniqueConstraint("case_id", "reference"),
+    Index(None, "shop_id", "at"),
 )
 
 idempotency_keys = Table(

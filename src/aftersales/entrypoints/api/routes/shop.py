@@ -41,7 +41,9 @@ def get_shop(deps: Deps = Depends(get_deps),
 
 @router.put("/shop/policy", summary="Replace the merchant policy (admin)",
             description="Validated whole before it is stored: amounts are integer minor units, "
-                        "case types and reasons the codes of DOMAIN.md. Answers the shop.",
+                        "case types and reasons the codes of DOMAIN.md. `return_freight_cap: "
+                        "null` means the platform profile's default bound "
+                        "(rules.return_freight_cap_default), never no bound. Answers the shop.",
             responses=error_responses(400, 401, 403, 413, 422))
 def put_policy(body: dict[str, Any] = Body(..., examples=[POLICY_EXAMPLE]),
                deps: Deps = Depends(get_deps),

@@ -54,5 +54,20 @@ class RefundOut(OpenModel):
     at: str
 
 
+class DifferenceOut(OpenModel):
+    id: str
+    case_id: str
+    order_id: str
+    reference: str
+    reported: Money
+    booked: Money
+    difference: Money
+    at: str
+
+
+class DifferenceList(OpenModel):
+    items: list[DifferenceOut]
+
+
 class RefundList(OpenModel):
     items: list[RefundOut]
