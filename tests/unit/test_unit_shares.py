@@ -2,9 +2,9 @@
 
 A line refunded in chunks of units, in any order of chunk sizes, gives back exactly what
 the line took once every unit is back; no chunk is more than a fen above its rounded-down
-share, none but the last below it (where several units are worth less than a fen, money
-cannot tell how many came back: earlier chunks may take the fen, the last one what is
-left); and a goods refund spread over lines adds up to itself.
+share, none but the last below it where a unit is worth a fen or more (below that, money
+cannot tell how many units came back: earlier chunks may take the fens, so a later one
+can fall short); and a goods refund spread over lines adds up to itself.
 """
 
 from __future__ import annotations
@@ -41,7 +41,9 @@ def test_unit_refunds_add_up_to_the_line(case: tuple[int, int, list[int]]) -> No
         amount = refundable(order, [(line.id, chunk)], {line.id: refunded}, refunded)
         floor = line_share(line, chunk)
         assert amount <= floor + Money(1, "CNY")
-        if i < len(chunks) - 1:  # the last chunk takes what is left, a fen or so less
+        if i < len(chunks) - 1 and paid >= quantity:
+            # a unit worth a fen or more: only the last chunk may fall below its share
+            # (below a fen a unit, earlier chunks may take the fens the later ones lack)
             assert floor <= amount
         refunded = refunded + amount
     assert refunded == line.paid_amount
