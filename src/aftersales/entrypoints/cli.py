@@ -16,7 +16,7 @@ import socket
 import sys
 import threading
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,7 @@ from rich.table import Table
 from sqlalchemy.exc import DBAPIError
 from typer._click.exceptions import ClickException, NoArgsIsHelpError  # typer vendors click
 
-from aftersales.adapters.clock import FixedClock
+from aftersales.adapters.clock import FixedClock, SystemClock
 from aftersales.adapters.db.engine import DatabaseUrlError
 from aftersales.adapters.platforms import PayloadError
 from aftersales.domain.clock import require_aware
@@ -65,6 +65,10 @@ def _root(ctx: typer.Context,
 def _app(ctx: typer.Context, clock: Any = None) -> App:
     """Bootstrap lazily: `--help` and argument errors never touch the database."""
     return bootstrap((ctx.obj or {}).get("database"), clock=clock)
+
+
+# How far ahead of this machine's clock `tick --now` may be (clocks a little apart).
+TICK_TOLERANCE = timedelta(seconds=60)
 
 
 def parse_time(text: str, name: str = "--now") -> datetime:
@@ -138,8 +142,19 @@ def tick(ctx: typer.Context,
          now: str | None = typer.Option(None, "--now", help="ISO 8601 time (default: now)"),
          batch: int = typer.Option(200, min=1, max=100_000, help="Deadlines claimed per transaction"),
          as_json: bool = typer.Option(False, "--json", help="Print JSON")) -> None:
-    """Fire everything due at --now once (live shops), print what fired, exit."""
+    """Fire everything due at --now once (live shops), print what fired, exit.
+
+    Live shops follow the real clock: a --now later than the real time (beyond
+    TICK_TOLERANCE, for clocks a little apart) would fire their deadlines early with
+    events dated in the future, so it is refused. Sandbox shops are left out, as by the
+    worker: their clocks move with POST /api/v1/clock/advance."""
     at = parse_time(now) if now is not None else None
+    real = SystemClock().now()
+    if at is not None and at > real + TICK_TOLERANCE:
+        raise InvalidInput(f"--now {at.isoformat()} is ahead of the real time "
+                           f"{real.isoformat(timespec='seconds')}: live shops follow the real "
+                           "clock (a sandbox shop's clock moves with POST /api/v1/clock/advance)",
+                           code="clock_ahead")
     application = _app(ctx, clock=FixedClock(at) if at else None)
     moment = application.deps.clock.now()
     fired = timers.sweep(application.deps, moment, batch=batch, live_only=True)
