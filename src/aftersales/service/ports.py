@@ -200,7 +200,11 @@ class PaymentGateway(Protocol):
 
 
 class BlobStore(Protocol):
-    """Content-addressed file storage that also tells what the bytes really are."""
+    """Content-addressed file storage that also tells what the bytes really are.
+
+    put and get raise StorageUnavailable when the storage cannot be used now (put then
+    leaves nothing behind); get raises NotFound `evidence_file_missing` for a file that is
+    gone from storage that otherwise works."""
 
     def put(self, data: bytes) -> str: ...
     def get(self, digest: str) -> bytes: ...
