@@ -84,10 +84,26 @@ def parse_time(text: str, name: str = "--now") -> datetime:
 def serve(ctx: typer.Context, host: str = typer.Option("127.0.0.1", help="Interface to bind"),
           port: int = typer.Option(8000, min=1, max=65535, help="Port"),
           workers: int = typer.Option(1, min=1, max=64,
-                                      help="Server processes (one per core serves most)")) -> None:
-    """HTTP API and web console; with --workers N, N processes share the port."""
+                                      help="Server processes (one per core serves most)"),
+          timeout_keep_alive: float = typer.Option(
+              5.0, min=0.1, max=3600, help="Seconds an idle connection is kept between requests"),
+          header_timeout: float = typer.Option(
+              10.0, min=0, max=3600, help="Seconds a client has to send a request's headers "
+              "(from connecting, or from the last answer); 0: no limit"),
+          limit_concurrency: int = typer.Option(
+              1000, min=1, help="Connections and requests at once per process; beyond, 503"),
+          max_header_bytes: int = typer.Option(
+              16 * 1024, min=1024, help="Largest incomplete request head (h11 only; httptools "
+              "has its own 80 KiB limit)"),
+          graceful_shutdown: float = typer.Option(
+              30.0, min=0, help="Seconds requests in progress get to finish on SIGTERM")) -> None:
+    """HTTP API and web console; with --workers N, N processes share the port.
+
+    The timeouts bound what slow or half-open clients can hold (docs/decisions.md
+    "Client timeouts"); in production the nginx front in deploy/ bounds bodies too."""
     try:
         from aftersales.entrypoints.api.app import create_app
+        from aftersales.entrypoints.api.connections import HEADER_TIMEOUT_ENV, protocol_class
     except ModuleNotFoundError as exc:
         if exc.name and exc.name.startswith("aftersales"):
             raise CliError("the HTTP API is not installed in this build "
@@ -102,6 +118,11 @@ def serve(ctx: typer.Context, host: str = typer.Option("127.0.0.1", help="Interf
     database = (ctx.obj or {}).get("database")
     if database:
         os.environ["AFTERSALES_DATABASE_URL"] = database
+    os.environ[HEADER_TIMEOUT_ENV] = str(header_timeout)  # read by every process's protocol
+    limits: dict[str, Any] = {
+        "http": protocol_class(), "timeout_keep_alive": timeout_keep_alive,
+        "limit_concurrency": limit_concurrency, "h11_max_incomplete_event_size": max_header_bytes,
+        "timeout_graceful_shutdown": graceful_shutdown}
     if workers > 1:  # each process builds the app itself, on the database named above;
         # the desk's sessions are in the database, so any process serves any signed-in person.
         # The processes share connections evenly (api/balance.py).
@@ -110,11 +131,11 @@ def serve(ctx: typer.Context, host: str = typer.Option("127.0.0.1", help="Interf
         with balance.shared_table() as table:
             os.environ[balance.TABLE_ENV] = table
             uvicorn.run("aftersales.entrypoints.api.app:create_app", factory=True, host=host,
-                        port=port, workers=workers, loop=balance.LOOP)
+                        port=port, workers=workers, loop=balance.LOOP, **limits)
         return
     params = inspect.signature(create_app).parameters
     web = create_app(database_url=database) if "database_url" in params else create_app()
-    uvicorn.run(web, host=host, port=port)
+    uvicorn.run(web, host=host, port=port, **limits)
 
 
 @app.command()
