@@ -313,7 +313,10 @@ def import_(ctx: typer.Context, platform: str = typer.Argument(..., help="e.g. d
                 help="Import processes, the file shared among them by order "
                      "(default: one per core, up to 4, for files of 4 MB and more)"),
             as_json: bool = typer.Option(False, "--json", help="Print the report as JSON")) -> None:
-    """Import platform payloads (JSON lines) for one shop."""
+    """Import platform payloads (JSON lines) for one shop.
+
+    Exit code 0: every line landed; 1: some lines were refused (each on stderr as
+    "line N: code: message", the same on SQLite and PostgreSQL) and all the others landed."""
     from aftersales.entrypoints.importer import check_shop, default_jobs, import_file
 
     application = _app(ctx)
