@@ -22,7 +22,7 @@ from types import FrameType
 from sqlalchemy.exc import DBAPIError
 
 from aftersales.adapters.mail import configured_mailer
-from aftersales.entrypoints.api.settings import idempotency_ttl_seconds
+from aftersales.entrypoints.retention import idempotency_ttl_seconds
 from aftersales.service import notifications, timers
 from aftersales.service.deps import Deps
 from aftersales.service.ports import Mailer

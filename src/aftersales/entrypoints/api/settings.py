@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from aftersales.entrypoints.retention import idempotency_ttl_seconds
+
 MB = 1024 * 1024
 
 
@@ -69,7 +71,3 @@ class ApiSettings:
             inline=_env_int("AFTERSALES_API_INLINE", 1) != 0,
         )
 
-
-def idempotency_ttl_seconds() -> float:
-    """How long Idempotency-Keys are kept: AFTERSALES_IDEMPOTENCY_TTL_HOURS, 24 by default."""
-    return _env_float("AFTERSALES_IDEMPOTENCY_TTL_HOURS", 24.0) * 3600.0
