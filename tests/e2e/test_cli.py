@@ -81,27 +81,79 @@ def test_migrate_shop_token_tick_import(db: str, tmp_path: Path) -> None:
     assert report["failed"] == 0 and report["unchanged"] == 40 and report["created"] > 0
     assert "--jobs" in one_line_error(run("import", "kuaishou", str(payloads), "--shop", shop_id,
                                           "--jobs", "0", cwd=tmp_path, db=db))
-    # Imported cases opened at the real time; a tick far ahead fires what the profile says.
-    later = (T0 + timedelta(days=3650)).isoformat()
-    ticked = run("tick", "--now", later, "--json", cwd=tmp_path, db=db)
+    ticked = run("tick", "--json", cwd=tmp_path, db=db)
     assert ticked.returncode == 0, ticked.stderr
     fired = json.loads(ticked.stdout)["fired"]
     assert all(f["shop_id"] == shop_id for f in fired)
-    again = run("tick", "--now", later, cwd=tmp_path, db=db)
+    again = run("tick", cwd=tmp_path, db=db)
     assert again.returncode == 0 and "0 fired" in again.stdout
+
+
+WAITING = Path(__file__).parent.parent / "fixtures/platforms/taobao/return_refund_wait_seller_agree.json"
+
+
+def import_waiting_case(db: str, tmp_path: Path, *sandbox: str) -> str:
+    """A shop holding one case that waits for the seller: one pending deadline."""
+    assert run("migrate", cwd=tmp_path, db=db).returncode == 0
+    shop_id = run("shop", "create", "--name", "店", "--platform", "taobao", *sandbox,
+                  cwd=tmp_path, db=db).stdout.strip()
+    payloads = tmp_path / "waiting.jsonl"
+    payloads.write_text(json.dumps(json.loads(WAITING.read_text("utf-8"))) + "\n", encoding="utf-8")
+    assert run("import", "taobao", str(payloads), "--shop", shop_id, cwd=tmp_path,
+               db=db).returncode == 0
+    return shop_id
+
+
+def due_at(db: str, shop_id: str, to: datetime | None = None) -> list[datetime]:
+    """The shop's pending deadlines (moved to `to` first when given: time passing)."""
+    from sqlalchemy import select, update
+
+    from aftersales.adapters.db import tables
+
+    d = tables.deadlines.c
+    mine = (d.shop_id == shop_id, d.status == "pending")
+    with migrated_engine(db) as engine, engine.begin() as conn:
+        if to is not None:
+            conn.execute(update(tables.deadlines).where(*mine).values(due_at=to))
+        return list(conn.execute(select(d.due_at).where(*mine)).scalars())
+
+
+def event_times(db: str, shop_id: str) -> list[datetime]:
+    from sqlalchemy import select
+
+    from aftersales.adapters.db import tables
+
+    e = tables.case_events.c
+    with migrated_engine(db) as engine, engine.connect() as conn:
+        return list(conn.execute(select(e.at).where(e.shop_id == shop_id)).scalars())
+
+
+def test_tick_ahead_of_the_real_time_is_refused(db: str, tmp_path: Path) -> None:
+    """`tick --now 9999-12-31` fired every live shop's deadlines with events dated 9999."""
+    shop_id = import_waiting_case(db, tmp_path)
+    assert len(due_at(db, shop_id, datetime.now(UTC) + timedelta(days=2))) == 1
+    before = event_times(db, shop_id)
+    for ahead in ("9999-12-31T00:00:00+00:00",
+                  (datetime.now(UTC) + timedelta(minutes=10)).isoformat()):
+        refused = run("tick", "--now", ahead, "--json", cwd=tmp_path, db=db)
+        assert "clock_ahead" in one_line_error(refused)
+    assert event_times(db, shop_id) == before and len(due_at(db, shop_id)) == 1
+    # a clock a few seconds ahead of ours is tolerated, a time in the past is fine
+    for near in ((datetime.now(UTC) + timedelta(seconds=5)).isoformat(), T0.isoformat()):
+        ticked = run("tick", "--now", near, "--json", cwd=tmp_path, db=db)
+        assert ticked.returncode == 0 and json.loads(ticked.stdout)["fired"] == [], ticked.stderr
+    due_at(db, shop_id, datetime.now(UTC) - timedelta(minutes=1))  # now really due
+    ticked = run("tick", "--json", cwd=tmp_path, db=db)
+    assert [f["shop_id"] for f in json.loads(ticked.stdout)["fired"]] == [shop_id]
+    assert max(event_times(db, shop_id)) < datetime.now(UTC)
 
 
 def test_tick_leaves_sandbox_shops_to_their_own_clock(tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path / 'sandbox.db'}"
-    run("migrate", cwd=tmp_path, db=db)
-    shop_id = run("shop", "create", "--name", "沙盒", "--platform", "taobao", "--sandbox",
-                  cwd=tmp_path, db=db).stdout.strip()
-    payloads = tmp_path / "t.jsonl"
-    payloads.write_text((Path(__file__).parent.parent / "fixtures/platforms/taobao/sync.jsonl")
-                        .read_text("utf-8"), encoding="utf-8")
-    assert run("import", "taobao", str(payloads), "--shop", shop_id, cwd=tmp_path, db=db).returncode == 0
-    ticked = run("tick", "--now", "2099-01-01T00:00:00+08:00", "--json", cwd=tmp_path, db=db)
-    assert json.loads(ticked.stdout)["fired"] == []
+    shop_id = import_waiting_case(db, tmp_path, "--sandbox")
+    due_at(db, shop_id, datetime.now(UTC) - timedelta(days=1))  # due by the real clock only
+    ticked = run("tick", "--json", cwd=tmp_path, db=db)
+    assert json.loads(ticked.stdout)["fired"] == [] and len(due_at(db, shop_id)) == 1
 
 
 def test_demo_fills_an_empty_database_once(tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ import socket
 import sys
 import threading
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,7 @@ from rich.table import Table
 from sqlalchemy.exc import DBAPIError
 from typer._click.exceptions import ClickException, NoArgsIsHelpError  # typer vendors click
 
-from aftersales.adapters.clock import FixedClock
+from aftersales.adapters.clock import FixedClock, SystemClock
 from aftersales.adapters.db.engine import DatabaseUrlError
 from aftersales.adapters.platforms import PayloadError
 from aftersales.domain.clock import require_aware
@@ -67,6 +67,10 @@ def _app(ctx: typer.Context, clock: Any = None) -> App:
     return bootstrap((ctx.obj or {}).get("database"), clock=clock)
 
 
+# How far ahead of this machine's clock `tick --now` may be (clocks a little apart).
+TICK_TOLERANCE = timedelta(seconds=60)
+
+
 def parse_time(text: str, name: str = "--now") -> datetime:
     try:
         value = datetime.fromisoformat(text.strip())
@@ -80,10 +84,26 @@ def parse_time(text: str, name: str = "--now") -> datetime:
 def serve(ctx: typer.Context, host: str = typer.Option("127.0.0.1", help="Interface to bind"),
           port: int = typer.Option(8000, min=1, max=65535, help="Port"),
           workers: int = typer.Option(1, min=1, max=64,
-                                      help="Server processes (one per core serves most)")) -> None:
-    """HTTP API and web console; with --workers N, N processes share the port."""
+                                      help="Server processes (one per core serves most)"),
+          timeout_keep_alive: float = typer.Option(
+              5.0, min=0.1, max=3600, help="Seconds an idle connection is kept between requests"),
+          header_timeout: float = typer.Option(
+              10.0, min=0, max=3600, help="Seconds a client has to send a request's headers "
+              "(from connecting, or from the last answer); 0: no limit"),
+          limit_concurrency: int = typer.Option(
+              1000, min=1, help="Connections and requests at once per process; beyond, 503"),
+          max_header_bytes: int = typer.Option(
+              16 * 1024, min=1024, help="Largest incomplete request head (h11 only; httptools "
+              "has its own 80 KiB limit)"),
+          graceful_shutdown: float = typer.Option(
+              30.0, min=0, help="Seconds requests in progress get to finish on SIGTERM")) -> None:
+    """HTTP API and web console; with --workers N, N processes share the port.
+
+    The timeouts bound what slow or half-open clients can hold (docs/decisions.md
+    "Client timeouts"); in production the nginx front in deploy/ bounds bodies too."""
     try:
         from aftersales.entrypoints.api.app import create_app
+        from aftersales.entrypoints.api.connections import HEADER_TIMEOUT_ENV, protocol_class
     except ModuleNotFoundError as exc:
         if exc.name and exc.name.startswith("aftersales"):
             raise CliError("the HTTP API is not installed in this build "
@@ -98,6 +118,11 @@ def serve(ctx: typer.Context, host: str = typer.Option("127.0.0.1", help="Interf
     database = (ctx.obj or {}).get("database")
     if database:
         os.environ["AFTERSALES_DATABASE_URL"] = database
+    os.environ[HEADER_TIMEOUT_ENV] = str(header_timeout)  # read by every process's protocol
+    limits: dict[str, Any] = {
+        "http": protocol_class(), "timeout_keep_alive": timeout_keep_alive,
+        "limit_concurrency": limit_concurrency, "h11_max_incomplete_event_size": max_header_bytes,
+        "timeout_graceful_shutdown": graceful_shutdown}
     if workers > 1:  # each process builds the app itself, on the database named above;
         # the desk's sessions are in the database, so any process serves any signed-in person.
         # The processes share connections evenly (api/balance.py).
@@ -106,11 +131,11 @@ def serve(ctx: typer.Context, host: str = typer.Option("127.0.0.1", help="Interf
         with balance.shared_table() as table:
             os.environ[balance.TABLE_ENV] = table
             uvicorn.run("aftersales.entrypoints.api.app:create_app", factory=True, host=host,
-                        port=port, workers=workers, loop=balance.LOOP)
+                        port=port, workers=workers, loop=balance.LOOP, **limits)
         return
     params = inspect.signature(create_app).parameters
     web = create_app(database_url=database) if "database_url" in params else create_app()
-    uvicorn.run(web, host=host, port=port)
+    uvicorn.run(web, host=host, port=port, **limits)
 
 
 @app.command()
@@ -138,8 +163,19 @@ def tick(ctx: typer.Context,
          now: str | None = typer.Option(None, "--now", help="ISO 8601 time (default: now)"),
          batch: int = typer.Option(200, min=1, max=100_000, help="Deadlines claimed per transaction"),
          as_json: bool = typer.Option(False, "--json", help="Print JSON")) -> None:
-    """Fire everything due at --now once (live shops), print what fired, exit."""
+    """Fire everything due at --now once (live shops), print what fired, exit.
+
+    Live shops follow the real clock: a --now later than the real time (beyond
+    TICK_TOLERANCE, for clocks a little apart) would fire their deadlines early with
+    events dated in the future, so it is refused. Sandbox shops are left out, as by the
+    worker: their clocks move with POST /api/v1/clock/advance."""
     at = parse_time(now) if now is not None else None
+    real = SystemClock().now()
+    if at is not None and at > real + TICK_TOLERANCE:
+        raise InvalidInput(f"--now {at.isoformat()} is ahead of the real time "
+                           f"{real.isoformat(timespec='seconds')}: live shops follow the real "
+                           "clock (a sandbox shop's clock moves with POST /api/v1/clock/advance)",
+                           code="clock_ahead")
     application = _app(ctx, clock=FixedClock(at) if at else None)
     moment = application.deps.clock.now()
     fired = timers.sweep(application.deps, moment, batch=batch, live_only=True)
@@ -277,7 +313,10 @@ def import_(ctx: typer.Context, platform: str = typer.Argument(..., help="e.g. d
                 help="Import processes, the file shared among them by order "
                      "(default: one per core, up to 4, for files of 4 MB and more)"),
             as_json: bool = typer.Option(False, "--json", help="Print the report as JSON")) -> None:
-    """Import platform payloads (JSON lines) for one shop."""
+    """Import platform payloads (JSON lines) for one shop.
+
+    Exit code 0: every line landed; 1: some lines were refused (each on stderr as
+    "line N: code: message", the same on SQLite and PostgreSQL) and all the others landed."""
     from aftersales.entrypoints.importer import check_shop, default_jobs, import_file
 
     application = _app(ctx)

@@ -3,7 +3,10 @@
 Every payload goes through the platform adapter's `parse` (the one mapping of that
 platform's fields and statuses) and the one sync handler, `service.sync.apply_snapshot`
 (the one set of version rules). A bad line is reported with its number and skipped; the
-rest still load.
+rest still load. Each snapshot is checked first to hold only what both databases store
+alike (adapters/platforms/limits.py: no control characters, ids within their columns), so
+a line is refused the same way on SQLite and PostgreSQL. `aftersales import` exits 1
+when some lines were refused (each named on stderr), after the others have landed.
 
 Speed: payloads are taken in batches; each batch runs the same handler against a
 write-behind store (adapters/db/bulk_sync.py) and is written in one transaction with
@@ -38,7 +41,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy import Connection
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 
 from aftersales.adapters.db.bulk_sync import (
     NotStaged,
@@ -49,6 +52,7 @@ from aftersales.adapters.db.bulk_sync import (
 from aftersales.adapters.db.engine import READ_ONLY
 from aftersales.adapters.db.store import SqlStore
 from aftersales.adapters.platforms import PayloadError, PlatformAdapter, adapter_for
+from aftersales.adapters.platforms.limits import Refused, check_snapshot
 from aftersales.domain.errors import DomainError, InvalidInput
 from aftersales.domain.sync import PlatformSnapshot
 from aftersales.domain.vocabulary import Role
@@ -138,8 +142,14 @@ def decode(number: int, raw: bytes) -> dict[str, Any] | LineError:
 
 
 def snapshot(adapter: PlatformAdapter, number: int, payload: dict[str, Any]) -> Numbered | LineError:
+    """The line's snapshot, checked to hold only what both databases store alike
+    (adapters/platforms/limits.py), or the line's error."""
     try:
-        return number, adapter.parse(payload)
+        snap = adapter.parse(payload)
+        check_snapshot(snap)
+        return number, snap
+    except Refused as exc:
+        return LineError(number, exc.code, exc.message)
     except PayloadError as exc:
         return LineError(number, exc.code, exc.message)
     except DomainError as exc:
@@ -306,7 +316,7 @@ def apply_batch(app: App, principal: Principal, items: list[Numbered], report: I
             for result in apply_staged(app, principal, items, write_lock):
                 report.count(result)
             return
-        except (NotStaged, DomainError, IntegrityError):
+        except (NotStaged, DomainError, IntegrityError, DataError):
             report.replayed_batches += 1  # name the failing line exactly, land the rest
     for number, snap in items:
         try:
@@ -317,6 +327,10 @@ def apply_batch(app: App, principal: Principal, items: list[Numbered], report: I
         except IntegrityError as exc:
             first = str(exc.orig).strip().splitlines()[0] if exc.orig else "constraint violated"
             report.errors.append(LineError(number, "conflict", first))
+            continue
+        except DataError as exc:  # a value the database refused that limits.py let by
+            first = str(exc.orig).strip().splitlines()[0] if exc.orig else "value refused"
+            report.errors.append(LineError(number, "invalid_value", first))
             continue
         report.count(result)
 

@@ -16,11 +16,13 @@ import signal
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from types import FrameType
 
 from sqlalchemy.exc import DBAPIError
 
 from aftersales.adapters.mail import configured_mailer
+from aftersales.entrypoints.retention import idempotency_ttl_seconds
 from aftersales.service import notifications, settlement, timers
 from aftersales.service.deps import Deps
 from aftersales.service.ports import Mailer
@@ -55,7 +57,17 @@ def run_pass(deps: Deps, *, batch: int = 200) -> list[Fired]:
     notifications.warn_near_due(deps, now, live_only=True)
     settlement.settle_pending(deps)  # what the payment gateway paid since
     send_queued_notifications(deps)
+    purge_idempotency_keys(deps, now)
     return fired
+
+
+def purge_idempotency_keys(deps: Deps, now: datetime) -> int:
+    """Forget Idempotency-Keys past their retention (AFTERSALES_IDEMPOTENCY_TTL_HOURS, 24 h):
+    the API already treats them as new, this keeps the table from growing for ever."""
+    with deps.uow() as uow:
+        purged = uow.store.purge_idempotency(now - timedelta(seconds=idempotency_ttl_seconds()))
+        uow.commit()
+    return purged
 
 
 def run_worker(deps: Deps, stop: threading.Event, *, interval: float = 1.0, batch: int = 200,

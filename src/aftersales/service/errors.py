@@ -33,3 +33,16 @@ class IdempotencyReused(DomainError):
 
 class NotASandbox(DomainError):
     code = "not_a_sandbox"
+
+
+class StorageUnavailable(DomainError):
+    """Evidence files cannot be written or read now (a read-only or full disk, storage
+    that is gone): nothing was stored, and a retry later may succeed. 503."""
+
+    code = "storage_unavailable"
+
+
+class DatabaseUnavailable(DomainError):
+    """The database does not answer (connection lost, server down). 503."""
+
+    code = "database_unavailable"

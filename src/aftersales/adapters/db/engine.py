@@ -46,6 +46,7 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
         if parsed.drivername == "postgresql":
             raw = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
         kwargs.setdefault("pool_size", 10)
+        kwargs.setdefault("pool_pre_ping", True)  # a connection the server dropped is not reused
         kwargs.setdefault("max_overflow", 20)
         kwargs.setdefault("poolclass", LoopSafePool)
         engine = create_engine(raw, json_serializer=bundles.dumps, **kwargs)

@@ -12,7 +12,7 @@ from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, and_, bindparam, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -232,24 +232,61 @@ class RecordsMixin:
             k.shop_id == shop_id, k.key == key)).first()
         return None if row is None else (row.request_hash, row.status_code, row.response)
 
-    def claim_idempotency(self, shop_id: str, key: str, request_hash: str, now: datetime) -> bool:
+    def claim_idempotency(self, shop_id: str, key: str, request_hash: str, now: datetime, *,
+                          lease_before: datetime | None = None,
+                          expired_before: datetime | None = None) -> bool:
+        """Claim a key for a request starting `now` (the claim's token is `created_at`).
+
+        A new key is an INSERT on the primary key. With the bounds given, a row in the way
+        is taken over when it is an abandoned claim (no answer, claimed before
+        `lease_before`: its request died with its process) or an expired key (created
+        before `expired_before`, answered or not). The takeover is one conditional UPDATE,
+        so two retries racing for the same stale row cannot both win."""
         try:
             with self.conn.begin_nested():
                 self.conn.execute(insert(t.idempotency_keys).values(
                     shop_id=shop_id, key=key, request_hash=request_hash, created_at=now))
+            return True
         except IntegrityError:
-            return False
-        return True
+            if lease_before is None or expired_before is None:
+                return False
+        return self.take_over_idempotency(shop_id, key, request_hash, now,
+                                          lease_before=lease_before, expired_before=expired_before)
 
-    def release_idempotency(self, shop_id: str, key: str) -> None:
-        """A request that failed with a server error frees its key, so a retry runs again."""
+    def take_over_idempotency(self, shop_id: str, key: str, request_hash: str, now: datetime, *,
+                              lease_before: datetime, expired_before: datetime) -> bool:
+        """The takeover half of claim_idempotency alone (a waiting retry polls with it)."""
         k = t.idempotency_keys.c
-        self.conn.execute(t.idempotency_keys.delete().where(k.shop_id == shop_id, k.key == key))
+        stale = or_(and_(k.status_code.is_(None), k.created_at < lease_before),
+                    k.created_at < expired_before)
+        done = self.conn.execute(update(t.idempotency_keys).where(
+            k.shop_id == shop_id, k.key == key, stale).values(
+            request_hash=request_hash, created_at=now, status_code=None, response=None))
+        return done.rowcount == 1
 
-    def finish_idempotency(self, shop_id: str, key: str, status: int, response: str) -> None:
+    def release_idempotency(self, shop_id: str, key: str, claimed_at: datetime | None = None
+                            ) -> None:
+        """A request that failed with a server error frees its key, so a retry runs again
+        (only its own claim: one that lost its lease to a retry leaves the retry's alone)."""
         k = t.idempotency_keys.c
-        self.conn.execute(update(t.idempotency_keys).where(k.shop_id == shop_id, k.key == key)
-                          .values(status_code=status, response=response))
+        mine = [] if claimed_at is None else [k.created_at == claimed_at, k.status_code.is_(None)]
+        self.conn.execute(t.idempotency_keys.delete().where(
+            k.shop_id == shop_id, k.key == key, *mine))
+
+    def purge_idempotency(self, created_before: datetime) -> int:
+        """Forget every key older than the retention (the worker calls this each pass)."""
+        k = t.idempotency_keys.c
+        return int(self.conn.execute(t.idempotency_keys.delete().where(
+            k.created_at < created_before)).rowcount)
+
+    def finish_idempotency(self, shop_id: str, key: str, status: int, response: str,
+                           claimed_at: datetime | None = None) -> bool:
+        """Store the answer; with `claimed_at`, only on the claim this request still holds."""
+        k = t.idempotency_keys.c
+        mine = [] if claimed_at is None else [k.created_at == claimed_at, k.status_code.is_(None)]
+        done = self.conn.execute(update(t.idempotency_keys).where(
+            k.shop_id == shop_id, k.key == key, *mine).values(status_code=status, response=response))
+        return done.rowcount == 1
 
 
 def difference_row(diff: Difference) -> dict[str, Any]:

@@ -17,7 +17,10 @@ becomes 500 `internal_error` with no traceback in the body (the server log keeps
     ├── Unauthorized        401  unauthorized
     ├── Conflict            409  version_conflict
     ├── IdempotencyReused   409  idempotency_key_reused
-    └── NotASandbox         409  not_a_sandbox
+    ├── NotASandbox         409  not_a_sandbox
+    ├── StorageUnavailable  503  storage_unavailable (evidence files; Retry-After)
+    └── DatabaseUnavailable 503  database_unavailable
+    SQLAlchemy OperationalError, or a lost connection      503  database_unavailable
     PayloadError (adapters/platforms)   422  its code
     RequestValidationError              422  validation_error (400 malformed_json)
     Starlette HTTPException             404 not_found, 405 method_not_allowed, 413 …
@@ -30,6 +33,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
@@ -43,7 +47,15 @@ from aftersales.domain.errors import (
     RuleRefused,
 )
 from aftersales.entrypoints.api.render import json_response
-from aftersales.service.errors import Conflict, IdempotencyReused, NotASandbox, NotFound, Unauthorized
+from aftersales.service.errors import (
+    Conflict,
+    DatabaseUnavailable,
+    IdempotencyReused,
+    NotASandbox,
+    NotFound,
+    StorageUnavailable,
+    Unauthorized,
+)
 
 log = logging.getLogger("aftersales.api")
 
@@ -57,6 +69,8 @@ STATUS_BY_CLASS: tuple[tuple[type[Exception], int], ...] = (
     (Conflict, 409),
     (IdempotencyReused, 409),
     (NotASandbox, 409),
+    (StorageUnavailable, 503),
+    (DatabaseUnavailable, 503),
     (InvalidInput, 422),
     (ProfileError, 422),
     (PayloadError, 422),
@@ -73,6 +87,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "order_not_found": 404,
     "case_not_found": 404,
     "evidence_not_found": 404,
+    "evidence_file_missing": 404,
     "parcel_not_found": 404,
     "shop_not_found": 404,
     "unknown_action": 404,
@@ -150,11 +165,30 @@ def exception_response(exc: Exception) -> Response:
         return error_response(exc.status_code, code, detail, dict(exc.headers or {}) or None)
     if isinstance(exc, (DomainError, PayloadError)):
         status = status_for(exc)
+        if status == 503:
+            log.error("%s: %s", exc.code, exc.message, exc_info=exc.__cause__)
+            return error_response(503, str(exc.code), exc.message, RETRY_LATER)
         if status < 500:
             challenge = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+            if exc.code == "evidence_file_missing":
+                log.error("evidence file missing: %s", exc.message)
             return error_response(status, str(exc.code), exc.message, challenge)
+    if _database_down(exc):
+        log.error("database unavailable", exc_info=exc)
+        return error_response(503, "database_unavailable",
+                              "the database does not answer; retry shortly", RETRY_LATER)
     log.error("unexpected error", exc_info=exc)
     return error_response(500, "internal_error", "something went wrong on our side; it is logged")
+
+
+RETRY_LATER = {"Retry-After": "5"}
+
+
+def _database_down(exc: Exception) -> bool:
+    """A lost connection or a database that cannot work now (down, disk full, locked
+    past its timeout): the request did nothing and may be retried; not a bug of ours."""
+    return isinstance(exc, OperationalError) or (
+        isinstance(exc, DBAPIError) and exc.connection_invalidated)
 
 
 async def _handle(request: Request, exc: Exception) -> Response:

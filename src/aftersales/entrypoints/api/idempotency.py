@@ -8,7 +8,13 @@ threads and processes. A later request with the same key:
 - another body (or another caller of the same shop) → 409 `idempotency_key_reused`
   (a key is never replayed to someone else: that would leak the first caller's answer);
 - the first still running → it polls until the answer is stored, then replays it; after
-  `idempotency_wait_seconds`, 409 `idempotency_in_progress` (retry later).
+  `idempotency_wait_seconds`, 409 `idempotency_in_progress` (retry later);
+- a claim with no answer after `idempotency_lease_seconds` (its request died with its
+  process) → the retry takes the claim over and runs the work again. Re-running is safe:
+  every action checks the case's state first and the ledger is unique per case, round and
+  kind, so work that had committed is refused, not repeated;
+- a key older than `idempotency_ttl_seconds` (24 h) → forgotten: the request runs as new,
+  whatever its body. The worker purges such keys (entrypoints/worker.py).
 Answers below 500 are stored (a refusal is an answer); a 500 releases the key so a retry
 runs afresh. The hash of a JSON body is taken over its canonical form, and a multipart
 body's random boundary is blanked, so a client retrying with another serialiser or
@@ -23,6 +29,8 @@ import hashlib
 import json
 import time
 from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi import Request
@@ -87,39 +95,51 @@ def request_hash(request: Request, principal: Principal, body: bytes) -> str:
     return digest.hexdigest()
 
 
-def _claim(deps: Deps, shop_id: str, key: str, digest: str
-           ) -> tuple[bool, tuple[str, int | None, str | None] | None]:
-    with deps.uow() as uow:
-        if uow.store.claim_idempotency(shop_id, key, digest, deps.clock.now()):
+Row = tuple[str, int | None, str | None]
+
+
+@dataclass(frozen=True)
+class _Key:
+    """One request's key: where it lives and how long its claims and answers last."""
+
+    deps: Deps
+    shop_id: str
+    key: str
+    digest: str
+    lease: timedelta
+    ttl: timedelta
+
+    def bounds(self, now: datetime) -> dict[str, datetime]:
+        return {"lease_before": now - self.lease, "expired_before": now - self.ttl}
+
+
+def _claim(k: _Key, *, fresh: bool) -> tuple[datetime | None, Row | None]:
+    """Claim the key (`fresh`: INSERT first) or take over a stale claim or an expired key;
+    the claim's time when it is ours (the token that finishing and releasing check), else
+    the row in the way."""
+    now = k.deps.clock.now()
+    with k.deps.uow() as uow:
+        store = uow.store
+        if fresh:
+            won = store.claim_idempotency(k.shop_id, k.key, k.digest, now, **k.bounds(now))
+        else:
+            won = store.take_over_idempotency(k.shop_id, k.key, k.digest, now, **k.bounds(now))
+        if won:
             uow.commit()
-            return True, None
-        return False, uow.store.get_idempotency(shop_id, key)
+            return now, None
+        return None, store.get_idempotency(k.shop_id, k.key)
 
 
-def _peek(deps: Deps, shop_id: str, key: str) -> tuple[str, int | None, str | None] | None:
-    with deps.uow() as uow:
-        return uow.store.get_idempotency(shop_id, key)
-
-
-def _finish(deps: Deps, shop_id: str, key: str, status: int, body: str) -> None:
-    with deps.uow() as uow:
-        uow.store.finish_idempotency(shop_id, key, status, body)
+def _finish(k: _Key, claimed_at: datetime, status: int, body: str) -> None:
+    with k.deps.uow() as uow:
+        uow.store.finish_idempotency(k.shop_id, k.key, status, body, claimed_at)
         uow.commit()
 
 
-def _release(deps: Deps, shop_id: str, key: str) -> None:
-    """Forget a claim whose request failed on our side, so that a retry can run."""
-    with deps.uow() as uow:
-        store: Any = uow.store
-        release = getattr(store, "release_idempotency", None)
-        if release is not None:
-            release(shop_id, key)
-        else:  # the SQL store before it grew release_idempotency
-            from aftersales.adapters.db import tables
-
-            k = tables.idempotency_keys.c
-            store.conn.execute(tables.idempotency_keys.delete().where(
-                k.shop_id == shop_id, k.key == key, k.status_code.is_(None)))
+def _release(k: _Key, claimed_at: datetime) -> None:
+    """Forget our claim when the request failed on our side, so that a retry can run."""
+    with k.deps.uow() as uow:
+        uow.store.release_idempotency(k.shop_id, k.key, claimed_at)
         uow.commit()
 
 
@@ -128,17 +148,17 @@ def _replayed(status: int, body: str) -> Response:
                     headers={"Idempotent-Replayed": "true"})
 
 
-async def _run_first(request: Request, handler: Handler, deps: Deps, shop_id: str,
-                     key: str) -> Response:
+async def _run_first(request: Request, handler: Handler, k: _Key, claimed_at: datetime
+                     ) -> Response:
     try:
         response = await handler(request)
     except Exception as exc:  # rendered here so that what we store is what was sent
         response = exception_response(exc)
     body = getattr(response, "body", None)
     if response.status_code >= 500 or not isinstance(body, bytes | memoryview):
-        await run_in_threadpool(_release, deps, shop_id, key)
+        await run_in_threadpool(_release, k, claimed_at)
         return response
-    await run_in_threadpool(_finish, deps, shop_id, key, response.status_code,
+    await run_in_threadpool(_finish, k, claimed_at, response.status_code,
                             bytes(body).decode("utf-8", "replace"))
     return response
 
@@ -147,17 +167,21 @@ async def idempotent_call(request: Request, key: str, handler: Handler) -> Respo
     _check_key(key)
     principal = await resolve_principal(request)
     body = await request.body()
-    digest = request_hash(request, principal, body)
     state = api_state(request)
-    deps, shop_id = state.app.deps, principal.shop_id
-    give_up = time.monotonic() + state.settings.idempotency_wait_seconds
+    settings = state.settings
+    k = _Key(state.app.deps, principal.shop_id, key, request_hash(request, principal, body),
+             timedelta(seconds=settings.idempotency_lease_seconds),
+             timedelta(seconds=settings.idempotency_ttl_seconds))
+    give_up = time.monotonic() + settings.idempotency_wait_seconds
+    fresh = True
     while True:
-        claimed, row = await run_in_threadpool(_claim, deps, shop_id, key, digest)
-        if claimed:
-            return await _run_first(request, handler, deps, shop_id, key)
-        while row is not None:
+        claimed_at, row = await run_in_threadpool(_claim, k, fresh=fresh)
+        if claimed_at is not None:
+            return await _run_first(request, handler, k, claimed_at)
+        fresh = row is None  # gone (the first failed and released it): INSERT again
+        if row is not None:
             stored_hash, status, stored = row
-            if stored_hash != digest:
+            if stored_hash != k.digest:
                 raise ApiError(409, "idempotency_key_reused",
                                "this Idempotency-Key was used with another request")
             if status is not None and stored is not None:
@@ -167,8 +191,6 @@ async def idempotent_call(request: Request, key: str, handler: Handler) -> Respo
                                "the first request with this Idempotency-Key is still running; "
                                "retry shortly")
             await asyncio.sleep(POLL_SECONDS)
-            row = await run_in_threadpool(_peek, deps, shop_id, key)
-        # the first request failed and released the key: try to claim it ourselves
 
 
 class IdempotentRoute(APIRoute):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from aftersales.entrypoints.retention import idempotency_ttl_seconds
+
 MB = 1024 * 1024
 
 
@@ -40,6 +42,13 @@ class ApiSettings:
     token_cache_seconds: float = 5.0
     # How long a duplicate request waits for the first one with its Idempotency-Key.
     idempotency_wait_seconds: float = 10.0
+    # A claim is a lease: a key claimed this long ago with no stored answer belongs to a
+    # request that died with its process, and the next retry runs the work again (safe:
+    # actions are state-checked, refunds unique per case and round).
+    idempotency_lease_seconds: float = 60.0
+    # Keys are kept this long (Stripe's 24 h), then reusable with any body; the worker
+    # purges them (idempotency_ttl_seconds()).
+    idempotency_ttl_seconds: float = 24 * 3600.0
     # Serve plain case actions and case openings without FastAPI's machinery (fastpath.py);
     # off, every request goes through FastAPI (the tests compare both).
     fast_path: bool = True
@@ -55,6 +64,10 @@ class ApiSettings:
             token_cache_seconds=_env_float("AFTERSALES_TOKEN_CACHE_SECONDS", cls.token_cache_seconds),
             idempotency_wait_seconds=_env_float("AFTERSALES_IDEMPOTENCY_WAIT_SECONDS",
                                                 cls.idempotency_wait_seconds),
+            idempotency_lease_seconds=_env_float("AFTERSALES_IDEMPOTENCY_LEASE_SECONDS",
+                                                 cls.idempotency_lease_seconds),
+            idempotency_ttl_seconds=idempotency_ttl_seconds(),
             fast_path=_env_int("AFTERSALES_API_FAST_PATH", 1) != 0,
             inline=_env_int("AFTERSALES_API_INLINE", 1) != 0,
         )
+

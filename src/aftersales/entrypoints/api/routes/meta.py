@@ -39,13 +39,44 @@ def report_summary(
     return json_response(summary(deps, principal, start, end))
 
 
-@router.get("/health", response_model=Health, tags=["health"], summary="Up, and the database answers")
-def health(request: Request) -> Response:
+def _database_problem(request: Request) -> str | None:
     engine = api_state(request).app.engine
     try:
         with engine.connect() as conn:
             conn.exec_driver_sql("SELECT 1")
-    except Exception:
+    except Exception as exc:
+        return f"the database does not answer ({type(exc).__name__})"
+    return None
+
+
+@router.get("/health", response_model=Health, tags=["health"], summary="Up, and the database answers")
+def health(request: Request) -> Response:
+    if _database_problem(request) is not None:
         return error_response(503, "database_unavailable", "the database does not answer")
     body: dict[str, Any] = {"status": "ok"}
     return json_response(body)
+
+
+@router.get("/health/live", response_model=Health, tags=["health"],
+            summary="The process answers (liveness: restart it if not)")
+def health_live() -> Response:
+    return json_response({"status": "ok"})
+
+
+@router.get("/health/ready", response_model=Health, tags=["health"],
+            summary="Writes can succeed: the database answers and evidence storage is writable",
+            responses={503: {"description": "not ready: `error.reasons` says why"}})
+def health_ready(request: Request) -> Response:
+    """Readiness: a load balancer sends no traffic here while a write would fail."""
+    reasons: list[dict[str, str]] = []
+    db = _database_problem(request)
+    if db is not None:
+        reasons.append({"code": "database_unavailable", "message": db})
+    probe = getattr(api_state(request).app.deps.blobs, "writable", None)
+    storage = probe() if probe is not None else None
+    if storage is not None:
+        reasons.append({"code": "storage_unavailable", "message": storage})
+    if reasons:
+        return error_response(503, "not_ready", "; ".join(r["message"] for r in reasons),
+                              reasons=reasons)
+    return json_response({"status": "ok"})

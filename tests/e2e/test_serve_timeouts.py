@@ -1,0 +1,95 @@
+"""`aftersales serve` does not hold slow or half-open connections for ever (issue 19).
+
+Raw sockets against the real command: a connection that sends nothing, one that stalls
+half-way through its headers, and an idle keep-alive connection are all closed by the
+server after their timeout; a request sent in time is answered as usual.
+"""
+
+from __future__ import annotations
+
+import socket
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from aftersales.adapters.db.engine import make_engine
+from aftersales.adapters.db.migrate import upgrade
+from servers import serving
+
+pytestmark = pytest.mark.xdist_group("http_server")
+TIMEOUT = 1.0
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    root = tmp_path_factory.mktemp("timeouts")
+    url = f"sqlite:///{root / 't.db'}"
+    engine = make_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    cli = Path(sys.executable).parent / "aftersales"
+    with serving(lambda port: [str(cli), "serve", "--port", str(port),
+                               "--timeout-keep-alive", str(TIMEOUT),
+                               "--header-timeout", str(TIMEOUT)],
+                 {"AFTERSALES_DATABASE_URL": url, "AFTERSALES_DATA_DIR": str(root)}) as b:
+        yield b
+
+
+def connect(base: str) -> socket.socket:
+    host, port = base.removeprefix("http://").split(":")
+    sock = socket.create_connection((host, int(port)), timeout=10)
+    return sock
+
+
+def closed_within(sock: socket.socket, seconds: float) -> float:
+    """Seconds until the server closes `sock` (reads everything it sends meanwhile)."""
+    start = time.monotonic()
+    sock.settimeout(seconds)
+    try:
+        while sock.recv(4096):
+            pass
+    except TimeoutError:
+        raise AssertionError(f"the server kept the connection open for {seconds} s") from None
+    return time.monotonic() - start
+
+
+def answer(sock: socket.socket) -> bytes:
+    sock.sendall(b"GET /api/v1/health/live HTTP/1.1\r\nHost: t\r\n\r\n")
+    data = b""
+    while not data.endswith(b'{"status":"ok"}'):
+        chunk = sock.recv(4096)
+        assert chunk, data
+        data += chunk
+    return data
+
+
+def test_an_idle_keep_alive_connection_is_closed(base: str) -> None:
+    with connect(base) as sock:
+        assert answer(sock).startswith(b"HTTP/1.1 200")
+        assert answer(sock).startswith(b"HTTP/1.1 200")  # kept alive between requests
+        assert closed_within(sock, 5 * TIMEOUT) >= TIMEOUT * 0.5
+
+
+def test_a_connection_that_sends_nothing_is_closed(base: str) -> None:
+    with connect(base) as sock:
+        closed_within(sock, 5 * TIMEOUT)
+
+
+def test_half_a_request_head_is_not_waited_for_for_ever(base: str) -> None:
+    with connect(base) as sock:
+        sock.sendall(b"GET /api/v1/health/live HTTP/1.1\r\nHost: t\r\n")
+        time.sleep(TIMEOUT / 2)
+        sock.sendall(b"X-Slow: 1\r\n")  # trickling bytes does not keep it open
+        closed_within(sock, 5 * TIMEOUT)
+
+
+def test_a_request_after_an_answer_gets_its_own_time(base: str) -> None:
+    with connect(base) as sock:
+        assert answer(sock).startswith(b"HTTP/1.1 200")
+        time.sleep(TIMEOUT / 2)
+        assert answer(sock).startswith(b"HTTP/1.1 200")
+        sock.sendall(b"GET /api/v1/health/live HTTP/1.1\r\n")  # then stalls
+        closed_within(sock, 5 * TIMEOUT)
