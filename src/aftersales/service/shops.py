@@ -16,6 +16,9 @@ from aftersales.service.errors import NotFound, Unauthorized
 from aftersales.service.ports import Principal, ShopRecord, Store
 
 
+POLICY_READERS = frozenset({Role.admin, Role.agent, Role.warehouse, Role.finance})
+
+
 def hash_token(token: str) -> str:
     """Tokens are 256 random bits, so one SHA-256 is enough; only the hash is stored."""
     return hashlib.sha256(token.encode()).hexdigest()
@@ -91,9 +94,10 @@ def shop_view(record: ShopRecord) -> dict[str, object]:
 
 
 def get_shop(deps: Deps, principal: Principal) -> dict[str, object]:
-    """The caller's shop and its merchant policy (staff only: buyers see no policy)."""
-    if principal.role is Role.buyer:
-        raise Forbidden("buyers do not see the shop's policy")
+    """The caller's shop and its merchant policy: the shop's staff only (neither buyers
+    nor the platform's integration see the merchant's rules)."""
+    if principal.role not in POLICY_READERS:
+        raise Forbidden("only the shop's staff see its policy")
     with deps.uow() as uow:
         return shop_view(require_shop(uow.store, principal.shop_id))
 
