@@ -109,7 +109,9 @@ def test_demo_fills_an_empty_database_once(tmp_path: Path) -> None:
     run("migrate", cwd=tmp_path, db=db)
     demo = run("demo", cwd=tmp_path, db=db)
     assert demo.returncode == 0, demo.stderr
-    tokens = json.loads((tmp_path / "var" / "demo-tokens.json").read_text("utf-8"))
+    tokens_file = tmp_path / "var" / "demo-tokens.json"
+    assert tokens_file.stat().st_mode & 0o777 == 0o600, oct(tokens_file.stat().st_mode)
+    tokens = json.loads(tokens_file.read_text("utf-8"))
     assert len(tokens["shops"]) == 9
     assert {"admin", "agent", "warehouse", "finance"} <= set(tokens["shops"][0]["tokens"])
     assert all(s["tokens"]["admin"] in demo.stdout for s in tokens["shops"])

@@ -173,7 +173,12 @@ def demo(ctx: typer.Context,
          tokens_file: Path = typer.Option(Path("var/demo-tokens.json"), "--tokens-file",
                                           help="Where to write the demo tokens")) -> None:
     """Fill an empty database with a realistic demo shop per platform."""
-    from aftersales.entrypoints.demo import print_summary, run_demo
+    from aftersales.entrypoints.demo import (
+        prepare_tokens_file,
+        print_summary,
+        run_demo,
+        write_tokens,
+    )
 
     application = _app(ctx)
     with application.deps.uow() as uow:
@@ -186,16 +191,13 @@ def demo(ctx: typer.Context,
         raise InvalidInput("the database already has shops; the demo fills an empty one "
                            "(use --if-empty to skip quietly)", code="not_empty")
     try:  # before the demo is written: its tokens are stored hashed, shown only here
-        tokens_file.parent.mkdir(parents=True, exist_ok=True)
-        with tokens_file.open("a", encoding="utf-8"):
-            pass
+        prepare_tokens_file(tokens_file)
     except OSError as exc:
         raise InvalidInput(f"cannot write the demo tokens to {tokens_file}: {exc.strerror}",
                            code="invalid_path") from None
     started = time.perf_counter()
     result = run_demo(application.deps)
-    tokens_file.write_text(json.dumps(result.tokens_json(), ensure_ascii=False, indent=2) + "\n",
-                           encoding="utf-8")
+    write_tokens(tokens_file, result)
     print_summary(out, result, time.perf_counter() - started, tokens_file)
 
 
