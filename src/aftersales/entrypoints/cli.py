@@ -91,6 +91,13 @@ def serve(ctx: typer.Context, host: str = typer.Option("127.0.0.1", help="Interf
         raise
     import uvicorn
 
+    from aftersales.entrypoints.api.serving import uvicorn_options
+    from aftersales.entrypoints.api.settings import ApiSettings
+
+    try:
+        options = uvicorn_options(ApiSettings.from_env())
+    except ValueError as exc:
+        raise InvalidInput(str(exc), code="invalid_setting") from None
     try:  # a host name uvicorn could not bind fails here in one line, not in its traceback
         socket.getaddrinfo(host, port)
     except (OSError, UnicodeError) as exc:
@@ -106,11 +113,11 @@ def serve(ctx: typer.Context, host: str = typer.Option("127.0.0.1", help="Interf
         with balance.shared_table() as table:
             os.environ[balance.TABLE_ENV] = table
             uvicorn.run("aftersales.entrypoints.api.app:create_app", factory=True, host=host,
-                        port=port, workers=workers, loop=balance.LOOP)
+                        port=port, workers=workers, loop=balance.LOOP, **options)
         return
     params = inspect.signature(create_app).parameters
     web = create_app(database_url=database) if "database_url" in params else create_app()
-    uvicorn.run(web, host=host, port=port)
+    uvicorn.run(web, host=host, port=port, **options)
 
 
 @app.command()
