@@ -15,7 +15,6 @@ from aftersales.service.deps import Deps
 from aftersales.service.errors import NotFound, Unauthorized
 from aftersales.service.ports import Principal, ShopRecord, Store
 
-
 POLICY_READERS = frozenset({Role.admin, Role.agent, Role.warehouse, Role.finance})
 
 
