@@ -9,14 +9,18 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import os
 import statistics
+import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -24,6 +28,7 @@ import pytest
 from aftersales.adapters.db.migrate import upgrade
 from aftersales.entrypoints.bootstrap import App, bootstrap
 from aftersales.entrypoints.console.sample import PASSWORD, Sample, build
+from aftersales.service import shops
 from conftest import DATABASES, database
 from console.console_helpers import csrf_of
 from servers import serving
@@ -40,9 +45,12 @@ class Served:
     url: str
 
 
+def _cli() -> list[str]:
+    return [str(CLI)] if CLI.exists() else [sys.executable, "-m", "aftersales.entrypoints.cli"]
+
+
 def _command(port: int) -> list[str]:
-    base = [str(CLI)] if CLI.exists() else [sys.executable, "-m", "aftersales.entrypoints.cli"]
-    return [*base, "serve", "--host", "127.0.0.1", "--port", str(port)]
+    return [*_cli(), "serve", "--host", "127.0.0.1", "--port", str(port)]
 
 
 @contextmanager
@@ -193,3 +201,49 @@ def test_health_stays_fast_while_unknown_names_flood_in(tmp_path: Path) -> None:
     assert set(codes) <= {401, 429} and codes.count(401) > 0, codes
     assert busy < max(10 * idle, 0.05), f"/health median {busy * 1000:.1f} ms in a flood, " \
                                          f"{idle * 1000:.1f} ms idle"
+
+
+# --- item 2: revoked and expired tokens -----------------------------------------------------
+CACHE_SECONDS = 2.0
+
+
+def _until_refused(base: str, token: str, seconds: float) -> tuple[float, dict[str, Any]]:
+    """GET /clock with `token` every 50 ms until it answers 401: how long that took, and
+    the error."""
+    started = time.monotonic()
+    with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}) as client:
+        while time.monotonic() - started < seconds:
+            res = client.get("/api/v1/clock")
+            if res.status_code == 401:
+                return time.monotonic() - started, res.json()["error"]
+            assert res.status_code == 200, res.text
+            time.sleep(0.05)
+    raise AssertionError(f"still accepted {seconds} s later")
+
+
+@pytest.mark.parametrize("kind", DATABASES)
+def test_a_revoked_token_stops_within_the_cache_seconds(tmp_path: Path, kind: str) -> None:
+    """Revoked through the CLI while the served API has it cached as valid: refused with
+    `token_revoked` within AFTERSALES_TOKEN_CACHE_SECONDS (plus the poll's margin)."""
+    with served(kind, tmp_path, AFTERSALES_TOKEN_CACHE_SECONDS=str(CACHE_SECONDS)) as s:
+        token = shops.create_token(s.app.deps, s.sample.shop_id, "agent", label="ops")
+        auth = {"Authorization": f"Bearer {token}"}
+        assert httpx.get(f"{s.base}/api/v1/clock", headers=auth).status_code == 200  # cached
+        revoked = subprocess.run([*_cli(), "token", "revoke", token], capture_output=True,
+                                 text=True, env={**os.environ, "AFTERSALES_DATABASE_URL": s.url})
+        assert revoked.returncode == 0, revoked.stderr
+        took, error = _until_refused(s.base, token, CACHE_SECONDS + 3)
+        assert error["code"] == "token_revoked"
+        assert took <= CACHE_SECONDS + 0.5, f"accepted {took:.2f} s after it was revoked"
+
+
+def test_an_expired_token_is_refused_even_while_cached(tmp_path: Path) -> None:
+    """A token that expires sooner than the cache's seconds is not kept past its expiry."""
+    with served("sqlite", tmp_path, AFTERSALES_TOKEN_CACHE_SECONDS="60") as s:
+        token = shops.create_token(s.app.deps, s.sample.shop_id, "agent",
+                                   expires_in=timedelta(seconds=2))
+        made = time.monotonic()
+        took, error = _until_refused(s.base, token, 10)
+        assert error["code"] == "token_expired"
+        assert time.monotonic() - made <= 3.0, "accepted long after its expiry"
+        assert took >= 1.0  # it did work (and was cached) before it expired

@@ -1,5 +1,5 @@
 """The `aftersales` command (API.md "Command line"): serve, worker, tick, migrate, demo,
-shop create, token create, import.
+shop create, token create/list/revoke, import.
 
 Every command builds the same service commands the API does (one write path). Errors are
 turned into a one-line message and a non-zero exit in one place, `main()`: bad input is
@@ -30,7 +30,7 @@ from typer._click.exceptions import ClickException, NoArgsIsHelpError  # typer v
 from aftersales.adapters.clock import FixedClock
 from aftersales.adapters.db.engine import DatabaseUrlError
 from aftersales.adapters.platforms import PayloadError
-from aftersales.domain.clock import require_aware
+from aftersales.domain.clock import parse_duration, require_aware
 from aftersales.domain.errors import DomainError, InvalidInput
 from aftersales.entrypoints.bootstrap import App, bootstrap
 from aftersales.entrypoints.worker import install_signal_handlers, one_line, run_worker
@@ -269,9 +269,36 @@ def user_create(ctx: typer.Context, shop: str = typer.Option(..., "--shop", help
 def token_create(ctx: typer.Context, shop: str = typer.Option(..., "--shop", help="Shop id"),
                  role: str = typer.Option(..., "--role"),
                  buyer: str | None = typer.Option(None, "--buyer", help="Buyer id (buyer role)"),
-                 label: str | None = typer.Option(None, "--label")) -> None:
+                 label: str | None = typer.Option(None, "--label"),
+                 expires_in: str | None = typer.Option(
+                     None, "--expires-in", help="Lifetime, e.g. 30d, 12h, 90m (default: until revoked)")
+                 ) -> None:
     """Create an API token; prints it once (only its hash is kept)."""
-    print(shops.create_token(_app(ctx).deps, shop, role, buyer, label))
+    lifetime = None if expires_in is None else parse_duration(expires_in)
+    print(shops.create_token(_app(ctx).deps, shop, role, buyer, label, lifetime))
+
+
+@token_app.command("list")
+def token_list(ctx: typer.Context, shop: str = typer.Option(..., "--shop", help="Shop id"),
+               as_json: bool = typer.Option(False, "--json", help="Print JSON")) -> None:
+    """A shop's tokens: id, role, label, expiry, revocation (never the token itself)."""
+    tokens = shops.list_tokens(_app(ctx).deps, shop)
+    if as_json:
+        print(json.dumps(tokens, ensure_ascii=False, indent=2))
+        return
+    keys = ("id", "role", "buyer_id", "label", "created_at", "expires_at", "revoked_at")
+    print("\t".join(keys))  # tab-separated, whole values: ids are for `token revoke`
+    for t in tokens:
+        print("\t".join(str(t[k] or "-") for k in keys))
+
+
+@token_app.command("revoke")
+def token_revoke(ctx: typer.Context, token: str = typer.Argument(
+        ..., help="The token's id (see `token list`), or the token itself")) -> None:
+    """Revoke a token: it answers 401 token_revoked from now on (API processes that cached
+    it stop within AFTERSALES_TOKEN_CACHE_SECONDS)."""
+    view = shops.revoke_token(_app(ctx).deps, token)
+    print(f"token {view['id']} revoked at {view['revoked_at']}")
 
 
 @app.command("import")
