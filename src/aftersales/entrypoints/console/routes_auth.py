@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi.responses import PlainTextResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from aftersales.domain.errors import DomainError
@@ -59,6 +59,14 @@ def _buyer(desk: Desk, ctx: Ctx, token: str) -> Principal:
     return principal
 
 
+def _busy(request: Request) -> Response:
+    """429 for a sign-in the process has no room for (a flood): a line of text, no page."""
+    locale = i18n.pick(request.query_params.get("lang"), request.cookies.get(i18n.LANG_COOKIE),
+                       None)
+    text = i18n.translations(locale).gettext("Too many sign-ins at once. Try again in a moment.")
+    return PlainTextResponse(text, status_code=429, headers={"Retry-After": "1"})
+
+
 def routes(desk: Desk) -> APIRouter:
     r = APIRouter()
 
@@ -78,6 +86,8 @@ def routes(desk: Desk) -> APIRouter:
     async def login(request: Request) -> Response:
         """Admitted (signin.py: the process's bound), counted (429 past a limit, before
         any hash), checked under the hash gate; then the session starts."""
+        if desk.hashing.full():  # refused before it costs a session read or a page
+            return _busy(request)
         ctx = await desk.actx(request)
         form = await desk.form(request, ctx)
         username, password = form_str(form, "username"), str(form.get("password") or "")

@@ -97,11 +97,15 @@ class HashGate:
         return cls(_env_int("AFTERSALES_SIGNIN_HASHES", default),
                    _env_int("AFTERSALES_SIGNIN_QUEUE", 16))
 
+    def full(self) -> bool:
+        """As many sign-ins under way as the process takes."""
+        return self.admitted >= self.concurrent + self.queue
+
     @asynccontextmanager
     async def place(self) -> AsyncIterator[bool]:
         """True: this sign-in may go on (count it, then check it under `check()`); False
         at once when the process has as many as it takes."""
-        if self.admitted >= self.concurrent + self.queue:
+        if self.full():
             yield False
             return
         self.admitted += 1
