@@ -1,8 +1,8 @@
-"""The desk's sign-in sessions, failed sign-ins and shared secrets, kept in the database.
+"""The desk's sign-in sessions, sign-in attempts and shared secrets, kept in the database.
 
 So that every server process (`aftersales serve --workers N`) sees the same ones: a person
 signed in through one process is signed in on all of them, signing out in one ends the
-session everywhere, and the sign-in limit counts the failures of every process. The
+session everywhere, and the sign-in limits count the attempts of every process. The
 console (entrypoints/console/sessions.py) decides what a session holds; this module only
 keeps it, under the SHA-256 of the session id.
 """
