@@ -14,7 +14,6 @@ every uvicorn record, so the log never holds a working link.
 
 from __future__ import annotations
 
-import copy
 import logging
 import re
 from typing import Any
@@ -42,20 +41,17 @@ class RedactTokens(logging.Filter):
         return True
 
 
-def log_config() -> dict[str, Any]:
-    """uvicorn's own logging configuration with RedactTokens on its loggers (a dict, so
-    that `--workers` processes configure it too)."""
-    from uvicorn.config import LOGGING_CONFIG
-
-    config = copy.deepcopy(LOGGING_CONFIG)
-    config.setdefault("filters", {})["redact_tokens"] = {"()": f"{__name__}.RedactTokens"}
+def install_log_filter() -> None:
+    """RedactTokens on uvicorn's loggers (once). Called by create_app, so it holds in every
+    server process (`--workers` children build the app themselves) and survives uvicorn's
+    logging setup (dictConfig replaces handlers, not a logger's filters)."""
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
-        config["loggers"].setdefault(name, {})["filters"] = ["redact_tokens"]
-    return config
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactTokens) for f in logger.filters):
+            logger.addFilter(RedactTokens())
 
 
 def uvicorn_options(settings: ApiSettings) -> dict[str, Any]:
     """The keyword arguments of `uvicorn.run` that `serve` adds to host and port."""
     trusted = list(settings.trusted_proxies)
-    return {"proxy_headers": bool(trusted), "forwarded_allow_ips": trusted or None,
-            "log_config": log_config()}
+    return {"proxy_headers": bool(trusted), "forwarded_allow_ips": trusted or None}
