@@ -23,15 +23,19 @@ def free_port() -> int:
 
 @contextmanager
 def serving(command: Callable[[int], list[str]], env: dict[str, str], ready: str = "/api/v1/health",
-            log: Path | None = None, seconds: float = 30) -> Iterator[str]:
+            log: Path | None = None, seconds: float = 30,
+            started: Callable[[subprocess.Popen[bytes]], None] | None = None) -> Iterator[str]:
     """`command(port)` run on a free port with `env` added to the environment; its base URL
     once GET `ready` answers 200. Output to `log` when given (its tail in the error if the
-    server never answers). Terminated afterwards, killed if it will not stop."""
+    server never answers); `started` is given the process (a test that reads its memory).
+    Terminated afterwards, killed if it will not stop."""
     port = free_port()
     out = log.open("wb") if log is not None else None
     proc = subprocess.Popen(command(port), env={**os.environ, **env}, stdout=out,
                             stderr=subprocess.STDOUT if out is not None else None)
     base = f"http://127.0.0.1:{port}"
+    if started is not None:
+        started(proc)
     try:
         deadline = time.monotonic() + seconds
         while True:

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import time
+from datetime import timedelta
+from typing import Any
+
 import pytest
+
+from aftersales.domain.errors import InvalidInput
+from aftersales.service.errors import NotFound
+from aftersales.service.shops import create_token, hash_token, list_tokens, revoke_token
 
 from .helpers import Desk, assert_error
 
@@ -119,3 +128,31 @@ def test_only_the_platform_mirrors_platform_cases(desk: Desk) -> None:
             "order_id": order["id"], "type": "refund_only", "reason": "no_reason",
             "platform_case_id": "KS-1", "platform_status": "10", "platform_version": 1})
         assert_error(res, 403, "forbidden")
+
+
+def test_revoked_and_expired_tokens_answer_401_with_their_code(desk: Desk) -> None:
+    """Never-used tokens are not in the cache, so the codes show at once; the tokens
+    of the list keep no secret."""
+    shop = desk.shop()
+    deps = desk.app.deps
+    revoked = create_token(deps, shop.id, "agent", label="to revoke")
+    short = create_token(deps, shop.id, "agent", expires_in=timedelta(seconds=1))
+    lasting = create_token(deps, shop.id, "agent", expires_in=timedelta(days=30))
+    views = {v["label"]: v for v in list_tokens(deps, shop.id)}
+    revoke_token(deps, str(views["to revoke"]["id"]))
+    assert revoke_token(deps, revoked)["revoked_at"] == revoke_token(
+        deps, str(views["to revoke"]["id"]))["revoked_at"]  # again: nothing changes
+    time.sleep(1.1)
+
+    def clock(token: str) -> Any:
+        return desk.client.get("/api/v1/clock", headers={"Authorization": f"Bearer {token}"})
+
+    assert_error(clock(revoked), 401, "token_revoked")
+    assert_error(clock(short), 401, "token_expired")
+    assert clock(lasting).status_code == 200
+    listed = json.dumps(list_tokens(deps, shop.id))
+    assert all(t not in listed and hash_token(t) not in listed for t in (revoked, short, lasting))
+    with pytest.raises(NotFound):
+        revoke_token(deps, "as_never_issued")
+    with pytest.raises(InvalidInput):
+        create_token(deps, shop.id, "agent", expires_in=timedelta(0))

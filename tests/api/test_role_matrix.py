@@ -134,3 +134,95 @@ def test_mark_refunded_checks_role_and_state_first(desk: Desk) -> None:
     assert res.status_code == 403
     res = desk.act(shop, case["id"], "mark_refunded", "finance", {"reference": "X"}, expect=None)
     assert res.status_code == 409
+
+
+# --- the routes that are not case actions ----------------------------------------------------
+# Who may call each route (the service or the route checks it): every other token role must
+# answer 403 `forbidden`. A route added to the API without a row here fails the last test.
+STAFF = ("admin", "agent", "warehouse", "finance")
+EVERYONE = TOKEN_ROLES
+ROUTE_ROLES: dict[tuple[str, str], tuple[str, ...]] = {
+    ("GET", "/shop"): STAFF,  # the merchant policy: not the platform's, not the buyer's
+    ("PUT", "/shop/policy"): ("admin",),
+    ("GET", "/clock"): EVERYONE,
+    ("POST", "/clock/advance"): ("admin",),
+    ("GET", "/reports/summary"): ("admin", "agent", "finance"),
+    ("POST", "/orders"): ("admin", "platform"),
+    ("GET", "/orders/{order_id}"): EVERYONE,
+    ("POST", "/cases"): ("admin", "agent", "platform", "buyer"),
+    ("GET", "/cases/{case_id}"): EVERYONE,
+    ("GET", "/cases"): EVERYONE,
+    ("POST", "/parcels/scan"): ("admin", "warehouse"),
+    ("GET", "/parcels"): ("admin", "agent", "warehouse"),
+    ("POST", "/parcels/{parcel_id}/attach"): ("admin", "agent", "warehouse"),
+    ("GET", "/refunds"): ("admin", "agent", "finance"),
+    ("POST", "/cases/{case_id}/evidence"): EVERYONE,
+    ("GET", "/cases/{case_id}/evidence"): EVERYONE,
+    ("GET", "/cases/{case_id}/evidence/{evidence_id}"): EVERYONE,
+    ("POST", "/cases/{case_id}/messages"): EVERYONE,
+    ("GET", "/cases/{case_id}/messages"): EVERYONE,
+    ("POST", "/cases/{case_id}/rating"): ("buyer",),
+    ("POST", "/cases/{case_id}/upstream-claims"): ("admin", "agent"),
+    ("GET", "/cases/{case_id}/upstream-claims"): ("admin", "agent", "finance"),
+    ("GET", "/upstream-claims"): ("admin", "agent", "finance"),
+    ("GET", "/upstream-claims/unrecovered"): ("admin", "agent", "finance"),
+    ("GET", "/upstream-claims/{claim_id}"): ("admin", "agent", "finance"),
+    ("POST", "/upstream-claims/{claim_id}/recovery"): ("admin", "finance"),
+    ("POST", "/upstream-claims/{claim_id}/refuse"): ("admin", "agent", "finance"),
+    ("POST", "/upstream-claims/{claim_id}/withdraw"): ("admin", "agent"),
+}
+# Routes nobody needs a role for, and the case actions (the matrix above covers them).
+UNCHECKED = {("GET", "/health"), ("POST", "/cases/{case_id}/actions/{action}")}
+PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
+
+
+def _call(desk: Desk, shop: Shop, method: str, path: str, role: str, ids: dict[str, str]) -> Any:
+    url = "/api/v1" + path.format(**ids)
+    if path == "/reports/summary":
+        url += "?from=2020-01-01T00:00:00%2B08:00&to=2040-01-01T00:00:00%2B08:00"
+    if path == "/refunds":
+        url += f"?case_id={ids['case_id']}"
+    headers = shop.auth(role)
+    if path.endswith("/evidence") and method == "POST":
+        return desk.client.post(url, files={"file": ("a.png", PNG, "image/png")}, headers=headers)
+    bodies: dict[str, Any] = {
+        "/orders": desk.order_body(shop), "/clock/advance": {"by": "1m"},
+        "/parcels/scan": {"waybill": "SF-ROLE-1"}, "/cases/{case_id}/rating": {"stars": 5},
+        "/shop/policy": {}, "/cases/{case_id}/messages": {"body": "hello"},
+        "/parcels/{parcel_id}/attach": {"case_id": ids["case_id"]},
+        "/cases": {"order_id": ids["order_id"], "type": "refund_only", "reason": "no_reason",
+                   "lines": [{"line_id": ids["line_id"], "quantity": 1}]},
+        "/cases/{case_id}/upstream-claims": {"supplier": "S", "supplier_order_id": "1",
+                                             "amount": 100, "description": "d",
+                                             "evidence_count": 0},
+        "/upstream-claims/{claim_id}/recovery": {"amount": 1, "currency": "CNY"},
+    }
+    return desk.client.request(method, url, json=bodies.get(path, {}) if method != "GET" else None,
+                               headers=headers)
+
+
+def test_every_route_answers_403_to_the_roles_it_is_not_for(desk: Desk) -> None:
+    """Each (route, role): 403 `forbidden` exactly when the role is not in ROUTE_ROLES (an
+    allowed role may still meet a 404 or a 409 of the record itself, never a 403)."""
+    shop = desk.shop("alibaba_1688")
+    order = desk.order(shop)
+    case = _open(desk, shop)
+    ids = {"case_id": case["id"], "order_id": order["id"], "line_id": order["lines"][0]["id"],
+           "evidence_id": "missing", "parcel_id": "missing", "claim_id": "missing"}
+    wrong: list[str] = []
+    for (method, path), allowed in ROUTE_ROLES.items():
+        for role in TOKEN_ROLES:
+            res = _call(desk, shop, method, path, role, ids)
+            forbidden = res.status_code == 403 and res.json()["error"]["code"] == "forbidden"
+            if forbidden == (role in allowed):
+                wrong.append(f"{method} {path} as {role}: {res.status_code} {res.text[:120]}")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_every_api_route_has_its_roles_listed(desk: Desk) -> None:
+    """Every operation of the OpenAPI document has a row above (the case actions aside)."""
+    paths = desk.client.get("/api/v1/openapi.json").json()["paths"]
+    routes = {(method.upper(), path.removeprefix("/api/v1")) for path, ops in paths.items()
+              for method in ops
+              if "/actions/" not in path and method != "parameters"}
+    assert routes - UNCHECKED == set(ROUTE_ROLES), routes ^ set(ROUTE_ROLES)

@@ -135,19 +135,22 @@ def test_two_requests_of_one_session_at_once_keep_both_changes(world: tuple[App,
 
 @pytest.mark.postgres
 def test_sign_in_limits_count_any_name_length_on_postgresql() -> None:
-    """Failed sign-ins are counted by a hash of name and address (a fixed 64 characters):
-    a 5,000-character username is counted like any other, not a database error."""
+    """Sign-in attempts are counted by a hash of the name and of the address (a fixed 64
+    characters): a 5,000-character username is counted like any other, not a database
+    error; the name's limit holds from any address, the address's for any name."""
     from aftersales.entrypoints.bootstrap import bootstrap
-    from aftersales.entrypoints.console.sessions import RateLimiter
+    from aftersales.entrypoints.console.signin import SignInLimiter
     from conftest import migrated_engine, postgres_database
 
     with postgres_database() as url, migrated_engine(url) as engine:
-        limiter = RateLimiter(bootstrap(engine=engine).deps, directory_for, limit=3)
-        key = "x" * 5000 + "|203.0.113.9"
-        for _ in range(3):
-            assert not limiter.blocked(key)
-            limiter.fail(key)
-        assert limiter.blocked(key) and not limiter.blocked("other|203.0.113.9")
+        limiter = SignInLimiter(bootstrap(engine=engine).deps, directory_for, per_name=3,
+                                per_address=5)
+        name = "x" * 5000
+        assert [limiter.admit(name, f"203.0.113.{i}") for i in range(4)] == [True] * 3 + [False]
+        assert limiter.admit("other", "203.0.113.0")  # that address's second attempt
+        assert [limiter.admit(f"n{i}", "198.51.100.7") for i in range(6)] == [True] * 5 + [False]
+        limiter.forget("other", "203.0.113.0")  # a sign-in that worked takes its attempt back
+        assert [limiter.admit("other", "203.0.113.50") for _ in range(3)] == [True] * 3
 
 
 def test_a_nul_character_in_a_form_field_is_dropped() -> None:

@@ -161,7 +161,9 @@ def test_demo_fills_an_empty_database_once(tmp_path: Path) -> None:
     run("migrate", cwd=tmp_path, db=db)
     demo = run("demo", cwd=tmp_path, db=db)
     assert demo.returncode == 0, demo.stderr
-    tokens = json.loads((tmp_path / "var" / "demo-tokens.json").read_text("utf-8"))
+    tokens_file = tmp_path / "var" / "demo-tokens.json"
+    assert tokens_file.stat().st_mode & 0o777 == 0o600, oct(tokens_file.stat().st_mode)
+    tokens = json.loads(tokens_file.read_text("utf-8"))
     assert len(tokens["shops"]) == 9
     assert {"admin", "agent", "warehouse", "finance"} <= set(tokens["shops"][0]["tokens"])
     assert all(s["tokens"]["admin"] in demo.stdout for s in tokens["shops"])
@@ -291,3 +293,33 @@ def test_worker_fires_due_deadlines_and_stops_cleanly_on_sigterm(tmp_path: Path)
         _, err = proc.communicate(timeout=30)
     assert proc.returncode == 0 and "Traceback" not in err
     assert "stopped after" in err and "5 deadlines fired" in err
+
+
+def test_tokens_are_listed_without_secrets_and_revoked_by_id_or_value(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'tokens.db'}"
+    run("migrate", cwd=tmp_path, db=db)
+    shop = run("shop", "create", "--name", "S", "--platform", "taobao", cwd=tmp_path, db=db).stdout.strip()
+    made = run("token", "create", "--shop", shop, "--role", "agent", "--label", "ops",
+               "--expires-in", "30d", cwd=tmp_path, db=db)
+    assert made.returncode == 0, made.stderr
+    first = made.stdout.strip()
+    second = run("token", "create", "--shop", shop, "--role", "finance", cwd=tmp_path, db=db).stdout.strip()
+    listed = run("token", "list", "--shop", shop, "--json", cwd=tmp_path, db=db)
+    tokens = {t["label"] or t["role"]: t for t in json.loads(listed.stdout)}
+    assert set(tokens) == {"ops", "finance"}
+    expires = datetime.fromisoformat(tokens["ops"]["expires_at"])
+    assert abs(expires - datetime.now(UTC) - timedelta(days=30)) < timedelta(minutes=5)
+    assert tokens["finance"]["expires_at"] is None and tokens["ops"]["revoked_at"] is None
+    plain = run("token", "list", "--shop", shop, cwd=tmp_path, db=db).stdout
+    assert tokens["ops"]["id"] in plain
+    for text in (listed.stdout, plain):
+        assert first not in text and second not in text and first[3:15] not in text
+    assert run("token", "revoke", tokens["ops"]["id"], cwd=tmp_path, db=db).returncode == 0
+    assert run("token", "revoke", second, cwd=tmp_path, db=db).returncode == 0
+    after = json.loads(run("token", "list", "--shop", shop, "--json", cwd=tmp_path, db=db).stdout)
+    assert all(t["revoked_at"] for t in after)
+    assert "token_not_found" in one_line_error(run("token", "revoke", "nope", cwd=tmp_path, db=db))
+    for bad in ("0d", "abc", "99999999d"):
+        assert "invalid_duration" in one_line_error(run(
+            "token", "create", "--shop", shop, "--role", "agent", "--expires-in", bad,
+            cwd=tmp_path, db=db))

@@ -7,14 +7,23 @@ schema is `aftersales migrate`, so any drift shows up as a diff.
 
 from __future__ import annotations
 
+import time
+from datetime import timedelta
+
+import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect
+from sqlalchemy import Engine, inspect
 
 from aftersales.adapters.db.engine import make_engine
 from aftersales.adapters.db.migrate import alembic_config, current_revision, upgrade
+from aftersales.adapters.db.store import SqlStore
 from aftersales.adapters.db.tables import metadata
+from aftersales.entrypoints.bootstrap import bootstrap
+from aftersales.service import shops
+from aftersales.service.errors import Unauthorized
 
 
 def _head() -> str:
@@ -47,3 +56,47 @@ def test_migrate_twice_is_a_no_op(fresh_db_url: str) -> None:
         assert current_revision(engine) == _head()
     finally:
         engine.dispose()
+
+
+def _downgrade(engine: Engine, revision: str) -> None:
+    cfg = alembic_config()
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, revision)
+
+
+def test_0008_downgrade_keeps_what_tokens_mean_and_refuses_what_it_cannot(
+        fresh_db_url: str) -> None:
+    """Below 0008 there is no expires_at: a token already expired is kept revoked (at its
+    expiry), one that would still expire refuses the downgrade with a message saying
+    why; up again, every token is as it was."""
+    app = bootstrap(fresh_db_url)
+    try:
+        upgrade(app.engine)
+        shop = shops.create_shop(app.deps, "s", "taobao").shop.id
+        later = shops.create_token(app.deps, shop, "agent", label="later",
+                                   expires_in=timedelta(days=1))
+        shops.create_token(app.deps, shop, "agent", label="forever")
+        gone = shops.create_token(app.deps, shop, "agent", label="gone",
+                                  expires_in=timedelta(seconds=1))
+        time.sleep(1.1)
+        with pytest.raises(RuntimeError, match="expiry ahead"):
+            _downgrade(app.engine, "0005")
+        assert current_revision(app.engine) == _head()
+        shops.revoke_token(app.deps, later)
+        _downgrade(app.engine, "0005")
+        assert current_revision(app.engine) == "0005"
+        with app.engine.connect() as conn:
+            rows = {r.label: r for r in conn.exec_driver_sql(
+                "SELECT label, revoked_at FROM api_tokens")}
+        assert rows["forever"].revoked_at is None
+        assert rows["later"].revoked_at is not None and rows["gone"].revoked_at is not None
+        upgrade(app.engine)
+        with app.engine.begin() as conn:
+            store = SqlStore(conn, app.deps.new_id)
+            for token in (gone, later):
+                with pytest.raises(Unauthorized) as refused:
+                    shops.authenticate(store, token, app.deps.clock.now())
+                assert refused.value.code == "token_revoked"
+    finally:
+        app.engine.dispose()

@@ -1,5 +1,5 @@
 """The `aftersales` command (API.md "Command line"): serve, worker, tick, migrate, demo,
-shop create, token create, import.
+shop create, token create/list/revoke, import.
 
 Every command builds the same service commands the API does (one write path). Errors are
 turned into a one-line message and a non-zero exit in one place, `main()`: bad input is
@@ -30,7 +30,7 @@ from typer._click.exceptions import ClickException, NoArgsIsHelpError  # typer v
 from aftersales.adapters.clock import FixedClock, SystemClock
 from aftersales.adapters.db.engine import DatabaseUrlError
 from aftersales.adapters.platforms import PayloadError
-from aftersales.domain.clock import require_aware
+from aftersales.domain.clock import parse_duration, require_aware
 from aftersales.domain.errors import DomainError, InvalidInput
 from aftersales.entrypoints.bootstrap import App, bootstrap
 from aftersales.entrypoints.worker import install_signal_handlers, one_line, run_worker
@@ -111,6 +111,13 @@ def serve(ctx: typer.Context, host: str = typer.Option("127.0.0.1", help="Interf
         raise
     import uvicorn
 
+    from aftersales.entrypoints.api.serving import uvicorn_options
+    from aftersales.entrypoints.api.settings import ApiSettings
+
+    try:
+        options = uvicorn_options(ApiSettings.from_env())
+    except ValueError as exc:
+        raise InvalidInput(str(exc), code="invalid_setting") from None
     try:  # a host name uvicorn could not bind fails here in one line, not in its traceback
         socket.getaddrinfo(host, port)
     except (OSError, UnicodeError) as exc:
@@ -131,11 +138,11 @@ def serve(ctx: typer.Context, host: str = typer.Option("127.0.0.1", help="Interf
         with balance.shared_table() as table:
             os.environ[balance.TABLE_ENV] = table
             uvicorn.run("aftersales.entrypoints.api.app:create_app", factory=True, host=host,
-                        port=port, workers=workers, loop=balance.LOOP, **limits)
+                        port=port, workers=workers, loop=balance.LOOP, **limits, **options)
         return
     params = inspect.signature(create_app).parameters
     web = create_app(database_url=database) if "database_url" in params else create_app()
-    uvicorn.run(web, host=host, port=port, **limits)
+    uvicorn.run(web, host=host, port=port, **limits, **options)
 
 
 @app.command()
@@ -209,7 +216,12 @@ def demo(ctx: typer.Context,
          tokens_file: Path = typer.Option(Path("var/demo-tokens.json"), "--tokens-file",
                                           help="Where to write the demo tokens")) -> None:
     """Fill an empty database with a realistic demo shop per platform."""
-    from aftersales.entrypoints.demo import print_summary, run_demo
+    from aftersales.entrypoints.demo import (
+        prepare_tokens_file,
+        print_summary,
+        run_demo,
+        write_tokens,
+    )
 
     application = _app(ctx)
     with application.deps.uow() as uow:
@@ -222,16 +234,13 @@ def demo(ctx: typer.Context,
         raise InvalidInput("the database already has shops; the demo fills an empty one "
                            "(use --if-empty to skip quietly)", code="not_empty")
     try:  # before the demo is written: its tokens are stored hashed, shown only here
-        tokens_file.parent.mkdir(parents=True, exist_ok=True)
-        with tokens_file.open("a", encoding="utf-8"):
-            pass
+        prepare_tokens_file(tokens_file)
     except OSError as exc:
         raise InvalidInput(f"cannot write the demo tokens to {tokens_file}: {exc.strerror}",
                            code="invalid_path") from None
     started = time.perf_counter()
     result = run_demo(application.deps)
-    tokens_file.write_text(json.dumps(result.tokens_json(), ensure_ascii=False, indent=2) + "\n",
-                           encoding="utf-8")
+    write_tokens(tokens_file, result)
     print_summary(out, result, time.perf_counter() - started, tokens_file)
 
 
@@ -296,9 +305,36 @@ def user_create(ctx: typer.Context, shop: str = typer.Option(..., "--shop", help
 def token_create(ctx: typer.Context, shop: str = typer.Option(..., "--shop", help="Shop id"),
                  role: str = typer.Option(..., "--role"),
                  buyer: str | None = typer.Option(None, "--buyer", help="Buyer id (buyer role)"),
-                 label: str | None = typer.Option(None, "--label")) -> None:
+                 label: str | None = typer.Option(None, "--label"),
+                 expires_in: str | None = typer.Option(
+                     None, "--expires-in", help="Lifetime, e.g. 30d, 12h, 90m (default: until revoked)")
+                 ) -> None:
     """Create an API token; prints it once (only its hash is kept)."""
-    print(shops.create_token(_app(ctx).deps, shop, role, buyer, label))
+    lifetime = None if expires_in is None else parse_duration(expires_in)
+    print(shops.create_token(_app(ctx).deps, shop, role, buyer, label, lifetime))
+
+
+@token_app.command("list")
+def token_list(ctx: typer.Context, shop: str = typer.Option(..., "--shop", help="Shop id"),
+               as_json: bool = typer.Option(False, "--json", help="Print JSON")) -> None:
+    """A shop's tokens: id, role, label, expiry, revocation (never the token itself)."""
+    tokens = shops.list_tokens(_app(ctx).deps, shop)
+    if as_json:
+        print(json.dumps(tokens, ensure_ascii=False, indent=2))
+        return
+    keys = ("id", "role", "buyer_id", "label", "created_at", "expires_at", "revoked_at")
+    print("\t".join(keys))  # tab-separated, whole values: ids are for `token revoke`
+    for t in tokens:
+        print("\t".join(str(t[k] or "-") for k in keys))
+
+
+@token_app.command("revoke")
+def token_revoke(ctx: typer.Context, token: str = typer.Argument(
+        ..., help="The token's id (see `token list`), or the token itself")) -> None:
+    """Revoke a token: it answers 401 token_revoked from now on (API processes that cached
+    it stop within AFTERSALES_TOKEN_CACHE_SECONDS)."""
+    view = shops.revoke_token(_app(ctx).deps, token)
+    print(f"token {view['id']} revoked at {view['revoked_at']}")
 
 
 @app.command("import")

@@ -11,6 +11,8 @@ platform timers fire, "near" cases are left a few hours before their deadline (å
 
 from __future__ import annotations
 
+import json
+import os
 import random
 import secrets
 import tomllib
@@ -64,6 +66,33 @@ class DemoResult:
                 "shops": [{"id": s.record.shop.id, "name": s.record.shop.name,
                            "platform": s.record.shop.platform, "tokens": s.tokens}
                           for s in self.shops]}
+
+
+def _owner_only(path: Path, flags: int) -> int:
+    """An open descriptor on `path`, the file made or kept readable by its owner only
+    (0600): it holds the demo's tokens and staff password. fchmod too, since a file that
+    existed keeps its old mode through os.open."""
+    fd = os.open(path, flags | os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def prepare_tokens_file(path: Path) -> None:
+    """Check, before the demo is written, that its tokens file can be written (an OSError
+    if not); it is left empty-or-as-it-was, mode 0600."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.close(_owner_only(path, os.O_APPEND))
+
+
+def write_tokens(path: Path, result: DemoResult) -> None:
+    """The demo's tokens and staff password, as JSON, in a file only its owner can read."""
+    text = json.dumps(result.tokens_json(), ensure_ascii=False, indent=2) + "\n"
+    with os.fdopen(_owner_only(path, os.O_TRUNC), "w", encoding="utf-8") as f:
+        f.write(text)
 
 
 def _step_request(step: str, builder: ShopDemo) -> tuple[str, str, ActionRequest | None]:

@@ -1,8 +1,8 @@
-"""The desk's sign-in sessions, failed sign-ins and shared secrets, kept in the database.
+"""The desk's sign-in sessions, sign-in attempts and shared secrets, kept in the database.
 
 So that every server process (`aftersales serve --workers N`) sees the same ones: a person
 signed in through one process is signed in on all of them, signing out in one ends the
-session everywhere, and the sign-in limit counts the failures of every process. The
+session everywhere, and the sign-in limits count the attempts of every process. The
 console (entrypoints/console/sessions.py) decides what a session holds; this module only
 keeps it, under the SHA-256 of the session id.
 """
@@ -10,7 +10,7 @@ keeps it, under the SHA-256 of the session id.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -70,25 +70,37 @@ def drop(deps: Deps, directory: DirectoryFor, key: str) -> None:
         uow.commit()
 
 
-def failures(deps: Deps, directory: DirectoryFor, key: str, window: timedelta) -> int:
-    with deps.uow() as uow:
-        return directory(uow).count_failures(key, deps.clock.now() - window)
-
-
-def fail(deps: Deps, directory: DirectoryFor, key: str, window: timedelta) -> None:
-    """One more failed sign-in for `key`; every key's failures older than the window go
-    (the table holds the last few minutes only, whatever the keys sprayed at it)."""
+def attempt(deps: Deps, directory: DirectoryFor, limits: Sequence[tuple[str, int]],
+            window: timedelta) -> bool:
+    """Count one sign-in attempt against each (key, limit) in turn, in one transaction,
+    stopping at the first key past its limit; True when none was (the password may be
+    checked). Counting comes before checking, so parallel attempts cannot all pass a check
+    made before any of them was counted. Windows that are over go from the table."""
     now = deps.clock.now()
+    since = now - window
     with deps.uow() as uow:
         dirx = directory(uow)
-        dirx.drop_failures(None, before=now - window)
-        dirx.add_failure(deps.new_id(), key, now)
+        allowed = True
+        for key, limit in limits:
+            count = dirx.hit_attempt(key, now, since)
+            if count == 1:  # a new window: the old ones of every key can go
+                dirx.drop_attempts_before(since)
+            if count > limit:
+                allowed = False
+                break
         uow.commit()
+    return allowed
 
 
-def clear_failures(deps: Deps, directory: DirectoryFor, key: str) -> None:
+def forget_attempt(deps: Deps, directory: DirectoryFor, keys: Sequence[str],
+                   window: timedelta) -> None:
+    """Take back an attempt that did not fail (a sign-in that worked, or one refused before
+    its password was checked because the server was busy)."""
+    since = deps.clock.now() - window
     with deps.uow() as uow:
-        directory(uow).drop_failures(key)
+        dirx = directory(uow)
+        for key in keys:
+            dirx.undo_attempt(key, since)
         uow.commit()
 
 

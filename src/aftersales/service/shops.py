@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Mapping
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from aftersales.domain.errors import Forbidden, InvalidInput
@@ -13,7 +14,10 @@ from aftersales.domain.orders import Shop
 from aftersales.domain.vocabulary import TOKEN_ROLES, Role
 from aftersales.service.deps import Deps
 from aftersales.service.errors import NotFound, Unauthorized
-from aftersales.service.ports import Principal, ShopRecord, Store
+from aftersales.service.ports import Principal, ShopRecord, Store, TokenRecord
+
+POLICY_READERS = frozenset({Role.admin, Role.agent, Role.warehouse, Role.finance})
+MAX_LIFETIME = timedelta(days=3660)
 
 
 def hash_token(token: str) -> str:
@@ -42,8 +46,9 @@ def create_shop(deps: Deps, name: str, platform: str, *, sandbox: bool = False,
 
 
 def create_token(deps: Deps, shop_id: str, role: str, buyer_id: str | None = None,
-                 label: str | None = None) -> str:
-    """A new bearer token, returned once; only its hash is kept."""
+                 label: str | None = None, expires_in: timedelta | None = None) -> str:
+    """A new bearer token, returned once; only its hash is kept. `expires_in`: it answers
+    401 `token_expired` from then on (None: until revoked)."""
     try:
         parsed = Role(role)
     except ValueError:
@@ -57,23 +62,67 @@ def create_token(deps: Deps, shop_id: str, role: str, buyer_id: str | None = Non
     if (parsed is Role.buyer) != bool(buyer_id):
         raise InvalidInput("a buyer token needs --buyer, and only a buyer token takes one",
                            code="invalid_buyer")
+    if expires_in is not None and not timedelta(0) < expires_in <= MAX_LIFETIME:
+        raise InvalidInput("a token expires after more than nothing and at most 10 years",
+                           code="invalid_duration")
     token = "as_" + secrets.token_urlsafe(32)
+    now = deps.clock.now()
     with deps.uow() as uow:
         if uow.store.get_shop(shop_id) is None:
             raise NotFound(f"no shop {shop_id}", code="shop_not_found")
         uow.store.add_token(deps.new_id(), shop_id, parsed.value, buyer_id, hash_token(token),
-                            label, deps.clock.now())
+                            label, now, None if expires_in is None else now + expires_in)
         uow.commit()
     return token
 
 
-def authenticate(store: Store, token: str | None) -> Principal:
+def authenticate(store: Store, token: str | None, now: datetime) -> tuple[Principal, datetime | None]:
+    """The caller a token names, and when the token expires (None: never); 401 with a code
+    saying why otherwise: `unauthorized`, `token_revoked`, `token_expired`."""
     if not token:
         raise Unauthorized("missing bearer token")
-    principal = store.find_token(hash_token(token))
-    if principal is None:
-        raise Unauthorized("invalid or revoked token")
-    return principal
+    found = store.find_token(hash_token(token))
+    if found is None:
+        raise Unauthorized("invalid token")
+    if found.revoked_at is not None:
+        raise Unauthorized("this token was revoked", code="token_revoked")
+    if found.expires_at is not None and found.expires_at <= now:
+        raise Unauthorized("this token has expired", code="token_expired")
+    return Principal(found.shop_id, found.role, found.buyer_id, found.id[-8:]), found.expires_at
+
+
+def token_view(record: TokenRecord) -> dict[str, object]:
+    """A token as `token list` shows it: never the token, nor its hash."""
+    def at(value: datetime | None) -> str | None:
+        return None if value is None else value.isoformat()
+    return {"id": record.id, "role": record.role.value, "buyer_id": record.buyer_id,
+            "label": record.label, "created_at": at(record.created_at),
+            "expires_at": at(record.expires_at), "revoked_at": at(record.revoked_at)}
+
+
+def list_tokens(deps: Deps, shop_id: str) -> list[dict[str, object]]:
+    with deps.uow() as uow:
+        require_shop(uow.store, shop_id)
+        return [token_view(r) for r in uow.store.list_tokens(shop_id)]
+
+
+def revoke_token(deps: Deps, token: str) -> dict[str, object]:
+    """Revoke a token named by its id (as `token list` shows it) or by the token itself.
+    Revoking a revoked token changes nothing. API processes that cached it as valid stop
+    accepting it within their cache's seconds (AFTERSALES_TOKEN_CACHE_SECONDS)."""
+    text = token.strip()
+    with deps.uow() as uow:
+        store = uow.store
+        found = (store.find_token(hash_token(text)) if text.startswith("as_")
+                 else store.get_token(text))
+        if found is None:
+            raise NotFound("no such token (give its id, as `aftersales token list` shows, "
+                           "or the token itself)", code="token_not_found")
+        store.revoke_token(found.id, deps.clock.now())
+        record = store.get_token(found.id)
+        uow.commit()
+    assert record is not None
+    return token_view(record)
 
 
 def require_shop(store: Store, shop_id: str) -> ShopRecord:
@@ -91,9 +140,10 @@ def shop_view(record: ShopRecord) -> dict[str, object]:
 
 
 def get_shop(deps: Deps, principal: Principal) -> dict[str, object]:
-    """The caller's shop and its merchant policy (staff only: buyers see no policy)."""
-    if principal.role is Role.buyer:
-        raise Forbidden("buyers do not see the shop's policy")
+    """The caller's shop and its merchant policy: the shop's staff only (neither buyers
+    nor the platform's integration see the merchant's rules)."""
+    if principal.role not in POLICY_READERS:
+        raise Forbidden("only the shop's staff see its policy")
     with deps.uow() as uow:
         return shop_view(require_shop(uow.store, principal.shop_id))
 

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, case, delete, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -74,21 +74,30 @@ class SqlDirectory:
         self.conn.execute(delete(t.console_sessions)
                           .where(t.console_sessions.c.seen_at < before))
 
-    def count_failures(self, key: str, since: datetime) -> int:
-        f = t.console_signin_failures.c
-        return int(self.conn.execute(select(func.count()).where(f.key == key, f.at > since))
-                   .scalar_one())
+    def hit_attempt(self, key: str, now: datetime, since: datetime) -> int:
+        """One more sign-in attempt for `key`; returns how many its window holds with this
+        one. A single upsert that increments and reads back (the row's lock on PostgreSQL,
+        the write lock on SQLite), so attempts at the same moment each see their own count.
+        A window that began at `since` or before starts again at 1, now."""
+        a = t.signin_attempts.c
+        dialect_insert = pg_insert if self.conn.dialect.name == "postgresql" else sqlite_insert
+        over = a.window_start <= since
+        stmt = dialect_insert(t.signin_attempts).values(key=key, count=1, window_start=now)
+        stmt = stmt.on_conflict_do_update(index_elements=["key"], set_={
+            "count": case((over, 1), else_=a.count + 1),
+            "window_start": case((over, now), else_=a.window_start)}).returning(a.count)
+        return int(self.conn.execute(stmt).scalar_one())
 
-    def add_failure(self, failure_id: str, key: str, at: datetime) -> None:
-        self.conn.execute(insert(t.console_signin_failures).values(id=failure_id, key=key, at=at))
+    def undo_attempt(self, key: str, since: datetime) -> None:
+        """Take back one attempt of `key`'s current window (one that was not a failure)."""
+        a = t.signin_attempts.c
+        self.conn.execute(update(t.signin_attempts)
+                          .where(a.key == key, a.count > 0, a.window_start > since)
+                          .values(count=a.count - 1))
 
-    def drop_failures(self, key: str | None, before: datetime | None = None) -> None:
-        """This key's failures (None: every key's), or only those up to `before`."""
-        f = t.console_signin_failures.c
-        stmt = delete(t.console_signin_failures)
-        if key is not None:
-            stmt = stmt.where(f.key == key)
-        self.conn.execute(stmt if before is None else stmt.where(f.at <= before))
+    def drop_attempts_before(self, since: datetime) -> None:
+        self.conn.execute(delete(t.signin_attempts)
+                          .where(t.signin_attempts.c.window_start <= since))
 
     def shared_secret(self, name: str, candidate: str, now: datetime) -> str:
         dialect_insert = pg_insert if self.conn.dialect.name == "postgresql" else sqlite_insert

@@ -23,7 +23,7 @@ from aftersales.adapters.db.statements import (
 from aftersales.domain.merchant_policy import MerchantPolicy
 from aftersales.domain.orders import Order, Shop
 from aftersales.domain.vocabulary import Role
-from aftersales.service.ports import Principal, ShopRecord
+from aftersales.service.ports import ShopRecord, TokenRecord
 
 
 class ShopsOrdersMixin:
@@ -62,18 +62,37 @@ class ShopsOrdersMixin:
                           .values(policy=policy.to_dict()))
 
     def add_token(self, token_id: str, shop_id: str, role: str, buyer_id: str | None,
-                  token_hash: str, label: str | None, now: datetime) -> None:
+                  token_hash: str, label: str | None, now: datetime,
+                  expires_at: datetime | None = None) -> None:
         self.conn.execute(insert(t.api_tokens).values(
             id=token_id, shop_id=shop_id, role=role, buyer_id=buyer_id, token_hash=token_hash,
-            label=label, created_at=now))
+            label=label, created_at=now, expires_at=expires_at))
 
-    def find_token(self, token_hash: str) -> Principal | None:
+    def _tokens(self, *where: Any) -> list[TokenRecord]:
         tok = t.api_tokens.c
-        row = self.conn.execute(select(tok.id, tok.shop_id, tok.role, tok.buyer_id).where(
-            tok.token_hash == token_hash, tok.revoked_at.is_(None))).first()
-        if row is None:
-            return None
-        return Principal(row.shop_id, Role(row.role), row.buyer_id, row.id[-8:])
+        rows = self.conn.execute(select(
+            tok.id, tok.shop_id, tok.role, tok.buyer_id, tok.label, tok.created_at,
+            tok.expires_at, tok.revoked_at).where(*where).order_by(tok.created_at, tok.id))
+        return [TokenRecord(r.id, r.shop_id, Role(r.role), r.buyer_id, r.label, r.created_at,
+                            r.expires_at, r.revoked_at) for r in rows]
+
+    def find_token(self, token_hash: str) -> TokenRecord | None:
+        """The token with this hash, revoked or expired ones too (the caller says which)."""
+        found = self._tokens(t.api_tokens.c.token_hash == token_hash)
+        return found[0] if found else None
+
+    def get_token(self, token_id: str) -> TokenRecord | None:
+        found = self._tokens(t.api_tokens.c.id == token_id)
+        return found[0] if found else None
+
+    def list_tokens(self, shop_id: str) -> list[TokenRecord]:
+        return self._tokens(t.api_tokens.c.shop_id == shop_id)
+
+    def revoke_token(self, token_id: str, now: datetime) -> None:
+        """Revoked at `now`, unless it was already (the first revocation's time stays)."""
+        tok = t.api_tokens.c
+        self.conn.execute(update(t.api_tokens).where(tok.id == token_id, tok.revoked_at.is_(None))
+                          .values(revoked_at=now))
 
     # --- orders ---------------------------------------------------------------------------
     def add_order(self, order: Order, now: datetime) -> bool:

@@ -91,6 +91,7 @@ api_tokens = Table(
     Column("label", String(200)),
     Column("created_at", TS, nullable=False),
     Column("revoked_at", TS),
+    Column("expires_at", TS),
 )
 
 orders = Table(
@@ -344,13 +345,15 @@ console_sessions = Table(
     Index(None, "seen_at"),
 )
 
-# Failed desk sign-ins, per username and per client address: the limit holds across
-# processes. Rows older than the window are deleted as new ones come.
-console_signin_failures = Table(
-    "console_signin_failures", metadata, _id(),
-    Column("key", String(250), nullable=False),
-    Column("at", TS, nullable=False),
-    Index(None, "key", "at"),
+# Sign-in attempts per key (a user name's or a client address's SHA-256): one row each,
+# incremented and read back in one upsert (the limit holds across processes and parallel
+# requests); a row whose window has passed starts again at 1, stale rows are deleted.
+signin_attempts = Table(
+    "signin_attempts", metadata,
+    Column("key", String(64), primary_key=True),
+    Column("count", Integer, nullable=False),
+    Column("window_start", TS, nullable=False),
+    Index(None, "window_start"),
 )
 
 # Secrets the processes must share and nobody configured, made once by whichever process

@@ -29,6 +29,7 @@ from aftersales.entrypoints.api.routes import (
     threads,
     upstream,
 )
+from aftersales.entrypoints.api.serving import install_log_filter
 from aftersales.entrypoints.api.settings import ApiSettings
 from aftersales.entrypoints.bootstrap import App, bootstrap
 
@@ -85,6 +86,7 @@ def create_app(app: App | None = None, *, database_url: str | None = None,
         openapi_url=f"{BASE}/openapi.json", docs_url=f"{BASE}/docs", redoc_url=None,
     )
     api.state.api = ApiState(wired, config)
+    install_log_filter()  # no token of a portal link in the access log (serving.py)
     errors.install(api)
     for module in (orders, cases, actions, threads, parcels, refunds, clock, shop, upstream,
                    meta):

@@ -2,9 +2,10 @@
 
 The action roles are the transition table's business (a wrong role answers 403 from the
 domain); only the non-action routes whose roles API.md lists are checked here. A token
-that checks out is cached for `token_cache_seconds`: the lookup is otherwise a query on
-every request. Invalid tokens are never cached, so a forged one always costs a lookup
-and always answers 401.
+that checks out is cached for `token_cache_seconds` (never past its `expires_at`): the
+lookup is otherwise a query on every request, and a revoked token therefore stops working
+within those seconds. Invalid, revoked and expired tokens are never cached, so they always
+cost a lookup and always answer 401 (`token_revoked`, `token_expired` saying why).
 """
 
 from __future__ import annotations
@@ -47,10 +48,13 @@ def _token_from(request: Request) -> str | None:
     return token
 
 
-def _lookup(state: ApiState, token: str | None) -> Principal:
+def _lookup(state: ApiState, token: str | None) -> tuple[Principal, float | None]:
+    """The caller, and in how many seconds the token expires (None: never)."""
     deps = state.app.deps
+    now = deps.clock.now()
     with deps.uow() as uow:
-        return authenticate(uow.store, token)
+        principal, expires_at = authenticate(uow.store, token, now)
+    return principal, None if expires_at is None else (expires_at - now).total_seconds()
 
 
 async def resolve_principal(request: Request) -> Principal:
@@ -64,12 +68,17 @@ async def resolve_principal(request: Request) -> Principal:
         raise Unauthorized("missing bearer token")
     principal = cached_principal(state, token)
     if principal is None:
-        principal = await run_in_threadpool(_lookup, state, token)
+        # the cache's time counts from before the lookup: a token revoked while it ran is
+        # still dropped within token_cache_seconds of the revocation
+        started = time.monotonic()
+        principal, expires_in = await run_in_threadpool(_lookup, state, token)
         ttl = state.settings.token_cache_seconds
+        if expires_in is not None:
+            ttl = min(ttl, expires_in)  # never cached past its expiry
         if ttl > 0:
             if len(state.tokens) >= _CACHE_MAX:
                 state.tokens.clear()
-            state.tokens[_cache_key(token)] = (principal, time.monotonic() + ttl)
+            state.tokens[_cache_key(token)] = (principal, started + ttl)
     request.state.principal = principal
     return principal
 

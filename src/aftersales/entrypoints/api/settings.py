@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass
 
@@ -30,6 +31,18 @@ def _env_float(name: str, default: float) -> float:
         raise ValueError(f"{name} must be a number, got {raw!r}") from None
 
 
+def _env_networks(name: str) -> tuple[str, ...]:
+    """Addresses or networks (CIDR), separated by commas or spaces; each must parse (uvicorn
+    would take a typo for a host name that never matches, trusting nobody silently)."""
+    out = []
+    for item in os.environ.get(name, "").replace(",", " ").split():
+        try:
+            out.append(str(ipaddress.ip_network(item, strict=False)))
+        except ValueError:
+            raise ValueError(f"{name}: {item!r} is not an IP address or network") from None
+    return tuple(out)
+
+
 @dataclass(frozen=True)
 class ApiSettings:
     # JSON bodies are small; 1 MiB leaves room for an order with hundreds of lines.
@@ -56,6 +69,8 @@ class ApiSettings:
     # wait handed to the loop (adapters/inline.py); off, on threads of its own (SQLite
     # always: its driver blocks inside C).
     inline: bool = True
+    # Proxies whose X-Forwarded-For names the client (serving.py); none: the peer is.
+    trusted_proxies: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls) -> ApiSettings:
@@ -69,5 +84,6 @@ class ApiSettings:
             idempotency_ttl_seconds=idempotency_ttl_seconds(),
             fast_path=_env_int("AFTERSALES_API_FAST_PATH", 1) != 0,
             inline=_env_int("AFTERSALES_API_INLINE", 1) != 0,
+            trusted_proxies=_env_networks("AFTERSALES_TRUSTED_PROXIES"),
         )
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi.responses import PlainTextResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from aftersales.domain.errors import DomainError
@@ -51,12 +51,20 @@ def _buyer(desk: Desk, ctx: Ctx, token: str) -> Principal:
     """The buyer a portal link's token names, or the page saying the link is not valid."""
     try:
         with desk.deps.uow() as uow:
-            principal = shops.authenticate(uow.store, token)
+            principal, _ = shops.authenticate(uow.store, token, desk.deps.clock.now())
     except DomainError:
         principal = None
     if principal is None or principal.role is not Role.buyer:
         raise PageError(401, ctx.lang.gettext("This link is not valid. Ask the shop for a new one."))
     return principal
+
+
+def _busy(request: Request) -> Response:
+    """429 for a sign-in the process has no room for (a flood): a line of text, no page."""
+    locale = i18n.pick(request.query_params.get("lang"), request.cookies.get(i18n.LANG_COOKIE),
+                       None)
+    text = i18n.translations(locale).gettext("Too many sign-ins at once. Try again in a moment.")
+    return PlainTextResponse(text, status_code=429, headers={"Retry-After": "1"})
 
 
 def routes(desk: Desk) -> APIRouter:
@@ -76,27 +84,41 @@ def routes(desk: Desk) -> APIRouter:
 
     @r.post("/login")
     async def login(request: Request) -> Response:
+        """Admitted (signin.py: the process's bound), counted (429 past a limit, before
+        any hash), checked under the hash gate; then the session starts."""
+        if desk.hashing.full():  # refused before it costs a session read or a page
+            return _busy(request)
         ctx = await desk.actx(request)
         form = await desk.form(request, ctx)
+        username, password = form_str(form, "username"), str(form.get("password") or "")
+        nxt = form_str(form, "next")
+        address = request.client.host if request.client else "?"
 
-        def run() -> Response:  # database work off the event loop
-            username, password = form_str(form, "username"), str(form.get("password") or "")
-            nxt = form_str(form, "next")
-            ip = request.client.host if request.client else "?"
-            key = f"{username.lower()}|{ip}"
-            if desk.limiter.blocked(key):
-                return desk.render(ctx, "login.html", status=429, next=nxt, username=username,
-                                   error=ctx.lang.gettext("Too many failed sign-ins. Wait 5 minutes."))
-            found = users.sign_in(desk.deps, desk.directory, username, password) if username else []
-            if not found:
-                desk.limiter.fail(key)
-                return desk.render(ctx, "login.html", status=401, next=nxt, username=username,
-                                   error=ctx.lang.gettext("Wrong username or password."))
-            desk.limiter.clear(key)
-            accounts = [Account(u.id, u.shop_id, reads.shop_info(desk.deps, u.shop_id)["name"], u.principal)
-                        for u in found]
+        def page(status: int, error: str, busy: bool = False) -> Response:
+            resp = desk.render(ctx, "login.html", status=status, next=nxt, username=username,
+                               error=ctx.lang.gettext(error))
+            if status == 429:
+                resp.headers["Retry-After"] = "1" if busy else str(
+                    int(desk.limiter.window.total_seconds()))
+            return resp
+
+        async with desk.hashing.place() as placed:
+            if not placed:  # as many sign-ins under way as the process takes: not counted
+                return page(429, "Too many sign-ins at once. Try again in a moment.", busy=True)
+            if not await run_in_threadpool(desk.limiter.admit, username, address):
+                return page(429, "Too many failed sign-ins. Wait 5 minutes.")
+            async with desk.hashing.check():
+                found = await run_in_threadpool(users.sign_in, desk.deps, desk.directory,
+                                                username, password)
+        if not found:
+            return page(401, "Wrong username or password.")
+
+        def start() -> Response:  # database work off the event loop
+            desk.limiter.forget(username, address)
+            accounts = [Account(u.id, u.shop_id, reads.shop_info(desk.deps, u.shop_id)["name"],
+                                u.principal) for u in found]
             return _start(desk, ctx, accounts, found[0].display_name, _next(nxt, found[0].role))
-        return await run_in_threadpool(run)
+        return await run_in_threadpool(start)
 
     @r.post("/logout")
     async def logout(request: Request) -> Response:

@@ -9,7 +9,7 @@ once; the desk writes it back when the request changed it (a flash message, anot
 CSRF tokens are bound to the session (an HMAC of its id), and before sign-in to a signed
 random "pre-session" cookie, so the sign-in form is protected too; the signing key is
 AFTERSALES_SECRET_KEY, or one made once and kept in the database for all processes.
-Failed sign-ins are counted per username and client address, in the database too.
+The sign-in limits (signin.py) count in the database too.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import hmac
 import secrets
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from itsdangerous import BadSignature, TimestampSigner
@@ -192,28 +192,6 @@ class SessionStore:
         return hmac.compare_digest(self.csrf_token(bound_to), token)
 
 
-class RateLimiter:
-    """At most `limit` failures per key in `window` seconds, counted in the database so that
-    every server process counts them (keys stored as hashes: fixed length, and no names or
-    addresses kept); success does not reset other keys. The check and the count are two
-    steps: guesses sent in parallel can pass the check together before they are counted."""
-
-    def __init__(self, deps: Deps, directory: DirectoryFor, limit: int = 5,
-                 window: float = 300.0) -> None:
-        self.deps, self.directory = deps, directory
-        self.limit, self.window = limit, timedelta(seconds=window)
-
-    def blocked(self, key: str) -> bool:
-        return desk_sessions.failures(self.deps, self.directory, _key(key),
-                                      self.window) >= self.limit
-
-    def fail(self, key: str) -> None:
-        desk_sessions.fail(self.deps, self.directory, _key(key), self.window)
-
-    def clear(self, key: str) -> None:
-        desk_sessions.clear_failures(self.deps, self.directory, _key(key))
-
-
 def _merged(stored: dict[str, Any], kept: dict[str, Any] | None, mine: dict[str, Any]
             ) -> dict[str, Any]:
     """The stored state with this request's changes (`kept` → `mine`) applied, so that two
@@ -244,5 +222,5 @@ _ABSENT = object()
 
 def _key(secret: str) -> str:
     """The database's name for a session (its id's SHA-256: a leaked table holds no cookie
-    anybody could present) or a sign-in limit's key."""
+    anybody could present)."""
     return hashlib.sha256(secret.encode()).hexdigest()

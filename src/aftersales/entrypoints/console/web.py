@@ -28,10 +28,10 @@ from aftersales.entrypoints.console import i18n
 from aftersales.entrypoints.console.sessions import (
     PRE_COOKIE,
     SESSION_COOKIE,
-    RateLimiter,
     Session,
     SessionStore,
 )
+from aftersales.entrypoints.console.signin import HashGate, SignInLimiter
 from aftersales.service import desk
 from aftersales.service.deps import Deps
 from aftersales.service.errors import NotFound
@@ -90,7 +90,8 @@ class Desk:
         self.directory = directory_for
         self.sessions = SessionStore(deps, directory_for,
                                      secret or os.environ.get("AFTERSALES_SECRET_KEY"))
-        self.limiter = RateLimiter(deps, directory_for, limit=5, window=300)
+        self.limiter = SignInLimiter.from_env(deps, directory_for)
+        self.hashing = HashGate.from_env()
         self.secure = (os.environ.get("AFTERSALES_SECURE_COOKIES") == "1"
                        if secure_cookies is None else secure_cookies)
         self.env = Environment(
