@@ -158,13 +158,16 @@ def tick(ctx: typer.Context,
 
 
 @app.command()
-def migrate(ctx: typer.Context) -> None:
-    """Bring the database schema up to date."""
-    from aftersales.adapters.db.migrate import current_revision, upgrade  # alembic: only here
+def migrate(ctx: typer.Context,
+            to: str = typer.Option("head", "--to", help="Revision to go up or down to (or base)"),
+            force: bool = typer.Option(False, "--force",
+                                       help="Downgrade even where it deletes rows")) -> None:
+    """Bring the database schema up to date (or to --to REVISION; a downgrade that would
+    delete rows is refused unless --force)."""
+    from aftersales.adapters.db.migrate import migrate_to  # alembic: only here
 
-    application = _app(ctx)
-    upgrade(application.engine)
-    out.print(f"database at revision {current_revision(application.engine)}")
+    revision = migrate_to(_app(ctx).engine, to.strip(), force=force)
+    out.print(f"database at revision {revision or 'base (empty)'}")
 
 
 @app.command()
