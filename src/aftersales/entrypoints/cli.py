@@ -32,6 +32,7 @@ from aftersales.adapters.db.engine import DatabaseUrlError
 from aftersales.adapters.platforms import PayloadError
 from aftersales.domain.clock import require_aware
 from aftersales.domain.errors import DomainError, InvalidInput
+from aftersales.entrypoints import cli_backup
 from aftersales.entrypoints.bootstrap import App, bootstrap
 from aftersales.entrypoints.worker import install_signal_handlers, one_line, run_worker
 from aftersales.service import shops, timers
@@ -304,6 +305,9 @@ def import_(ctx: typer.Context, platform: str = typer.Argument(..., help="e.g. d
                   f"{len(report.errors)} failed in {seconds:.2f}s ({rate:,.0f} payloads/s)")
     if report.errors:
         raise typer.Exit(1)
+
+
+cli_backup.register(app, _app, out)
 
 
 def _message(exc: BaseException) -> tuple[str, int]:
