@@ -22,7 +22,7 @@ with warnings.catch_warnings():
 from aftersales.adapters.db.migrate import upgrade
 from aftersales.entrypoints.api.app import create_app
 from aftersales.entrypoints.bootstrap import ConfigError, bootstrap
-from media import JPEG, MP4, PDF, PNG, SCRIPTED_PDFS, bomb_png, build_pdf, truncated_jpeg
+from media import JPEG, MP4, PDF, PNG, SCRIPTED_PDFS, bomb_png, build_pdf, image, truncated_jpeg
 
 from .helpers import Desk, Shop, assert_error
 from .test_evidence import upload
@@ -100,7 +100,8 @@ def test_a_stored_image_that_no_longer_decodes_is_not_served_inline(desk: Desk) 
     """A file stored before the checks existed is checked again as it is served."""
     shop = desk.shop()
     case_id = _case(desk, shop)
-    meta = upload(desk, shop, case_id, "p.png", PNG).json()  # type: ignore[attr-defined]
+    own = image("PNG", (9, 7), color=(7, 9, 11))  # its own blob: the store is shared
+    meta = upload(desk, shop, case_id, "p.png", own).json()  # type: ignore[attr-defined]
     with desk.app.deps.uow() as uow:
         digest = str(uow.store.evidence(shop.id, case_id)[0]["sha256"])
     root: Path = desk.app.deps.blobs.root  # type: ignore[union-attr]

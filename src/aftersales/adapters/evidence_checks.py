@@ -6,7 +6,8 @@ trailer is walked: any script, launch, form-submission or automatic action refus
 (`unsafe_pdf`), and one that cannot be parsed cannot be checked (`invalid_pdf`). An image
 is opened, verified and fully decoded by Pillow under a pixel budget (frames included),
 so a truncated file or a decompression bomb is refused (`invalid_image`) before anyone's
-browser renders it. Videos keep the container check sniffing already made.
+browser renders it. Videos keep the container check sniffing already made. Pillow and pypdf are imported on
+first use: every CLI command imports the composition root, few of them check a file.
 """
 
 from __future__ import annotations
@@ -14,10 +15,6 @@ from __future__ import annotations
 import io
 import warnings
 from typing import Any
-
-from PIL import Image
-from pypdf import PdfReader
-from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, NameObject
 
 # Pillow decodes these; HEIC it cannot, so a HEIC file is kept but never served inline.
 DECODABLE_IMAGES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
@@ -51,6 +48,8 @@ class ContentChecks:
 
 def image_ok(data: bytes, max_pixels: int) -> bool:
     """True when Pillow decodes every pixel of it within the budget, with no error."""
+    from PIL import Image
+
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -70,6 +69,8 @@ def image_ok(data: bytes, max_pixels: int) -> bool:
 
 
 def pdf_refusal(data: bytes) -> str | None:
+    from pypdf import PdfReader
+
     try:
         reader = PdfReader(io.BytesIO(data), strict=False)
         if reader.is_encrypted and not reader.decrypt(""):
@@ -85,6 +86,8 @@ class _TooBig(Exception):
 
 def _has_active_content(root: Any) -> bool:
     """Walk every object reachable from the trailer (iteratively, each object once)."""
+    from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject
+
     seen: set[tuple[int, int]] = set()
     stack: list[Any] = [root]
     visited = 0
@@ -108,7 +111,9 @@ def _has_active_content(root: Any) -> bool:
     return False
 
 
-def _unsafe_dict(node: DictionaryObject) -> bool:
+def _unsafe_dict(node: Any) -> bool:
+    from pypdf.generic import NameObject
+
     if any(str(key) in UNSAFE_KEYS for key in node):
         return True
     action = node.get("/S")
