@@ -5,14 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from aftersales.entrypoints.bootstrap import App
+from media import JPEG, MP4, PDF, PNG
 
 from .conftest import UPLOAD_CAP
 from .helpers import Desk, Shop, assert_error
-from .test_idempotency import PNG
-
-JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00" + b"\x00" * 64
-PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
-MP4 = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + b"\x00" * 64
 
 
 def _case(desk: Desk, shop: Shop, reason: str = "quality_issue") -> dict[str, object]:

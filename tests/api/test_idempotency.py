@@ -12,12 +12,9 @@ from aftersales.entrypoints.api.app import create_app
 from aftersales.entrypoints.api.routes import threads as thread_routes
 from aftersales.entrypoints.api.settings import ApiSettings
 from aftersales.entrypoints.bootstrap import App
+from media import PNG
 
 from .helpers import Desk, Shop, assert_error
-
-PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00"
-       b"\x1f\x15\xc4\x89\x00\x00\x00\rIDATx\x9cc\xf8\x0f\x00\x00\x01\x01\x00\x05\x18\xd8N\x00\x00"
-       b"\x00\x00IEND\xaeB`\x82")
 
 
 def keyed(shop: Shop, role: str, key: str) -> dict[str, str]:

@@ -32,6 +32,7 @@ from aftersales.adapters.db.engine import DatabaseUrlError
 from aftersales.adapters.platforms import PayloadError
 from aftersales.domain.clock import parse_duration, require_aware
 from aftersales.domain.errors import DomainError, InvalidInput
+from aftersales.entrypoints import cli_backup
 from aftersales.entrypoints.bootstrap import App, bootstrap
 from aftersales.entrypoints.worker import install_signal_handlers, one_line, run_worker
 from aftersales.service import shops, timers
@@ -201,13 +202,16 @@ def tick(ctx: typer.Context,
 
 
 @app.command()
-def migrate(ctx: typer.Context) -> None:
-    """Bring the database schema up to date."""
-    from aftersales.adapters.db.migrate import current_revision, upgrade  # alembic: only here
+def migrate(ctx: typer.Context,
+            to: str = typer.Option("head", "--to", help="Revision to go up or down to (or base)"),
+            force: bool = typer.Option(False, "--force",
+                                       help="Downgrade even where it deletes rows")) -> None:
+    """Bring the database schema up to date (or to --to REVISION; a downgrade that would
+    delete rows is refused unless --force)."""
+    from aftersales.adapters.db.migrate import migrate_to  # alembic: only here
 
-    application = _app(ctx)
-    upgrade(application.engine)
-    out.print(f"database at revision {current_revision(application.engine)}")
+    revision = migrate_to(_app(ctx).engine, to.strip(), force=force)
+    out.print(f"database at revision {revision or 'base (empty)'}")
 
 
 @app.command()
@@ -376,6 +380,9 @@ def import_(ctx: typer.Context, platform: str = typer.Argument(..., help="e.g. d
                   f"{len(report.errors)} failed in {seconds:.2f}s ({rate:,.0f} payloads/s)")
     if report.errors:
         raise typer.Exit(1)
+
+
+cli_backup.register(app, _app, out)
 
 
 def _message(exc: BaseException) -> tuple[str, int]:

@@ -3,18 +3,29 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from aftersales.domain.profile import Profile
 from aftersales.service.ports import (
     BlobStore,
     Clock,
+    ContentChecker,
     IdGenerator,
     PaymentGateway,
     ShopRecord,
     UnitOfWork,
 )
+
+
+@dataclass(frozen=True)
+class EvidenceQuota:
+    """How much evidence one case holds, and one buyer uploads across a shop's cases."""
+
+    case_files: int = 30
+    case_bytes: int = 200 * 1024 * 1024
+    buyer_files: int = 100
+    buyer_bytes: int = 500 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -26,6 +37,8 @@ class Deps:
     profiles: Callable[[str], Profile]
     blobs: BlobStore | None = None
     max_upload_bytes: int = 20 * 1024 * 1024
+    checks: ContentChecker | None = None
+    evidence_quota: EvidenceQuota = field(default_factory=EvidenceQuota)
     # An optimistic unit of work, where the store offers one (PostgreSQL): reads without
     # locks or a transaction, and when the command's one write is the case save, that is a
     # single statement, version-checked, committed by itself (two round trips of an

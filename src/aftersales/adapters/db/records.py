@@ -12,7 +12,7 @@ from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, insert, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -179,6 +179,23 @@ class RecordsMixin:
         e = t.evidence.c
         return self._rows(select(t.evidence).where(e.shop_id == shop_id, e.case_id == case_id)
                           .order_by(e.at))
+
+    def evidence_usage(self, shop_id: str, *, case_id: str | None = None,
+                       buyer_id: str | None = None,
+                       uploaded_by: str | None = None) -> tuple[int, int]:
+        """(files, bytes) of a case's evidence, or of a buyer's across the shop's cases."""
+        e, c = t.evidence.c, t.cases.c
+        stmt = (select(func.count(), func.coalesce(func.sum(e.size), 0)).select_from(t.evidence)
+                .where(e.shop_id == shop_id))
+        if case_id is not None:
+            stmt = stmt.where(e.case_id == case_id)
+        if buyer_id is not None:
+            stmt = stmt.join(t.cases, c.id == e.case_id).where(c.shop_id == shop_id,
+                                                               c.buyer_id == buyer_id)
+        if uploaded_by is not None:
+            stmt = stmt.where(e.uploaded_by == uploaded_by)
+        files, size = self.conn.execute(stmt).one()
+        return int(files), int(size)
 
     def add_message(self, shop_id: str, case_id: str, row: Mapping[str, Any]) -> None:
         self._add(t.messages, shop_id, {**row, "case_id": case_id})

@@ -79,6 +79,7 @@ STATUS_BY_CLASS: tuple[tuple[type[Exception], int], ...] = (
 
 STATUS_BY_CODE: dict[str, int] = {
     "file_too_large": 413,
+    "evidence_quota_exceeded": 413,
     "payload_too_large": 413,
     "unsupported_media_type": 415,
     "malformed_json": 400,

@@ -1,7 +1,8 @@
 """Evidence files: uploads from staff and buyers, and serving them back inline, safely.
 
-Files are typed by their bytes (service/evidence.py); here they are served with that type,
-`nosniff` and a sandboxing CSP, so an uploaded file can never run as a page of the desk.
+Files are typed and checked by their bytes (service/evidence.py); here they are served with
+that type, `nosniff`, a sandboxing CSP and a disposition (inline only for images that
+decode within bounds), so an uploaded file can never run as a page of the desk.
 """
 
 from __future__ import annotations
@@ -32,12 +33,11 @@ async def save_uploads(dk: Desk, ctx: Ctx, case_id: str, form: object, field: st
 
 def serve(dk: Desk, ctx: Ctx, case_id: str, evidence_id: str) -> Response:
     try:
-        data, content_type = evidence.open_evidence(dk.deps, ctx.principal, case_id, evidence_id)
+        found = evidence.open_evidence(dk.deps, ctx.principal, case_id, evidence_id)
     except DomainError as exc:
         dk.fail(ctx, exc)
-    return Response(data, media_type=content_type, headers={
-        "X-Content-Type-Options": "nosniff", "Content-Security-Policy": "sandbox; default-src 'none'",
-        "Content-Disposition": "inline", "Cache-Control": "private, max-age=3600"})
+    return Response(found.data, media_type=found.content_type,
+                    headers=evidence.evidence_headers(found, evidence_id))
 
 
 def routes(dk: Desk) -> APIRouter:

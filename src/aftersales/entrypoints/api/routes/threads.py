@@ -25,7 +25,7 @@ from aftersales.entrypoints.api.schemas.threads import (
 from aftersales.service.cases import add_message, rate
 from aftersales.service.casework import load
 from aftersales.service.deps import Deps
-from aftersales.service.evidence import add_evidence, list_evidence, open_evidence
+from aftersales.service.evidence import add_evidence, evidence_headers, list_evidence, open_evidence
 from aftersales.service.nudges import nudge
 from aftersales.service.ports import Principal
 
@@ -71,15 +71,10 @@ def evidence_list(case_id: str, deps: Deps = Depends(get_deps),
                 "image/*": {}, "video/*": {}, "application/pdf": {}}}, **error_responses(401, 404)})
 def evidence_file(case_id: str, evidence_id: str, deps: Deps = Depends(get_deps),
                   principal: Principal = Depends(current_principal)) -> Response:
-    data, content_type = open_evidence(deps, principal, checked_id(case_id, "case"),
-                                       checked_id(evidence_id, "evidence"))
-    # The type is the one sniffed at upload; nosniff and a locked-down CSP keep a browser
-    # from reinterpreting it. The name is ours, never the uploaded one.
-    return Response(data, media_type=content_type, headers={
-        "X-Content-Type-Options": "nosniff",
-        "Content-Security-Policy": "default-src 'none'; sandbox",
-        "Content-Disposition": f'inline; filename="{evidence_id}"',
-        "Cache-Control": "private, max-age=3600"})
+    found = open_evidence(deps, principal, checked_id(case_id, "case"),
+                          checked_id(evidence_id, "evidence"))
+    return Response(found.data, media_type=found.content_type,
+                    headers=evidence_headers(found, evidence_id))
 
 
 @router.post("/cases/{case_id}/messages", status_code=201, response_model=MessageOut,
