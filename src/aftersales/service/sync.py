@@ -21,6 +21,7 @@ from aftersales.domain.vocabulary import CaseType, PaymentMethod, Reason, Role, 
 from aftersales.service.casework import Loaded, load_case, save
 from aftersales.service.deps import Deps
 from aftersales.service.ports import LedgerEntry, Principal, ShopRecord, Store
+from aftersales.service.sync_signals import record_signals, sync_note
 
 SYNC_ROLES = frozenset({Role.platform, Role.admin})
 PLATFORM = Actor(Role.platform)
@@ -125,7 +126,8 @@ def _case_lines(order: Order, snap: PlatformSnapshot) -> tuple[CaseLine, ...]:
 
 def _update(loaded: Loaded, snap: PlatformSnapshot, now: datetime) -> None:
     case = loaded.case
-    text = f"{snap.platform} status {snap.platform_status} (version {snap.version})"
+    text = f"{snap.platform} status {snap.platform_status} (version {snap.version})" + sync_note(snap)
+    first, before = case.platform_version is None, (case.platform_status, case.requested_amount)
     if snap.state != case.state or case.platform_status != snap.platform_status:
         case.force_state(snap.state, PLATFORM, now, text)
     case.platform_status, case.platform_version = snap.platform_status, snap.version
@@ -135,6 +137,7 @@ def _update(loaded: Loaded, snap: PlatformSnapshot, now: datetime) -> None:
         case.return_carrier, case.return_waybill = snap.return_carrier, snap.return_waybill
     case.platform_deadline_at = snap.deadline_at
     case.platform_deadline_seq = case.state_seq if snap.deadline_at is not None else None
+    record_signals(case, snap, PLATFORM, now, first=first, before=before)
 
 
 def _platform_refund(deps: Deps, store: Store, loaded: Loaded, snap: PlatformSnapshot,
