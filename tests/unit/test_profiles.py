@@ -384,7 +384,8 @@ def test_douyin_status_mapping() -> None:
     11→return_in_transit, 12/14→completed, 13→awaiting_reshipment, 27/29→rejected,
     28→closed; `arbitrate_status` 1/4/5→disputed. 3 (List only) → awaiting_reshipment,
     51/53 (Detail only) → completed (research A §2.2). Amounts in fen."""
-    expected = {"3": "awaiting_reshipment", "51": "completed", "53": "completed", "6": "requested", "7": "awaiting_return", "8": "awaiting_reshipment",
+    expected = {"3": "awaiting_reshipment", "51": "completed", "53": "completed",
+                "6": "requested", "7": "awaiting_return", "8": "awaiting_reshipment",
                 "11": "return_in_transit", "12": "completed", "14": "completed",
                 "13": "awaiting_reshipment", "27": "rejected", "29": "rejected", "28": "closed",
                 "arbitrate_status=1": "disputed", "arbitrate_status=4": "disputed",
