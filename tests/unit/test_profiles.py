@@ -382,8 +382,10 @@ def test_douyin_unshipped_refund_fallback() -> None:
 def test_douyin_status_mapping() -> None:
     """Statuses (api): 6→requested, 7→awaiting_return, 8→awaiting_reshipment,
     11→return_in_transit, 12/14→completed, 13→awaiting_reshipment, 27/29→rejected,
-    28→closed; `arbitrate_status` 1/4/5→disputed. Amounts in fen."""
-    expected = {"6": "requested", "7": "awaiting_return", "8": "awaiting_reshipment",
+    28→closed; `arbitrate_status` 1/4/5→disputed. 3 (List only) → awaiting_reshipment,
+    51/53 (Detail only) → completed (research A §2.2). Amounts in fen."""
+    expected = {"3": "awaiting_reshipment", "51": "completed", "53": "completed",
+                "6": "requested", "7": "awaiting_return", "8": "awaiting_reshipment",
                 "11": "return_in_transit", "12": "completed", "14": "completed",
                 "13": "awaiting_reshipment", "27": "rejected", "29": "rejected", "28": "closed",
                 "arbitrate_status=1": "disputed", "arbitrate_status=4": "disputed",
@@ -552,9 +554,11 @@ def test_law_seven_days_and_refund_alert(platform: str) -> None:
 
 
 def test_platform_sent_deadlines() -> None:
-    """Principle 1: Taobao, Douyin, Pinduoduo and WeChat shops send their own deadline."""
+    """Principle 1: Taobao, Douyin, Pinduoduo and WeChat shops send their own deadline;
+    AliExpress (timeout_trigger_time) and 1688 (gmtTimeOut) too, by research B §3.3/§4.5."""
     senders = {p for p in PLATFORMS if rule(p, "platform_sends_deadline")[0] is True}
-    assert senders == {"taobao", "tmall", "douyin", "pinduoduo", "wechat_shop"}
+    assert senders == {"taobao", "tmall", "douyin", "pinduoduo", "wechat_shop", "aliexpress",
+                       "alibaba_1688"}
 
 
 # --- malformed files -----------------------------------------------------------------------

@@ -94,6 +94,19 @@ class Profile:
         found = self.rules.get(name)
         return default if found is None else found.value
 
+    def state_of(self, raw: str) -> State | None:
+        """The state a platform's raw status maps to through `status_map`, or None.
+
+        The one reading of a platform status, used by the import adapters and by the HTTP
+        sync alike, so both paths map every status the same way. A composite status
+        ("10;negotiateStatus=3") is read whole first, then from its most specific part.
+        """
+        for candidate in (raw, *reversed(raw.split(";"))):
+            mapped = self.status_map.get(candidate.strip())
+            if mapped is not None:
+                return State(mapped)
+        return None
+
     def deadline_rules(self, state: State) -> list[DeadlineRule]:
         return list(self._by_state.get(state, ()))
 

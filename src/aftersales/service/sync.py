@@ -23,6 +23,7 @@ from aftersales.service.casework import Loaded, load_case, save
 from aftersales.service.deps import Deps
 from aftersales.service.ports import Principal, ShopRecord, Store
 from aftersales.service.reconcile import cap_requested, platform_refund
+from aftersales.service.sync_signals import record_signals, sync_note
 
 SYNC_ROLES = frozenset({Role.platform, Role.admin})
 PLATFORM = Actor(Role.platform)
@@ -132,7 +133,8 @@ def _case_lines(order: Order, snap: PlatformSnapshot) -> tuple[CaseLine, ...]:
 
 def _update(loaded: Loaded, snap: PlatformSnapshot, now: datetime) -> None:
     case = loaded.case
-    text = f"{snap.platform} status {snap.platform_status} (version {snap.version})"
+    text = f"{snap.platform} status {snap.platform_status} (version {snap.version})" + sync_note(snap)
+    first, before = case.platform_version is None, (case.platform_status, case.requested_amount)
     if snap.state != case.state or case.platform_status != snap.platform_status:
         case.force_state(snap.state, PLATFORM, now, text)
     case.platform_status, case.platform_version = snap.platform_status, snap.version
@@ -141,3 +143,4 @@ def _update(loaded: Loaded, snap: PlatformSnapshot, now: datetime) -> None:
         case.return_carrier, case.return_waybill = snap.return_carrier, snap.return_waybill
     case.platform_deadline_at = snap.deadline_at
     case.platform_deadline_seq = case.state_seq if snap.deadline_at is not None else None
+    record_signals(case, snap, PLATFORM, now, first=first, before=before)

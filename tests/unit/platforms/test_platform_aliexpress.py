@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -37,8 +38,9 @@ def test_an_issue_maps_every_field() -> None:
     snap = parse(load("refund_wait_seller_accept.json"))
     assert snap.platform_case_id == "6346213853171470"
     assert snap.platform_order_id == "8194715118451470"  # the parent order
-    assert (snap.platform_status, snap.state) == ("processing/wait_seller_accept", State.requested)
-    assert snap.version == 1730118202000  # gmt_modified 2024-10-28 04:23:22 at UTC-8
+    assert snap.platform_status == "issue_status=processing;solution_status=wait_seller_accept"
+    assert snap.state is State.requested
+    assert snap.version // 100 == 1730118202000  # gmt_modified 2024-10-28 04:23:22 at UTC-8
     assert snap.type is CaseType.refund_only
     assert (snap.reason, snap.raw_reason) == (Reason.not_received, "Package not received")
     assert snap.buyer_id == "br1707754257vyrae"
@@ -74,7 +76,7 @@ def test_without_a_solution_the_issue_ceiling_gives_the_amounts() -> None:
 )
 def test_solution_status_mapping_while_processing(status: str, state: State) -> None:
     snap = parse(issue({"status": status}))
-    assert (snap.state, snap.platform_status) == (state, f"processing/{status}")
+    assert (snap.state, snap.platform_status) == (state, f"issue_status=processing;solution_status={status}")
 
 
 def test_a_reached_return_waits_for_the_parcel_then_for_the_seller() -> None:
@@ -104,7 +106,7 @@ def test_finished_refund_reports_the_local_amount_as_paid() -> None:
 def test_version_falls_back_to_the_newest_solution() -> None:
     payload = issue()
     del payload["gmt_modified"]
-    assert parse(payload).version == 1730118202000
+    assert parse(payload).version // 100 == 1730118202000
 
 
 def test_an_unknown_issue_status_is_named() -> None:
@@ -134,3 +136,29 @@ def test_a_missing_required_field_is_named(field: str) -> None:
     payload.pop("parent_order_id")
     with pytest.raises(PayloadError, match=rf"^aliexpress: missing field '{field}'$"):
         parse(payload)
+
+
+def test_a_documented_detail_in_summer_has_its_deadline_at_pdt() -> None:
+    snap = parse(load("detail_timeout_summer.json"))  # the response shape of research B §3.5
+    assert snap.deadline_at == datetime(2026, 6, 6, 15, 15, tzinfo=UTC)  # 08:15 PDT, not 16:15
+    assert (snap.state, snap.requested_amount) == (State.requested, Money(225000, "RUB"))
+    assert snap.extra["amount_usd_minor"] == "2500"
+
+
+def test_timeout_trigger_time_is_los_angeles_time_with_daylight_saving() -> None:
+    # aliexpress.issue.detail.get: timeout_trigger_time in America/Los_Angeles (research B §3.3)
+    summer = parse(issue(timeout_type="WAIT_SOLUTION_TIMEOUT", timeout_trigger_time="2025-07-10 08:15:00"))
+    assert summer.deadline_at == datetime(2025, 7, 10, 15, 15, tzinfo=UTC)  # PDT, UTC−07:00
+    assert summer.extra["timeout_type"] == "WAIT_SOLUTION_TIMEOUT"
+    winter = parse(issue(timeout_trigger_time="2025-12-10 08:15:00"))
+    assert winter.deadline_at == datetime(2025, 12, 10, 16, 15, tzinfo=UTC)  # PST, UTC−08:00
+
+
+def test_the_repeated_autumn_hour_takes_the_earlier_instant() -> None:
+    snap = parse(issue(timeout_trigger_time="2025-11-02 01:30:00"))  # 01:30 happens twice
+    assert snap.deadline_at == datetime(2025, 11, 2, 8, 30, tzinfo=UTC)  # the PDT one, earlier
+
+
+def test_a_canceled_issue_maps_through_the_profiles_spelling() -> None:
+    snap = parse(issue(issue_status="canceled_issue"))
+    assert (snap.platform_status, snap.state) == ("issue_status=canceled_issue", State.closed)

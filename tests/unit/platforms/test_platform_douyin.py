@@ -36,7 +36,7 @@ def test_a_list_item_maps_every_field() -> None:
     snap = parse(load("list_item_return_requested.json"))
     assert (snap.platform_case_id, snap.platform_order_id) == ("7345678901234567890", "6923456789012345678")
     assert (snap.platform_status, snap.state) == ("6", State.requested)
-    assert snap.version == 1741593601000  # update_time seconds → ms
+    assert snap.version // 100 == 1741593601000  # update_time seconds → ms
     assert snap.type is CaseType.return_refund
     assert (snap.reason, snap.raw_reason) == (Reason.no_reason, "七天无理由退货")
     assert snap.requested_amount == Money(15900, "CNY")
@@ -143,3 +143,40 @@ def test_a_fractional_item_count_is_refused() -> None:
     payload["order_info"]["related_order_info"][0]["aftersale_item_num"] = 1.5
     with pytest.raises(PayloadError, match=r"'order_info.related_order_info\[0\].aftersale_item_num'"):
         parse(payload)
+
+
+def test_an_after_sale_detail_response_is_read_in_its_own_spelling() -> None:
+    # afterSale/Detail (research A §2.4/§2.8): process_info.after_sale_info, a Number id
+    snap = parse(load("detail_return_shipped.json"))
+    assert (snap.platform_case_id, snap.platform_order_id) == ("7301234567890123456", "6931234567890123455")
+    assert (snap.platform_status, snap.state) == ("11", State.return_in_transit)
+    assert snap.type is CaseType.return_refund
+    assert snap.requested_amount == Money(4590, "CNY")  # refund_total_amount, fen
+    assert snap.deadline_at == datetime(2025, 12, 5, 1, 23, 20, tzinfo=UTC)  # status_deadline
+    assert (snap.return_carrier, snap.return_waybill) == ("中通快递", "78123456789012")
+    assert snap.version // 100 == 1764293000000
+
+
+def test_the_detail_outranks_its_list_item_at_the_same_update_time() -> None:
+    listed = parse(load("list_item_return_requested.json"))
+    payload = load("list_item_return_requested.json")
+    assert parse(payload).version == listed.version
+    detail = load("detail_return_shipped.json")
+    info = detail["data"]["process_info"]["after_sale_info"]
+    info.update(after_sale_status=6, update_time=payload["aftersale_info"]["update_time"])
+    assert parse(detail).version == listed.version + 1
+
+
+@pytest.mark.parametrize(("status", "state"), [(3, State.awaiting_reshipment), (51, State.completed),
+                                               (53, State.completed)])
+def test_list_only_and_detail_only_statuses(status: int, state: State) -> None:
+    payload = load("detail_return_shipped.json")
+    payload["data"]["process_info"]["after_sale_info"]["after_sale_status"] = status
+    assert parse(payload).state is state
+
+
+def test_a_failed_refund_and_a_speed_refund_are_signalled() -> None:
+    payload = load("list_item_return_requested.json")
+    payload["aftersale_info"].update(refund_status=4, refund_type=1)
+    snap = parse(payload)
+    assert (snap.extra["refund_failed"], snap.extra["speed_refund"]) == ("true", "true")

@@ -42,7 +42,7 @@ def test_a_detail_response_maps_every_field() -> None:
     snap = parse(load("detail_return_refund.json"))
     assert (snap.platform_case_id, snap.platform_order_id) == ("2983456712", "250310-123456789012345")
     assert (snap.platform_status, snap.state) == ("3", State.requested)
-    assert snap.version == 1741600800000
+    assert snap.version // 100 == 1741600800000
     assert snap.type is CaseType.return_refund  # detail numbering: 2 = 退货退款
     assert (snap.reason, snap.raw_reason) == (Reason.quality_issue, "质量问题")
     assert snap.requested_amount == Money(4590, "CNY")  # detail: fen
@@ -61,33 +61,36 @@ def test_detail_after_sales_type_numbering(code: int, case_type: CaseType | None
     assert parse(detail(after_sales_type=code)).type is case_type
 
 
-@pytest.mark.parametrize(
-    ("code", "case_type"),
-    [(2, CaseType.refund_only), (3, CaseType.return_refund), (4, CaseType.exchange),
-     (5, CaseType.reissue), (6, None)],
-)
-def test_list_after_sales_type_numbering_is_one_higher(code: int, case_type: CaseType | None) -> None:
-    assert parse(listed(after_sales_type=code)).type is case_type
-
-
-@pytest.mark.parametrize("code", [2, 3, 4, 5])
-def test_the_same_number_means_different_things_in_list_and_detail(code: int) -> None:
-    assert parse(listed(after_sales_type=code)).type is not parse(detail(after_sales_type=code)).type
-    assert parse(listed(after_sales_type=code)).type is parse(detail(after_sales_type=code - 1)).type
+@pytest.mark.parametrize("code", [1, 2, 3, 4, 5, 6])
+def test_a_list_items_type_numbering_is_undocumented_so_not_guessed(code: int) -> None:
+    snap = parse(listed(after_sales_type=code))
+    assert snap.type is None  # the detail fetched after a list hit gives the type
+    assert snap.extra["after_sales_type"] == str(code)
 
 
 def test_a_list_item_maps_its_own_spellings() -> None:
-    snap = parse(load("list_item_refund_only.json"))
-    assert snap.type is CaseType.refund_only  # list 2 = 仅退款, not 退货退款
+    snap = parse(load("list_item_refund_only.json"))  # no marker: told by its shape
     assert snap.requested_amount == Money(4590, "CNY")  # "45.90" yuan
     assert (snap.reason, snap.raw_reason) == (Reason.no_reason, "不想要了")
     assert snap.extra["after_sales_type_source"] == "list"
     assert snap.lines == (SnapshotLine("1234567890124", "MUG-350-BLU", 1),)
 
 
-def test_list_type_1_is_the_all_filter_not_a_type() -> None:
-    with pytest.raises(PayloadError, match=r"field 'after_sales_type' has unknown value 1"):
-        parse(listed(after_sales_type=1))
+def test_a_documented_list_item_is_read_in_yuan_without_any_marker() -> None:
+    # research B §1.7: an item of refund_increment_get_response.refund_list, 元 string.
+    item = load("list_item_documented.json")
+    snap = parse(item)
+    assert snap.requested_amount == Money(4500, "CNY")  # "45" is ¥45, not ¥0.45
+    assert snap.extra["after_sales_type_source"] == "list"
+    assert snap.version // 100 == 1765100300000
+    assert parse({**item, "refund_amount": "45.90"}).requested_amount == Money(4590, "CNY")
+
+
+def test_a_list_item_with_only_the_common_fields_is_told_by_its_string_amount() -> None:
+    bare = {"id": 1, "order_sn": "251207-1", "after_sales_status": 2, "refund_amount": "45",
+            "updated_time": "1765100300"}
+    assert parse(bare).requested_amount == Money(4500, "CNY")
+    assert parse({**bare, "refund_amount": 4500}).requested_amount == Money(4500, "CNY")  # fen
 
 
 def test_list_amounts_must_be_yuan_strings() -> None:
@@ -97,9 +100,8 @@ def test_list_amounts_must_be_yuan_strings() -> None:
         parse(listed(refund_amount="45.905"))
 
 
-def test_an_unknown_source_is_refused() -> None:
-    with pytest.raises(PayloadError, match=r"field 'source' has unknown value 'increment'"):
-        parse(detail(source="increment"))
+def test_a_source_marker_decides_nothing() -> None:
+    assert parse(detail(source="list")).requested_amount == Money(4590, "CNY")  # detail: fen
 
 
 def test_a_speed_refund_may_be_first_seen_already_refunded() -> None:
@@ -116,8 +118,8 @@ def test_a_speed_refund_may_be_first_seen_already_refunded() -> None:
         (2, State.requested), (3, State.requested), (14, State.requested), (21, State.requested),
         (4, State.refunding), (5, State.refunding),
         (6, State.rejected),
-        (7, State.awaiting_return), (15, State.awaiting_return), (22, State.awaiting_return),
-        (31, State.awaiting_return),
+        (7, State.awaiting_return), (22, State.awaiting_return), (31, State.awaiting_return),
+        (15, State.rejected), (33, State.return_in_transit),
         (8, State.disputed),
         (9, State.closed), (11, State.closed), (12, State.closed), (13, State.closed),
         (17, State.closed), (24, State.closed),
@@ -128,6 +130,20 @@ def test_a_speed_refund_may_be_first_seen_already_refunded() -> None:
 )
 def test_status_mapping(status: int, state: State) -> None:
     assert parse(detail(after_sales_status=status)).state is state
+
+
+def test_15_is_awaiting_return_once_the_merchant_gave_an_exchange_address() -> None:
+    agreed = load("detail_exchange_agreed.json")
+    snap = parse(agreed)
+    assert (snap.platform_status, snap.state) == ("15;merchant_agreed", State.awaiting_return)
+    assert snap.type is CaseType.exchange
+    del agreed["exchange_shipping_detail"]
+    assert (parse(agreed).platform_status, parse(agreed).state) == ("15", State.rejected)
+
+
+def test_33_awaiting_the_merchants_recall_is_accepted() -> None:
+    snap = parse(detail(after_sales_status=33))  # 待商家召回 (pdd.refund.information.get)
+    assert (snap.platform_status, snap.state) == ("33", State.return_in_transit)
 
 
 @pytest.mark.parametrize("flags", [{"dispute_refund_status": 1}, {"join_or_not": "1"}])
@@ -148,7 +164,7 @@ def test_expire_time_in_milliseconds_is_recognised() -> None:
 
 
 def test_updated_time_may_be_a_china_time_string() -> None:
-    assert parse(detail(updated_time="2025-03-10 18:00:00")).version == 1741600800000
+    assert parse(detail(updated_time="2025-03-10 18:00:00")).version // 100 == 1741600800000
 
 
 @pytest.mark.parametrize("field", ["id", "order_sn", "after_sales_status", "refund_amount", "updated_time"])

@@ -38,7 +38,7 @@ def test_a_return_request_maps_every_field() -> None:
     assert snap.platform_case_id == "206571839104827635"
     assert snap.platform_order_id == "2198765432109876543"
     assert (snap.platform_status, snap.state) == ("WAIT_SELLER_AGREE", State.requested)
-    assert snap.version == 1741609800000
+    assert snap.version // 100 == 1741609800000
     assert snap.type is CaseType.return_refund
     assert (snap.reason, snap.raw_reason) == (Reason.quality_issue, "质量问题")
     assert snap.requested_amount == Money(12850, "CNY")  # "128.5": one decimal
@@ -106,7 +106,7 @@ def test_the_intervention_fixture_is_disputed_and_has_no_running_timer() -> None
 def test_version_falls_back_to_modified_in_china_time() -> None:
     payload = refund()
     del payload["refund_version"]
-    assert parse(payload).version == 1741609800000  # 2025-03-10 20:30:00 +08:00
+    assert parse(payload).version // 100 == 1741609800000  # 2025-03-10 20:30:00 +08:00
 
 
 def test_tmall_exchange_waits_for_the_replacement() -> None:
@@ -151,3 +151,42 @@ def test_a_malformed_timeout_names_the_nested_field() -> None:
     bad = {"exist_timeout": True, "timeout": "2025/03/15 20:30"}
     with pytest.raises(PayloadError, match=r"field 'refund_remind_timeout.timeout' must be a time"):
         parse(refund(refund_remind_timeout=bad))
+
+
+@pytest.mark.parametrize(("status", "state"), [
+    ("WAIT_BUYER_CONFIRM_EXCHANGE_SELLER_SEND_GOODS", State.awaiting_reshipment),
+    ("EXCHANGE_TRANSFORM_TO_REFUND", State.closed),
+])
+def test_the_exchange_statuses_of_the_refund_list_are_accepted(status: str, state: State) -> None:
+    # taobao.refunds.receive.get `status` filter names them (research A §1.2)
+    assert parse(refund(status=status)).state is state
+
+
+def test_cs_status_10_the_evidence_phase_is_disputed() -> None:
+    snap = parse(refund(cs_status=10))  # 举证中 (taobao.refund.get cs_status)
+    assert (snap.state, snap.platform_status) == (State.disputed, "cs_status=10")
+
+
+def test_the_detail_outranks_its_list_item_of_the_same_version() -> None:
+    # taobao.refunds.receive.get items carry no refund_remind_timeout; taobao.refund.get does.
+    detail = refund()
+    listed = {k: v for k, v in detail.items() if k not in ("refund_remind_timeout", "cs_status")}
+    assert parse(detail).version == parse(listed).version + 1
+    assert parse(detail).deadline_at is not None and parse(listed).deadline_at is None
+
+
+def test_a_tmall_exchange_object_is_accepted() -> None:
+    # tmall.exchange.get: result.exchange (research A §1.6); status may be the Chinese label
+    tmall = adapter_for("tmall").parse
+    payload = json.loads((FIXTURES.parent / "tmall" / "exchange_object_to_ship.json").read_text("utf-8"))
+    snap = tmall(payload)
+    assert (snap.platform_case_id, snap.platform_order_id) == ("90123456789012345", "3345678901234567891")
+    assert (snap.platform_status, snap.state) == ("exchange_status=12", State.awaiting_reshipment)
+    assert snap.type is CaseType.exchange and snap.refunded_amount is None
+    assert snap.requested_amount == Money(29900, "CNY")
+    assert snap.deadline_at == datetime(2025, 4, 7, 2, 0, tzinfo=UTC)  # time_out, China time
+    assert (snap.return_carrier, snap.return_waybill) == ("顺丰速运", "SF1428765309812")
+    exchange = payload["tmall_exchange_get_response"]["result"]["exchange"]
+    for code, state in [("1", State.requested), ("3", State.return_in_transit), (5, State.completed),
+                        ("6", State.rejected), ("13", State.awaiting_reshipment), ("14", State.closed)]:
+        assert tmall({**exchange, "status": code}).state is state

@@ -37,14 +37,14 @@ def test_a_return_request_maps_every_field() -> None:
     snap = parse(load("return_processing.json"))
     assert (snap.platform_case_id, snap.platform_order_id) == ("1934164653012121", "3719845612390876543")
     assert (snap.platform_status, snap.state) == ("MERCHANT_PROCESSING", State.requested)
-    assert snap.version == 1741593600000
+    assert snap.version // 100 == 1741593600000
     assert snap.type is CaseType.return_refund
     assert (snap.reason, snap.raw_reason) == (Reason.quality_issue, "商品质量问题")
     assert snap.requested_amount == Money(25800, "CNY")
     assert snap.buyer_id == "oTVP50O53a7jgmawAmxKukNlq3XI"
     assert snap.description == "茶叶受潮结块，有霉味"
     assert snap.lines == (SnapshotLine("2134567890", "TEA-LJ-250G", 2),)
-    assert snap.deadline_at == UPDATED + timedelta(hours=48)  # 172800 s left, from update_time
+    assert snap.deadline_at is None  # 172800 s left, but left from when? no fetch time given
 
 
 @pytest.mark.parametrize(
@@ -66,6 +66,13 @@ def test_a_return_request_maps_every_field() -> None:
         ("RETURN_CLOSED", State.closed),
         ("MERCHANT_REFUND_RETRY_FAIL", State.closed),
         ("MERCHANT_FAIL", State.closed),
+        # the six the adapter refused (WxJava AfterSaleStatus; the rest secondary, research B §2.4)
+        ("USER_WAIT_CONFIRM_UPDATE", State.requested),
+        ("USER_WAIT_HANDLE_MERCHANT_AFTER_SALE", State.requested),
+        ("WAIT_PACKAGE_INTERCEPT", State.return_in_transit),
+        ("MERCHANT_REJECT_EXCHANGE", State.rejected),
+        ("USER_WAIT_RECEIPT", State.awaiting_reshipment),
+        ("MERCHANT_EXCHANGE_SUCCESS", State.completed),
     ],
 )
 def test_status_mapping(status: str, state: State) -> None:
@@ -95,8 +102,21 @@ def test_the_deadline_counts_from_fetched_at_when_given() -> None:
     assert snap.deadline_at == UPDATED + timedelta(hours=2) + timedelta(hours=48)
 
 
-def test_a_deadline_that_is_a_timestamp_is_taken_as_is() -> None:
-    assert parse(order(deadline=1741766400)).deadline_at == datetime(2025, 3, 12, 8, 0, tzinfo=UTC)
+def test_an_old_update_without_a_fetch_time_gives_no_deadline_not_a_past_one() -> None:
+    # Documented shape (research B §2.7): updated days before the fetch, 172,000 s left.
+    snap = parse(load("old_update_seconds_left.json"))
+    assert snap.deadline_at is None  # counting from update_time put it days in the past
+
+
+def test_the_caller_passes_when_it_fetched() -> None:
+    fetched = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
+    snap = adapter_for("wechat_shop").parse(load("old_update_seconds_left.json"), fetched_at=fetched)
+    assert snap.deadline_at == fetched + timedelta(seconds=172000)
+
+
+def test_a_large_deadline_is_seconds_left_too() -> None:
+    snap = parse({"after_sale_order": order(deadline=1741766400), "fetched_at": 1741593600})
+    assert snap.deadline_at == UPDATED + timedelta(seconds=1741766400)  # no "absolute" reading
 
 
 @pytest.mark.parametrize("deadline", [0, None])
@@ -106,7 +126,8 @@ def test_no_deadline(deadline: int | None) -> None:
 
 @pytest.mark.parametrize(("code", "case_type"), [("REFUND", CaseType.refund_only),
                                                  ("RETURN", CaseType.return_refund),
-                                                 ("EXCHANGE", CaseType.exchange)])
+                                                 ("EXCHANGE", CaseType.exchange),
+                                                 ("RESHIP", CaseType.reissue)])
 def test_type_mapping(code: str, case_type: CaseType) -> None:
     assert parse(order(type=code)).type is case_type
 

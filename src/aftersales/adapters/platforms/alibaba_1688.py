@@ -13,7 +13,8 @@ orderEntryCountMap {order entry id: quantity}, buyerLoginId, gmtModified and gmt
 Source: open.1688.com, alibaba.trade.refund.OpQueryOrderRefund (OpOrderRefundModel).
 
 Why these rules:
-- status: waitselleragree 等待卖家同意 → requested; waitbuyermodify 待买家修改 (the
+- status (read through profiles/alibaba_1688.toml status_map, the table the HTTP sync
+  uses too): waitselleragree 等待卖家同意 → requested; waitbuyermodify 待买家修改 (the
   supplier refused, we must revise) → rejected; waitbuyersend 等待买家退货 →
   awaiting_return; waitsellerreceive 等待卖家确认收货 → return_in_transit;
   refundsuccess → completed; refundclose → closed.
@@ -29,19 +30,11 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from aftersales.adapters.platforms.base import flow_version, state_of
 from aftersales.adapters.platforms.fields import EnvelopeFields, Fields, epoch_ms
 from aftersales.adapters.platforms.reasons import map_reason
 from aftersales.domain.sync import PlatformSnapshot, SnapshotLine
 from aftersales.domain.vocabulary import CaseType, State
-
-_STATES: dict[str, State] = {
-    "waitselleragree": State.requested,
-    "waitbuyermodify": State.rejected,
-    "waitbuyersend": State.awaiting_return,
-    "waitsellerreceive": State.return_in_transit,
-    "refundsuccess": State.completed,
-    "refundclose": State.closed,
-}
 
 
 class Alibaba1688Adapter(EnvelopeFields):
@@ -52,9 +45,7 @@ class Alibaba1688Adapter(EnvelopeFields):
     def parse(self, payload: Mapping[str, Any]) -> PlatformSnapshot:
         f = self._fields(payload)
         status = f.text("status")
-        if status not in _STATES:
-            raise f.unknown("status", status)
-        state = _STATES[status]
+        state = state_of(self.platform, status, "status")  # profiles/alibaba_1688.toml
         case_type = None
         only_refund, goods_back = f.flag("onlyRefund"), f.flag("refundGoods")
         if only_refund is not None or goods_back is not None:
@@ -71,7 +62,7 @@ class Alibaba1688Adapter(EnvelopeFields):
             platform_order_id=f.text(self.order_field),
             platform_status=status,
             state=state,
-            version=epoch_ms(_time(f, "gmtModified")),
+            version=flow_version(epoch_ms(_time(f, "gmtModified")), state),
             type=case_type,
             reason=map_reason(reason),
             requested_amount=f.fen("applyPayment"),

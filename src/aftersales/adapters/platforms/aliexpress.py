@@ -22,37 +22,44 @@ Why these rules:
 - Amounts come in two currencies and must never be added (money.py): the local one is
   the requested amount, the USD one goes to extra["amount_usd_minor"] with
   extra["amount_usd_currency"]. Both are decimal strings parsed exactly.
-- Times ("2024-10-28 04:23:19") carry no zone; they are read as UTC−08:00 (assumed, US
-  Pacific standard time). A fixed offset keeps versions monotonic across DST; only
-  their order matters. Without a top-level gmt_modified, the newest solution
-  gmt_modified is the version.
+- timeout_type / timeout_trigger_time is AliExpress's own deadline for the current step,
+  documented (SDK model of aliexpress.issue.detail.get) as America/Los_Angeles time: read
+  with the tz database (zoneinfo), so summer (PDT, UTC−07:00) and winter (PST, UTC−08:00)
+  both land on the right instant. In the repeated autumn hour the earlier instant is taken
+  (a deadline may come out early, never late: PLATFORMS.md principle 2).
+- gmt_create / gmt_modified ("2024-10-28 04:23:19") carry no documented zone; they only
+  order versions, read at a fixed UTC−08:00 so the order stays monotonic across DST.
+  Without a top-level gmt_modified, the newest solution gmt_modified is the version.
+- Statuses: the raw status is composed of parts the profile's status_map reads (the one
+  table the HTTP sync uses too): "issue_status=finish" / "issue_status=canceled_issue"
+  when the issue is settled; else "issue_status=processing", then
+  "solution_status=<status of the solution in force>", then "return=awaiting" /
+  "return=shipped" for a reached return_and_refund, or "platform_solution=pending" when
+  the platform proposed a solution not yet reached.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from aftersales.adapters.platforms.base import refunded_when_completed
+from aftersales.adapters.platforms.base import flow_version, refunded_when_completed, state_of
 from aftersales.adapters.platforms.fields import Fields, epoch_ms, unwrap
 from aftersales.adapters.platforms.reasons import map_reason
 from aftersales.domain.money import Money
 from aftersales.domain.sync import PlatformSnapshot
-from aftersales.domain.vocabulary import CaseType, State
+from aftersales.domain.vocabulary import CaseType
 
-AE_TIME = timezone(timedelta(hours=-8), "UTC-08:00")
-_ISSUE = {"processing": None, "canceled_issue": State.closed, "finish": State.completed}
-_SOLUTION: dict[str, State | None] = {
-    "wait_seller_accept": State.requested,
-    "wait_buyer_accept": State.requested,
-    "wait_buyer_and_seller_accept": State.requested,
-    "buyer_refused": State.requested,
-    "seller_accept_and_buyer_refused": State.disputed,
-    "reach_cancle": State.disputed,  # sic, as the API spells it
-    "reached": None,  # depends on the solution type
-    "perform": State.refunding,
-}
+AE_TIME = timezone(timedelta(hours=-8), "UTC-08:00")  # versions only: order, not instants
+LOS_ANGELES = ZoneInfo("America/Los_Angeles")  # timeout_trigger_time (SDK doc)
+_ISSUE = frozenset({"processing", "canceled_issue", "finish"})
+_SOLUTION = frozenset({
+    "wait_seller_accept", "wait_buyer_accept", "wait_buyer_and_seller_accept", "buyer_refused",
+    "seller_accept_and_buyer_refused", "reach_cancle",  # sic, as the API spells it
+    "reached", "perform",
+})
 _IN_FORCE = frozenset({"reached", "perform"})
 _TYPES = {"refund": CaseType.refund_only, "return_and_refund": CaseType.return_refund}
 
@@ -85,9 +92,13 @@ class AliExpressAdapter:
             if code not in _TYPES:
                 raise current.unknown("solution_type", code)
             case_type = _TYPES[code]
-        state, solution_status = _state(f, issue_status, current, bool(lists["platform"]), case_type)
+        raw_status, solution_status = _raw_status(
+            f, issue_status, current, bool(lists["platform"]), case_type)
+        state = state_of(self.platform, raw_status, "issue_status")
         local, usd = _amounts(f, current)
         extra = {"issue_status": issue_status, "solution_status": solution_status}
+        if f.has("timeout_type"):
+            extra["timeout_type"] = f.text("timeout_type")
         if usd is not None:
             extra |= {"amount_usd_minor": str(usd.amount), "amount_usd_currency": usd.currency}
         reason = f.opt_text("issue_reason") or f.opt_text("reason_chinese") or f.opt_text(
@@ -96,13 +107,14 @@ class AliExpressAdapter:
             platform=self.platform,
             platform_case_id=f.text("issue_id") if f.has("issue_id") else f.text("id"),
             platform_order_id=_order_id(f),
-            platform_status=f"{issue_status}/{solution_status}",
+            platform_status=raw_status,
             state=state,
-            version=_version(f, every),
+            version=flow_version(_version(f, every), state),
             type=case_type,
             reason=map_reason(reason),
             requested_amount=local,
             refunded_amount=refunded_when_completed(state, case_type, local),
+            deadline_at=_deadline(f),
             buyer_id=f.opt_text("buyer_login_id"),
             description=current.opt_text("content") if current else None,
             return_carrier=f.opt_text("buyer_return_logistics_company"),
@@ -112,27 +124,33 @@ class AliExpressAdapter:
         )
 
 
-def _state(
+def _raw_status(
     f: Fields, issue_status: str, current: Fields | None, platform_involved: bool,
     case_type: CaseType | None,
-) -> tuple[State, str]:
-    """The domain state, and the raw status of the solution in force ("-" if none)."""
+) -> tuple[str, str]:
+    """The composite raw status the status_map reads, and the solution's status ("-")."""
     status = "-"
     if current is not None and current.has("status"):
         status = current.text("status")
         if status not in _SOLUTION:
             raise current.unknown("status", status)
-    settled = _ISSUE[issue_status]
-    if settled is not None:
-        return settled, status
-    if status == "reached":
-        if case_type is not CaseType.return_refund:
-            return State.refunding, status
-        return (State.return_in_transit if f.has("buyer_return_no") else State.awaiting_return,
-                status)
-    if platform_involved and status not in _IN_FORCE:
-        return State.disputed, status
-    return _SOLUTION.get(status) or State.requested, status
+    if issue_status != "processing":
+        return f"issue_status={issue_status}", status
+    parts = ["issue_status=processing"]
+    if status != "-":
+        parts.append(f"solution_status={status}")
+    if status == "reached" and case_type is CaseType.return_refund:
+        parts.append("return=shipped" if f.has("buyer_return_no") else "return=awaiting")
+    elif platform_involved and status not in _IN_FORCE:
+        parts.append("platform_solution=pending")
+    return ";".join(parts), status
+
+
+def _deadline(f: Fields) -> datetime | None:
+    """timeout_trigger_time: America/Los_Angeles wall time (aliexpress.issue.detail.get)."""
+    if not f.has("timeout_trigger_time"):
+        return None
+    return f.local_time("timeout_trigger_time", LOS_ANGELES)
 
 
 def _solutions(f: Fields, owner: str) -> list[Fields]:

@@ -15,9 +15,12 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Mapping
+from functools import cache
 from typing import Any, Protocol
 
+from aftersales.adapters.profiles import load_profile
 from aftersales.domain.money import Money
+from aftersales.domain.profile import Profile
 from aftersales.domain.sync import PlatformSnapshot
 from aftersales.domain.vocabulary import CaseType, State
 
@@ -77,6 +80,43 @@ def adapter_for(platform: str) -> PlatformAdapter:
     module = importlib.import_module(f"{__package__}.{module_name}")
     adapter: PlatformAdapter = getattr(module, class_name)()
     return adapter
+
+
+@cache
+def profile_for(platform: str) -> Profile:
+    """The platform's rule profile: its `status_map` is the one status table, read here by
+    the adapters and by the HTTP sync (entrypoints/api/routes/cases.py) alike."""
+    return load_profile(platform)
+
+
+def state_of(platform: str, raw: str, field: str) -> State:
+    """`raw` through the profile's status_map; PayloadError naming `field` if unmapped."""
+    state = profile_for(platform).state_of(raw)
+    if state is None:
+        shown: object = int(raw) if raw.lstrip("-").isdigit() else raw  # as the platform sent it
+        raise PayloadError(f"{platform}: field '{field}' has unknown value {shown!r}", field=field)
+    return state
+
+
+# How far along the flow each state is: the tie-break of two versions modified in the same
+# platform tick (second-granularity times): a change within one second still moves forward.
+_RANK: dict[State, int] = {
+    State.requested: 1, State.rejected: 2, State.disputed: 3, State.awaiting_return: 4,
+    State.return_in_transit: 5, State.inspecting: 6, State.awaiting_reshipment: 7,
+    State.refunding: 8, State.closed: 9, State.completed: 9,
+}
+_VERSION_SLOTS = 100  # rank * 2 + detail < 100
+
+
+def flow_version(modified: int, state: State, *, detail: bool = False) -> int:
+    """One integer ordering (modified, rank of the state along the flow, detail or not).
+
+    Second-granularity `modified` times let two changes share a version, and an equal
+    version changes nothing (service/sync.py): Douyin 6 → 12 within one second stayed at 6.
+    So the state's rank breaks the tie, and a detail response (it carries the deadline, the
+    dispute status… that the list item lacks) wins over a list item of the same change.
+    """
+    return modified * _VERSION_SLOTS + _RANK[state] * 2 + int(detail)
 
 
 _MONEY_BACK = frozenset({CaseType.refund_only, CaseType.return_refund, CaseType.compensation})

@@ -1,4 +1,5 @@
-"""Douyin (抖店) after-sales: an item of afterSale/List, or its flattened aftersale_info.
+"""Douyin (抖店) after-sales: an item of afterSale/List, its flattened aftersale_info, or
+an afterSale/Detail response.
 
 Field names as the open API has them: {aftersale_info: {aftersale_id, aftersale_type,
 aftersale_status, related_id, update_time, status_deadline, refund_amount,
@@ -6,9 +7,15 @@ refund_post_amount, arbitrate_status, return_logistics_code,
 return_logistics_company_name, reason_second_labels}, order_info: {shop_order_id,
 related_order_info: [{sku_order_id, shop_sku_code, aftersale_item_num}]}}. A flat
 object with the aftersale_info fields plus `order_id` and `reason` is accepted too.
-(afterSale/Detail spells them after_sale_id, after_sale_status…: flatten those to the
-list spelling before parsing.) Times are unix seconds, amounts fen.
-Source: op.jinritemai.com afterSale/List and afterSale/Detail (as mirrored by ISV docs).
+afterSale/Detail ({"code":10000,"data":{…}} or its data) is read in its own spelling:
+process_info {after_sale_info {after_sale_id (a Number), after_sale_status,
+after_sale_type, refund_total_amount (incl. freight), refund_post_amount, refund_status,
+update_time, status_deadline, reason}, arbitrate_info {arbitrate_status},
+logistics_info {return {tracking_no, company_name}}}, order_info {shop_order_id,
+sku_order_infos[]}. Times are unix seconds, amounts fen.
+Source: the official generated Go SDK's afterSale_List / afterSale_Detail structs
+(research A §2.2–2.4). Statuses are read through the profile's status_map
+(profiles/douyin.toml), the table the HTTP sync uses too.
 
 Why these rules:
 - Statuses (PLATFORMS.md, api): 6 待商家同意 → requested; 7 待买家退货 →
@@ -22,8 +29,10 @@ Why these rules:
   terminal status is the ruling's result, so neither overrides.
 - status_deadline is Douyin's own timer for the current step (0: none); it wins over
   the profile. Message 209 pushes a change; the next sync carries the new value.
-- version: update_time (seconds) as epoch milliseconds, like every time-based version
-  here, so versions from all platforms read the same way.
+- version: update_time (seconds) as epoch milliseconds, ordered with the state's rank
+  and detail-over-list (base.flow_version): 6 → 12 within one second still moves on.
+- refund_status 4 退款失败 → extra["refund_failed"]; refund_type 1 极速退款助手 /
+  3 售后急速退 (the platform's automation refunded) → extra["speed_refund"].
 """
 
 from __future__ import annotations
@@ -31,27 +40,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from aftersales.adapters.platforms.base import refunded_when_completed
-from aftersales.adapters.platforms.fields import Fields, epoch_ms
+from aftersales.adapters.platforms.base import flow_version, refunded_when_completed, state_of
+from aftersales.adapters.platforms.fields import Fields, epoch_ms, unwrap
 from aftersales.adapters.platforms.reasons import map_reason
+from aftersales.domain.money import Money
 from aftersales.domain.sync import PlatformSnapshot, SnapshotLine
-from aftersales.domain.vocabulary import TERMINAL_STATES, CaseType, State
+from aftersales.domain.vocabulary import TERMINAL_STATES, CaseType
 
-_STATES: dict[int, State] = {
-    3: State.awaiting_reshipment,
-    6: State.requested,
-    7: State.awaiting_return,
-    8: State.awaiting_reshipment,
-    11: State.return_in_transit,
-    12: State.completed,
-    13: State.awaiting_reshipment,
-    14: State.completed,
-    27: State.rejected,
-    28: State.closed,
-    29: State.rejected,
-    51: State.completed,
-    53: State.completed,
-}
 _TYPES: dict[int, CaseType | None] = {
     0: CaseType.return_refund,  # 退货退款
     1: CaseType.refund_only,  # 已发货仅退款
@@ -64,6 +59,37 @@ _TYPES: dict[int, CaseType | None] = {
     8: None,  # 维修 repair
 }
 _ARBITRATING = frozenset({1, 4, 5})
+_REFUND_FAILED = 4  # refund_status 退款失败
+_SPEED_REFUND = frozenset({1, 3})  # refund_type 极速退款助手, 售后急速退
+
+
+class _Shape:
+    """Where one payload keeps each field: the List item's or the Detail's spelling."""
+
+    def __init__(self, platform: str, payload: Mapping[str, Any]) -> None:
+        root = Fields(platform, unwrap(payload, "data"))
+        process = root.opt_sub("process_info")
+        self.detail = process is not None
+        self.order = root.opt_sub("order_info")
+        if process is None:
+            self.info = root.opt_sub("aftersale_info") or root
+            self.arbitrate, self.returned = self.info, self.info
+            self.names = ("aftersale_id", "aftersale_status", "aftersale_type", "refund_amount")
+        else:
+            self.info = process.sub("after_sale_info")
+            self.arbitrate = process.opt_sub("arbitrate_info")
+            logistics = process.opt_sub("logistics_info")
+            self.returned = logistics.opt_sub("return") if logistics else None
+            self.names = ("after_sale_id", "after_sale_status", "after_sale_type",
+                          "refund_total_amount")
+
+    def waybill(self) -> tuple[str | None, str | None]:
+        if self.returned is None:
+            return None, None
+        if self.detail:
+            return self.returned.opt_text("company_name"), self.returned.opt_text("tracking_no")
+        return (self.returned.opt_text("return_logistics_company_name"),
+                self.returned.opt_text("return_logistics_code"))
 
 
 class DouyinAdapter:
@@ -71,53 +97,64 @@ class DouyinAdapter:
 
     def order_key(self, payload: Mapping[str, Any]) -> str:
         """The platform's order id, as parse() reads it, without the rest of the parse."""
-        return _order_id(*self._fields(payload))
-
-    def _fields(self, payload: Mapping[str, Any]) -> tuple[Fields, Fields | None]:
-        root = Fields(self.platform, payload)
-        return root.opt_sub("aftersale_info") or root, root.opt_sub("order_info")
+        shape = _Shape(self.platform, payload)
+        return _order_id(shape.info, shape.order)
 
     def parse(self, payload: Mapping[str, Any]) -> PlatformSnapshot:
-        f, order = self._fields(payload)
-        status = f.integer("aftersale_status")
-        if status not in _STATES:
-            raise f.unknown("aftersale_status", status)
-        state, raw_status = _STATES[status], str(status)
+        shape = _Shape(self.platform, payload)
+        f, order = shape.info, shape.order
+        id_field, status_field, type_field, amount_field = shape.names
+        status = f.integer(status_field)
+        raw_status = str(status)
+        state = state_of(self.platform, raw_status, f.name(status_field))
         extra = {"aftersale_status": str(status)}
-        arbitrate = f.opt_int("arbitrate_status")
+        arbitrate = shape.arbitrate.opt_int("arbitrate_status") if shape.arbitrate else None
         if arbitrate is not None:
             extra["arbitrate_status"] = str(arbitrate)
             if arbitrate in _ARBITRATING and state not in TERMINAL_STATES:
-                state, raw_status = State.disputed, f"arbitrate_status={arbitrate}"
+                raw_status = f"arbitrate_status={arbitrate}"
+                state = state_of(self.platform, raw_status, "arbitrate_status")
         case_type = None
-        if f.has("aftersale_type"):
-            code = f.integer("aftersale_type")
+        if f.has(type_field):
+            code = f.integer(type_field)
             if code not in _TYPES:
-                raise f.unknown("aftersale_type", code)
+                raise f.unknown(type_field, code)
             case_type = _TYPES[code]
             extra["aftersale_type"] = str(code)
-        if f.has("refund_post_amount"):
-            extra["refund_post_amount_minor"] = str(f.fen("refund_post_amount").amount)
-        requested = f.fen("refund_amount")
+        _signals(f, extra)
+        requested: Money = f.fen(amount_field)
         reason = f.opt_text("reason") or _first_label(f)
+        carrier, waybill = shape.waybill()
         return PlatformSnapshot(
             platform=self.platform,
-            platform_case_id=f.text("aftersale_id"),
+            platform_case_id=f.text(id_field),
             platform_order_id=_order_id(f, order),
             platform_status=raw_status,
             state=state,
-            version=epoch_ms(f.unix("update_time")),
+            version=flow_version(epoch_ms(f.unix("update_time")), state, detail=shape.detail),
             type=case_type,
             reason=map_reason(reason),
             requested_amount=requested,
             refunded_amount=refunded_when_completed(state, case_type, requested),
             deadline_at=f.opt_unix("status_deadline"),
             lines=_lines(order),
-            return_carrier=f.opt_text("return_logistics_company_name"),
-            return_waybill=f.opt_text("return_logistics_code"),
+            return_carrier=carrier,
+            return_waybill=waybill,
             raw_reason=reason,
             extra=extra,
         )
+
+
+def _signals(f: Fields, extra: dict[str, str]) -> None:
+    if f.has("refund_post_amount"):
+        extra["refund_post_amount_minor"] = str(f.fen("refund_post_amount").amount)
+    if f.opt_int("refund_status") == _REFUND_FAILED:
+        extra["refund_failed"] = "true"
+    refund_type = f.opt_int("refund_type")
+    if refund_type is not None:
+        extra["refund_type"] = str(refund_type)
+        if refund_type in _SPEED_REFUND:
+            extra["speed_refund"] = "true"
 
 
 def _order_id(f: Fields, order: Fields | None) -> str:
@@ -134,10 +171,16 @@ def _first_label(f: Fields) -> str | None:
 
 
 def _lines(order: Fields | None) -> tuple[SnapshotLine, ...]:
+    """The List's related_order_info (with aftersale_item_num); the Detail's
+    sku_order_infos name a line's count as item_num, when they do at all."""
     if order is None:
         return ()
+    rows = order.rows("related_order_info")
+    if rows:
+        return tuple(SnapshotLine(row.text("sku_order_id"), row.opt_text("shop_sku_code"),
+                                  row.integer("aftersale_item_num")) for row in rows)
     return tuple(
         SnapshotLine(row.text("sku_order_id"), row.opt_text("shop_sku_code"),
-                     row.integer("aftersale_item_num"))
-        for row in order.rows("related_order_info")
+                     row.integer("item_num"))
+        for row in order.rows("sku_order_infos") if row.has("item_num")
     )

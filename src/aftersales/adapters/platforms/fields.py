@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from functools import cache
 from typing import Any
 
@@ -188,7 +188,7 @@ class Fields:
         """Like unix(); absent or 0 (platforms' "no deadline") gives None."""
         return self.unix(field, unit) if self.has(field) and self.integer(field) else None
 
-    def local_time(self, field: str, zone: timezone = CHINA) -> datetime:
+    def local_time(self, field: str, zone: tzinfo = CHINA) -> datetime:
         """"yyyy-MM-dd HH:mm:ss" in the platform's zone (China time unless told), as UTC."""
         value = self.text(field)
         try:

@@ -1,12 +1,17 @@
 """WeChat shop (视频号/微信小店) after-sales: channels/ec/aftersale/getaftersaleorder.
 
 Field names as the official docs have them: {after_sale_order: {after_sale_order_id,
-order_id, status, type (REFUND/RETURN/EXCHANGE), openid, reason, reason_text,
+order_id, status, type (REFUND/RETURN/EXCHANGE/RESHIP), openid, reason, reason_text,
 product_info {product_id, sku_id, sku_code, count}, details {desc},
 refund_info {amount (fen)}, return_info {waybill_id, delivery_name}, complaint_id,
 deadline, update_time (unix seconds)}}; the unwrapped object is accepted too.
 Source: developers.weixin.qq.com/doc/store/API/aftersale/getaftersaleorder.html and
-the AfterSaleStatus enum as the WeChat open community quotes it.
+the AfterSaleStatus enum (WxJava, the callback doc's EcAftersaleInfoStatus; research B
+§2.3–2.4). Statuses are read through the profile's status_map
+(profiles/wechat_shop.toml), the table the HTTP sync uses too. Five of them
+(WAIT_PACKAGE_INTERCEPT, MERCHANT_REJECT_EXCHANGE, MERCHANT_REJECT_RESHIP,
+USER_WAIT_RECEIPT, MERCHANT_EXCHANGE_SUCCESS) and the type RESHIP (补寄) are found only
+in third-party code that repeats them identically: secondary, accepted.
 
 Why these rules:
 - status is a string enum. Refund failures (PLATFORM_REFUND_FAIL 平台退款失败,
@@ -19,10 +24,12 @@ Why these rules:
 - There is no dispute status: the buyer escalating appears as a complaint_id (纠纷id).
   A rejected case with a complaint is `disputed` (DOMAIN.md: rejected → escalate).
 - `deadline` is documented as the time LEFT to act, in seconds (操作剩余时间), counted
-  when the response was built. Without the fetch time we count from update_time, which
-  is never later: the deadline can only come out early, never late (PLATFORMS.md
-  principle 2). A fetcher that knows better passes {"fetched_at": unix seconds}.
-  A value that is itself a unix timestamp (≥ 10⁹) is taken as the absolute time.
+  from when the response was built — not from update_time. So the deadline is the fetch
+  time plus `deadline`: the caller passes when it fetched (parse(..., fetched_at=…)), and
+  an import file carries it as "fetched_at" (unix seconds) on the payload or beside
+  "after_sale_order". Without a fetch time there is no platform deadline (the profile
+  timers apply) rather than a wrong one: counting from an old update_time put deadlines
+  days in the past, which the worker fired at once.
 - Callbacks are not guaranteed (PLATFORMS.md), so syncs also come from polling; the
   version is update_time as epoch milliseconds.
 """
@@ -33,34 +40,16 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from aftersales.adapters.platforms.base import refunded_when_completed
-from aftersales.adapters.platforms.fields import EPOCH, EnvelopeFields, Fields, epoch_ms
+from aftersales.adapters.platforms.base import flow_version, refunded_when_completed, state_of
+from aftersales.adapters.platforms.fields import EnvelopeFields, Fields, epoch_ms
 from aftersales.adapters.platforms.reasons import map_reason
 from aftersales.domain.sync import PlatformSnapshot, SnapshotLine
 from aftersales.domain.vocabulary import CaseType, State
 
-_STATES: dict[str, State] = {
-    "MERCHANT_PROCESSING": State.requested,  # 商家受理中
-    "USER_WAIT_CONFIRM": State.requested,  # 待用户确认
-    "MERCHANT_REJECT_REFUND": State.rejected,  # 商家拒绝退款
-    "MERCHANT_REJECT_RETURN": State.rejected,  # 商家拒绝退货退款
-    "MERCHANT_REJECT_RESHIP": State.rejected,  # 商家拒绝发货
-    "USER_WAIT_RETURN": State.awaiting_return,  # 待买家退货
-    "MERCHANT_WAIT_RECEIPT": State.return_in_transit,  # 待商家收货
-    "PLATFORM_REFUNDING": State.refunding,  # 平台退款中
-    "PLATFORM_REFUND_FAIL": State.refunding,  # 平台退款失败
-    "MERCHANT_OVERDUE_REFUND": State.refunding,  # 商家逾期未退款
-    "MERCHANT_REFUND_SUCCESS": State.completed,  # 退款完成
-    "MERCHANT_RETURN_SUCCESS": State.completed,  # 退货退款完成
-    "USER_CANCELD": State.closed,  # 用户取消申请 (sic: the API spells it so)
-    "RETURN_CLOSED": State.closed,  # 退货退款关闭
-    "MERCHANT_REFUND_RETRY_FAIL": State.closed,  # 商家打款失败，客服关闭售后
-    "MERCHANT_FAIL": State.closed,  # 售后关闭
-}
-_REFUND_FAILED = frozenset({"PLATFORM_REFUND_FAIL", "MERCHANT_OVERDUE_REFUND"})
+_REFUND_FAILED = frozenset({"PLATFORM_REFUND_FAIL", "MERCHANT_OVERDUE_REFUND",
+                            "MERCHANT_REFUND_RETRY_FAIL"})
 _TYPES = {"REFUND": CaseType.refund_only, "RETURN": CaseType.return_refund,
-          "EXCHANGE": CaseType.exchange}
-_ABSOLUTE = 10**9  # a "deadline" this large is a unix timestamp, not seconds left
+          "EXCHANGE": CaseType.exchange, "RESHIP": CaseType.reissue}
 
 
 class WechatShopAdapter(EnvelopeFields):
@@ -68,12 +57,12 @@ class WechatShopAdapter(EnvelopeFields):
     envelope = ("after_sale_order",)
     order_field = "order_id"
 
-    def parse(self, payload: Mapping[str, Any]) -> PlatformSnapshot:
+    def parse(self, payload: Mapping[str, Any], *,
+              fetched_at: datetime | None = None) -> PlatformSnapshot:
         f = self._fields(payload)
         status = f.text("status")
-        if status not in _STATES:
-            raise f.unknown("status", status)
-        state, raw_status = _STATES[status], status
+        raw_status = status
+        state = state_of(self.platform, raw_status, "status")
         extra: dict[str, str] = {}
         if status in _REFUND_FAILED:
             extra["refund_failed"] = "true"
@@ -81,7 +70,8 @@ class WechatShopAdapter(EnvelopeFields):
         if complaint is not None:
             extra["complaint_id"] = complaint
             if state is State.rejected:
-                state, raw_status = State.disputed, f"{status};complaint"
+                raw_status = f"{status};complaint"
+                state = state_of(self.platform, raw_status, "status")
         case_type = None
         if f.has("type"):
             code = f.text("type")
@@ -93,18 +83,22 @@ class WechatShopAdapter(EnvelopeFields):
         reason = f.opt_text("reason_text") or f.opt_text("reason")
         updated = f.unix("update_time")
         details, returned = f.opt_sub("details"), f.opt_sub("return_info")
+        product = f.opt_sub("product_info")
+        if product is not None and product.flag("fast_refund"):
+            extra["speed_refund"] = "true"
+        fetched = fetched_at or _fetched_at(f, Fields(self.platform, payload))
         return PlatformSnapshot(
             platform=self.platform,
             platform_case_id=f.text("after_sale_order_id"),
             platform_order_id=f.text(self.order_field),
             platform_status=raw_status,
             state=state,
-            version=epoch_ms(updated),
+            version=flow_version(epoch_ms(updated), state),
             type=case_type,
             reason=map_reason(reason),
             requested_amount=requested,
             refunded_amount=refunded_when_completed(state, case_type, requested),
-            deadline_at=self._deadline(f, Fields(self.platform, payload), updated),
+            deadline_at=_deadline(f, fetched),
             buyer_id=f.opt_text("openid"),
             description=details.opt_text("desc") if details else None,
             lines=self._lines(f),
@@ -115,20 +109,23 @@ class WechatShopAdapter(EnvelopeFields):
         )
 
     @staticmethod
-    def _deadline(f: Fields, envelope: Fields, updated: datetime) -> datetime | None:
-        left = f.opt_int("deadline")
-        if not left or left < 0:
-            return None
-        if left >= _ABSOLUTE:
-            return EPOCH + timedelta(seconds=left)
-        clock = f if f.has("fetched_at") else envelope
-        fetched = clock.unix("fetched_at") if clock.has("fetched_at") else updated
-        return fetched + timedelta(seconds=left)
-
-    @staticmethod
     def _lines(f: Fields) -> tuple[SnapshotLine, ...]:
         product = f.opt_sub("product_info")
         if product is None or not product.has("sku_id"):
             return ()
         sku_code = product.opt_text("sku_code")
         return (SnapshotLine(product.text("sku_id"), sku_code, product.integer("count")),)
+
+
+def _fetched_at(f: Fields, envelope: Fields) -> datetime | None:
+    """The import file's "fetched_at" (unix seconds), on the order or beside it."""
+    clock = f if f.has("fetched_at") else envelope
+    return clock.unix("fetched_at") if clock.has("fetched_at") else None
+
+
+def _deadline(f: Fields, fetched: datetime | None) -> datetime | None:
+    """Seconds left when the response was built, counted from the fetch (research B §2.3)."""
+    left = f.opt_int("deadline")
+    if not left or left < 0 or fetched is None:
+        return None
+    return fetched + timedelta(seconds=left)

@@ -9,6 +9,7 @@ from starlette.responses import Response
 
 from aftersales.domain.errors import Forbidden, InvalidInput
 from aftersales.domain.money import Money
+from aftersales.domain.profile import Profile
 from aftersales.domain.sync import PlatformSnapshot, SnapshotLine
 from aftersales.domain.vocabulary import CaseType, Reason, Role, State
 from aftersales.entrypoints.api.auth import BEARER_SECURITY, current_principal, require_roles
@@ -43,16 +44,13 @@ OPENERS = (Role.buyer, Role.agent, Role.platform, Role.admin)
 SYNCERS = frozenset({Role.platform, Role.admin})
 
 
-def map_platform_status(status_map: dict[str, str], raw: str) -> State:
-    """A platform's raw status through its profile's status_map.
-
-    Composite statuses ("10;negotiateStatus=3") are read from the most specific part;
-    one of our own state names is accepted as is (an own store has no codes of its own).
-    """
-    for candidate in (raw, *reversed(raw.split(";"))):
-        mapped = status_map.get(candidate.strip())
-        if mapped is not None:
-            return State(mapped)
+def map_platform_status(profile: Profile, raw: str) -> State:
+    """A platform's raw status through its profile's status_map (Profile.state_of, the
+    table the import adapters read too); one of our own state names is accepted as is
+    (an own store has no codes of its own)."""
+    mapped = profile.state_of(raw)
+    if mapped is not None:
+        return mapped
     try:
         return State(raw)
     except ValueError:
@@ -76,7 +74,7 @@ def _snapshot(deps: Deps, principal: Principal, body: CaseIn) -> PlatformSnapsho
     return PlatformSnapshot(
         platform=platform, platform_case_id=body.platform_case_id or "",
         platform_order_id=order.platform_order_id, platform_status=body.platform_status,
-        state=map_platform_status(dict(deps.profiles(platform).status_map), body.platform_status),
+        state=map_platform_status(deps.profiles(platform), body.platform_status),
         version=body.platform_version or 0, type=CaseType(body.type), reason=Reason(body.reason),
         requested_amount=requested, deadline_at=body.platform_deadline,
         buyer_id=order.buyer_id, description=body.description,
