@@ -5,7 +5,7 @@ A refund the platform reports is booked only up to what the order has left; the 
 figure that differs from our own refund of the case) is kept here for finance, not booked.
 
 Revision ID: 0010
-Revises: 0005
+Revises: 0008
 Create Date: 2026-12-07
 """
 from __future__ import annotations
@@ -13,8 +13,10 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from aftersales.migrations.guard import refuse_losing
+
 revision = '0010'
-down_revision = '0005'
+down_revision = '0008'
 branch_labels = None
 depends_on = None
 
@@ -50,6 +52,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    refuse_losing(revision, 'reconciliation_differences')  # what finance must still look at
     with op.batch_alter_table('refunds', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_refunds_status_created_at'))
     with op.batch_alter_table('reconciliation_differences', schema=None) as batch_op:
