@@ -156,6 +156,8 @@ ROUTE_ROLES: dict[tuple[str, str], tuple[str, ...]] = {
     ("GET", "/parcels"): ("admin", "agent", "warehouse"),
     ("POST", "/parcels/{parcel_id}/attach"): ("admin", "agent", "warehouse"),
     ("GET", "/refunds"): ("admin", "agent", "finance"),
+    ("GET", "/reconciliation/differences"): ("admin", "finance"),
+    ("POST", "/cases/{case_id}/nudge"): ("admin", "agent"),
     ("POST", "/cases/{case_id}/evidence"): EVERYONE,
     ("GET", "/cases/{case_id}/evidence"): EVERYONE,
     ("GET", "/cases/{case_id}/evidence/{evidence_id}"): EVERYONE,
@@ -172,7 +174,8 @@ ROUTE_ROLES: dict[tuple[str, str], tuple[str, ...]] = {
     ("POST", "/upstream-claims/{claim_id}/withdraw"): ("admin", "agent"),
 }
 # Routes nobody needs a role for, and the case actions (the matrix above covers them).
-UNCHECKED = {("GET", "/health"), ("POST", "/cases/{case_id}/actions/{action}")}
+UNCHECKED = {("GET", "/health"), ("GET", "/health/live"), ("GET", "/health/ready"),
+             ("POST", "/cases/{case_id}/actions/{action}")}
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
 
 
