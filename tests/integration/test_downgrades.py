@@ -22,7 +22,13 @@ with warnings.catch_warnings():
     from fastapi.testclient import TestClient
 
 from aftersales.adapters.db import tables as t
-from aftersales.adapters.db.migrate import DowngradeRefused, current_revision, migrate_to, upgrade
+from aftersales.adapters.db.migrate import (
+    DowngradeRefused,
+    current_revision,
+    migrate_to,
+    revisions,
+    upgrade,
+)
 from aftersales.domain.merchant_policy import MerchantPolicy
 from aftersales.domain.vocabulary import Role
 from aftersales.entrypoints.bootstrap import App, bootstrap
@@ -32,6 +38,8 @@ from aftersales.service import cases, orders, shops, timers, upstream
 from aftersales.service.ports import Principal
 from console.console_helpers import sign_in
 from e2e.test_cli import one_line_error, run
+
+HEAD = revisions()[-1]
 
 KEPT = ("upstream_claims", "console_sessions", "app_secrets", "notifications", "deadlines",
         "cases", "case_events")
@@ -117,7 +125,7 @@ def test_the_cli_refuses_in_one_line_and_exits_non_zero(populated, tmp_path: Pat
     line = one_line_error(result)
     assert result.returncode == 1
     assert "downgrade_refused" in line and "console_sessions" in line and "--force" in line
-    assert _counts(app) == before and current_revision(app.engine) == "0005"
+    assert _counts(app) == before and current_revision(app.engine) == HEAD
     bad = run("migrate", "--to", "0042", cwd=tmp_path, db=url)
     assert "unknown_revision" in one_line_error(bad)
 
@@ -130,7 +138,7 @@ def test_alerts_are_not_sent_again_after_a_forced_down_and_up(populated, tmp_pat
         assert not inspect(conn).has_table("upstream_claims")
         assert "warned_at" in {c["name"] for c in inspect(conn).get_columns("deadlines")}
     up = run("migrate", cwd=tmp_path, db=url)
-    assert up.returncode == 0 and "0005" in up.stdout, up.stderr
+    assert up.returncode == 0 and HEAD in up.stdout, up.stderr
     timers.advance_clock(app.deps, admin, by="1h")  # still near its deadline
     assert _alerts(app) == 1
 
@@ -142,7 +150,7 @@ def test_alerts_survive_a_plain_down_and_up(fresh_db_url: str, tmp_path: Path) -
         upgrade(app.engine)
         admin = _near_timeout(app)
         assert migrate_to(app.engine, "0001") == "0001"
-        assert migrate_to(app.engine, "head") == "0005"
+        assert migrate_to(app.engine, "head") == HEAD
         timers.advance_clock(app.deps, admin, by="1h")
         assert _alerts(app) == 1
     finally:
@@ -157,6 +165,6 @@ def test_an_empty_database_goes_down_and_up_freely(fresh_db_url: str) -> None:
         with app.engine.connect() as conn:
             assert "warned_at" not in {c["name"] for c in inspect(conn).get_columns("deadlines")}
         assert migrate_to(app.engine, "base") is None
-        assert migrate_to(app.engine, "head") == "0005"
+        assert migrate_to(app.engine, "head") == HEAD
     finally:
         app.engine.dispose()
