@@ -98,15 +98,11 @@ def serve(ctx: typer.Context, host: str = typer.Option("127.0.0.1", help="Interf
     database = (ctx.obj or {}).get("database")
     if database:
         os.environ["AFTERSALES_DATABASE_URL"] = database
-    if workers > 1:  # each process builds the app itself, on the database named above;
-        # the desk's sessions are in the database, so any process serves any signed-in person.
-        # The processes share connections evenly (api/balance.py).
-        from aftersales.entrypoints.api import balance
-
-        with balance.shared_table() as table:
-            os.environ[balance.TABLE_ENV] = table
-            uvicorn.run("aftersales.entrypoints.api.app:create_app", factory=True, host=host,
-                        port=port, workers=workers, loop=balance.LOOP)
+    if workers > 1:  # uvicorn's own workers: each process builds the app itself, on the
+        # database named above; the desk's sessions are in the database, so any process
+        # serves any signed-in person (deploy/README.md: the production shape)
+        uvicorn.run("aftersales.entrypoints.api.app:create_app", factory=True, host=host,
+                    port=port, workers=workers)
         return
     params = inspect.signature(create_app).parameters
     web = create_app(database_url=database) if "database_url" in params else create_app()

@@ -6,7 +6,7 @@ platform's fields and statuses) and the one sync handler, `service.sync.apply_sn
 rest still load.
 
 Speed: payloads are taken in batches; each batch runs the same handler against a
-write-behind store (adapters/db/bulk_sync.py) and is written in one transaction with
+write-behind store (adapters/db/bulk/bulk_sync.py) and is written in one transaction with
 executemany. If anything in a batch fails, the batch is rolled back and replayed one
 payload per transaction, so the failing line is named exactly and the others still land.
 `--per-payload` skips the batching (one transaction per payload, as the API does).
@@ -40,7 +40,7 @@ import orjson
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
-from aftersales.adapters.db.bulk_sync import (
+from aftersales.adapters.db.bulk.bulk_sync import (
     NotStaged,
     StagingStore,
     StagingUnitOfWork,

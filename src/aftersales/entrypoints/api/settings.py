@@ -40,13 +40,6 @@ class ApiSettings:
     token_cache_seconds: float = 5.0
     # How long a duplicate request waits for the first one with its Idempotency-Key.
     idempotency_wait_seconds: float = 10.0
-    # Serve plain case actions and case openings without FastAPI's machinery (fastpath.py);
-    # off, every request goes through FastAPI (the tests compare both).
-    fast_path: bool = True
-    # PostgreSQL: the fast path runs its work on the event loop's thread, each database
-    # wait handed to the loop (adapters/inline.py); off, on threads of its own (SQLite
-    # always: its driver blocks inside C).
-    inline: bool = True
 
     @classmethod
     def from_env(cls) -> ApiSettings:
@@ -55,6 +48,4 @@ class ApiSettings:
             token_cache_seconds=_env_float("AFTERSALES_TOKEN_CACHE_SECONDS", cls.token_cache_seconds),
             idempotency_wait_seconds=_env_float("AFTERSALES_IDEMPOTENCY_WAIT_SECONDS",
                                                 cls.idempotency_wait_seconds),
-            fast_path=_env_int("AFTERSALES_API_FAST_PATH", 1) != 0,
-            inline=_env_int("AFTERSALES_API_INLINE", 1) != 0,
         )

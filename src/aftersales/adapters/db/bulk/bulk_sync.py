@@ -37,7 +37,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from aftersales.adapters.db import tables as t
-from aftersales.adapters.db.bulk_writes import Writes
+from aftersales.adapters.db.bulk.bulk_writes import Writes
 from aftersales.adapters.db.hints import unindexed
 from aftersales.adapters.db.mapping import case_from_row, case_row, order_from_rows, order_rows
 from aftersales.domain.case import Case
