@@ -18,6 +18,7 @@ from sqlalchemy.exc import ArgumentError, InvalidatePoolError
 from aftersales.adapters.db import bundles
 
 DEFAULT_URL = "sqlite:///var/aftersales.db"
+# psycopg prepares a statement on the server once a connection has run it this often
 PREPARE_THRESHOLD = 2
 # Execution option: this connection only reads (SQLite then does not take the write lock).
 READ_ONLY = "aftersales_read_only"
@@ -44,8 +45,7 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
             raw = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
         kwargs.setdefault("pool_size", 10)
         kwargs.setdefault("max_overflow", 20)
-        # psycopg prepares a statement on the server once a connection has run it this many
-        # times; the store's statements are prebuilt (statements.py), so their SQL repeats
+        # (the store's statements are prebuilt, statements.py: their SQL repeats exactly)
         connect_args = {"prepare_threshold": PREPARE_THRESHOLD, **kwargs.pop("connect_args", {})}
         engine = create_engine(raw, json_serializer=bundles.dumps, connect_args=connect_args,
                                **kwargs)
@@ -85,7 +85,7 @@ def _ping_when_idle(engine: Engine) -> None:
 
 def _fast_json(dbapi_conn: Any, _record: Any) -> None:
     """psycopg parses JSON results with orjson: every action reads its case as JSON
-    (bundles.py), and the standard json module took 2–3% of a request's CPU doing it."""
+    (bundles.py), and the standard json module is several times slower at it."""
     set_json_loads(bundles.loads, dbapi_conn)
 
 
