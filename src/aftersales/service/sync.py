@@ -38,11 +38,13 @@ def apply_snapshot(deps: Deps, principal: Principal, snap: PlatformSnapshot, *,
         # two snapshots of a case not created yet lock no row: they take turns on its id
         store.hold("platform_case", shop.shop.id, snap.platform_case_id)
         case = store.find_case_by_platform_id(shop.shop.id, snap.platform_case_id)
-        found = None if case is None else load_case(deps, store, shop.shop.id, case.id, lock=True)
-        if found is None:
+        if case is None:
             loaded = _create(deps, store, shop, snap, order_id, now)
             result = "created"
         else:
+            found = load_case(deps, store, shop.shop.id, case.id, lock=True)
+            if found is None:  # foreign keys make this impossible
+                raise NotFound(f"case {case.id} lost its order", code="case_not_found")
             loaded, case = found, found.case
             if case.platform_version is not None and snap.version <= case.platform_version:
                 return loaded, "unchanged"

@@ -44,7 +44,7 @@ from aftersales.domain.case import Case
 from aftersales.domain.deadlines import Deadline
 from aftersales.domain.money import Money
 from aftersales.domain.orders import Order
-from aftersales.service.ports import LedgerEntry, ShopRecord
+from aftersales.service.ports import CaseBundle, LedgerEntry, ShopRecord
 
 
 class NotStaged(RuntimeError):
@@ -125,6 +125,16 @@ class StagingStore:
                                  lock: bool = False) -> Case | None:
         staged = self.cases.get(platform_case_id) if shop_id == self.shop.shop.id else None
         return None if staged is None else staged.case
+
+    def get_case_bundle(self, shop_id: str, case_id: str, *, lock: bool = False
+                        ) -> CaseBundle | None:
+        """A case the batch prefetched (and locked, on PostgreSQL), as sync loads it."""
+        staged = next((s for s in self.cases.values() if s.case.id == case_id), None) \
+            if shop_id == self.shop.shop.id else None
+        order = None if staged is None else self.orders.get(staged.case.order_id)
+        if staged is None or order is None:
+            return None
+        return CaseBundle(staged.case, self.shop, order, list(self.ledger.get(order.id, [])))
 
     def get_order(self, shop_id: str, order_id: str) -> Order | None:
         return self.orders.get(order_id) if shop_id == self.shop.shop.id else None
