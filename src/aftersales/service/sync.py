@@ -20,6 +20,7 @@ from aftersales.domain.sync import PlatformSnapshot
 from aftersales.domain.vocabulary import CaseType, PaymentMethod, Reason, Role, State
 from aftersales.service.casework import Loaded, load_case, save
 from aftersales.service.deps import Deps
+from aftersales.service.errors import NotFound
 from aftersales.service.ports import LedgerEntry, Principal, ShopRecord, Store
 
 SYNC_ROLES = frozenset({Role.platform, Role.admin})
