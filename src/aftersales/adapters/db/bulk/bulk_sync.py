@@ -65,6 +65,7 @@ class StagingStore:
     new_id: Any
     shop: ShopRecord
     cases: dict[str, _Staged] = field(default_factory=dict)  # platform_case_id -> staged
+    case_keys: dict[str, str] = field(default_factory=dict)  # case id -> platform_case_id
     orders: dict[str, Order] = field(default_factory=dict)  # id -> order
     order_ids: dict[str, str] = field(default_factory=dict)  # platform_order_id -> id
     ledger: dict[str, list[LedgerEntry]] = field(default_factory=dict)  # order id -> entries
@@ -83,6 +84,7 @@ class StagingStore:
             stmt = stmt.with_for_update()
         for row in self.conn.execute(stmt).all():
             self.cases[row.platform_case_id] = _Staged(case_from_row(row), row.version)
+            self.case_keys[row.id] = row.platform_case_id
         o = t.orders.c
         # Two reads, each with its own index: (shop_id, platform_order_id), and the key.
         heads = {row.id: row for row in self.conn.execute(select(t.orders).where(
@@ -129,8 +131,8 @@ class StagingStore:
     def get_case_bundle(self, shop_id: str, case_id: str, *, lock: bool = False
                         ) -> CaseBundle | None:
         """A case the batch prefetched (and locked, on PostgreSQL), as sync loads it."""
-        staged = next((s for s in self.cases.values() if s.case.id == case_id), None) \
-            if shop_id == self.shop.shop.id else None
+        key = self.case_keys.get(case_id) if shop_id == self.shop.shop.id else None
+        staged = None if key is None else self.cases.get(key)
         order = None if staged is None else self.orders.get(staged.case.order_id)
         if staged is None or order is None:
             return None
@@ -170,6 +172,7 @@ class StagingStore:
             raise NotStaged("a case without platform_case_id")
         case.version = 1
         self.cases[case.platform_case_id] = _Staged(case, None)
+        self.case_keys[case.id] = case.platform_case_id
 
     def save_case(self, case: Case, deadline: Deadline | None, now: datetime) -> None:
         staged = self.cases.get(case.platform_case_id or "")
