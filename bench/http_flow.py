@@ -78,7 +78,10 @@ def server(url: str, tmp: Path, workers: int = 1) -> Iterator[int]:
         proc = subprocess.Popen(cmd, env=env)
         stack.callback(proc.wait, timeout=10)
         stack.callback(proc.terminate)
-        for _ in range(200):
+        deadline = time.monotonic() + 60  # (a loaded machine takes a while to import the app)
+        while True:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("server did not start")
             try:
                 conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
                 try:  # (closed: an idle connection would count in a worker's share)
@@ -89,8 +92,6 @@ def server(url: str, tmp: Path, workers: int = 1) -> Iterator[int]:
                     conn.close()
             except OSError:
                 time.sleep(0.05)
-        else:
-            raise RuntimeError("server did not start")
         yield port
 
 
