@@ -9,7 +9,7 @@ each) serve one database at the same time and one client runs a flow on A, then 
 then B, then A, ...: each pair of flows meets the same machine. A and B differ by the
 source tree on their PYTHONPATH (`--a-path`, `--b-path`; e.g. a `git worktree` of the old
 commit), by uvicorn arguments (`--a-args`, `--b-args`) or by environment variables
-(`--a-env AFTERSALES_API_INLINE=0`). Reports each side's flows/s and
+(`--a-env AFTERSALES_TOKEN_CACHE_SECONDS=0`). Reports each side's flows/s and
 per-step p50, B's time over A's (sum of flow times) and the median of the pairs' ratios.
 Running it with no difference gives the noise floor: 1–3% here (500 and 200 flows).
 """

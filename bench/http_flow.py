@@ -35,7 +35,6 @@ import orjson
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import analyze, db_args, fresh_engine, kinds, postgres_cpu, table
 
-from aftersales.entrypoints.api import balance
 from aftersales.entrypoints.bootstrap import bootstrap
 from aftersales.service import shops
 
@@ -68,22 +67,21 @@ def free_port() -> int:
 
 
 @contextmanager
-def server(url: str, tmp: Path, workers: int = 1, balanced: bool = True) -> Iterator[int]:
-    """uvicorn serving the app; with several workers and `balanced`, on the event loop
-    `aftersales serve --workers` uses, which spreads connections evenly (api/balance.py)."""
+def server(url: str, tmp: Path, workers: int = 1) -> Iterator[int]:
+    """uvicorn serving the app with `workers` processes, as `aftersales serve --workers`."""
     port = free_port()
     env = {**os.environ, "AFTERSALES_DATABASE_URL": url, "AFTERSALES_DATA_DIR": str(tmp)}
     cmd = [sys.executable, "-m", "uvicorn", "aftersales.entrypoints.api.app:create_app",
            "--factory", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
            "--log-level", "warning", "--no-access-log"]
     with ExitStack() as stack:
-        if workers > 1 and balanced:
-            env[balance.TABLE_ENV] = stack.enter_context(balance.shared_table())
-            cmd += ["--loop", balance.LOOP]
         proc = subprocess.Popen(cmd, env=env)
         stack.callback(proc.wait, timeout=10)
         stack.callback(proc.terminate)
-        for _ in range(200):
+        deadline = time.monotonic() + 60  # (a loaded machine takes a while to import the app)
+        while True:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("server did not start")
             try:
                 conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
                 try:  # (closed: an idle connection would count in a worker's share)
@@ -94,8 +92,6 @@ def server(url: str, tmp: Path, workers: int = 1, balanced: bool = True) -> Iter
                     conn.close()
             except OSError:
                 time.sleep(0.05)
-        else:
-            raise RuntimeError("server did not start")
         yield port
 
 

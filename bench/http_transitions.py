@@ -27,11 +27,11 @@ for `--seconds` after a few uncounted warm-up requests per connection:
   connection the next id of its thread's share), the load generator closest to pgbench;
 - Python: 8 threads of this process, one `http.client` connection each (what the first
   runs of this benchmark used; ~0.25 ms of client CPU a request on this machine).
-`--clients python` or `wrk` runs one of them. With 2 workers the connections are spread
-evenly over the processes, as `aftersales serve --workers 2` does (api/balance.py);
-`--accept plain` (or `both`) runs plain uvicorn, whose processes each accept on their own
-and often leave one process with most of the 8 connections. Every run checks that the cases it moved
-equal the 200s it was answered, and that nothing else was answered.
+`--clients python` or `wrk` runs one of them. With 2 workers uvicorn's processes each
+accept on their own (as `aftersales serve --workers 2` runs them), which can leave one
+process with most of the 8 connections (deploy/ puts nginx `least_conn` in front instead).
+Every run checks that the cases it moved equal the 200s it was answered, and that nothing
+else was answered.
 
 CPU: "cores busy" is the whole machine during the run (/proc/stat); server = the uvicorn
 processes, PostgreSQL = the cluster's processes, client = wrk, pgbench or this process; each
@@ -309,16 +309,11 @@ def main() -> None:
     parser.add_argument("--clients", choices=["wrk", "python", "both"],
                         default="both" if WRK else "python", help="both when wrk is installed")
     parser.add_argument("--pgbench-pool", type=int, default=200000, help="cases for pgbench")
-    parser.add_argument("--accept", choices=["balanced", "plain", "both"], default="balanced",
-                        help="2 workers: connections spread evenly (balanced, as `aftersales "
-                             "serve --workers 2` runs), or each worker accepting on its own "
-                             "(plain uvicorn)")
     args = parser.parse_args()
     kinds = ["wrk", "python"] if args.clients == "both" else [args.clients]
     if "wrk" in kinds and WRK is None:
         raise SystemExit("wrk is not installed (apt-get install wrk), or use --clients python")
-    accepts = ["balanced", "plain"] if args.accept == "both" else [args.accept]
-    runs = [(1, "plain", k) for k in kinds] + [(2, a, k) for a in accepts for k in kinds]
+    runs = [(1, k) for k in kinds] + [(2, k) for k in kinds]
     with fresh_engine("postgresql") as (url, engine), \
             tempfile.TemporaryDirectory(prefix="as-bench-") as tmpdir:
         tmp = Path(tmpdir)
@@ -344,26 +339,24 @@ def main() -> None:
         # before each HTTP run, as this machine's speed drifts from minute to minute.
         measured: list[tuple[str, dict[str, float], float]] = []
         bench_done = 0
-        for i, (workers, accept, kind) in enumerate(runs):
+        for i, (workers, kind) in enumerate(runs):
             ref = pgbench_run(url, script, tmp, args.connections, args.seconds)
             bench_done += int(ref["n"])
             measured.append(("pgbench -M prepared, SQL by hand", ref, ref["rate"]))
             print("pgbench", ref, flush=True)
-            with server(url, tmp, workers, balanced=accept == "balanced") as port:
+            with server(url, tmp, workers) as port:
                 if kind == "wrk":
-                    r = wrk_run(port, token, pools[workers, accept, kind], tmp,
+                    r = wrk_run(port, token, pools[workers, kind], tmp,
                                 args.connections, args.seconds)
                 else:
-                    r = python_run(port, token, pools[workers, accept, kind],
+                    r = python_run(port, token, pools[workers, kind],
                                    args.connections, args.seconds)
             done = moved(engine, f"h{i}")  # wrk leaves up to one request a connection uncounted
             if not r["moved"] <= done <= r["moved"] + (args.connections if kind == "wrk" else 0):
                 raise SystemExit(f"{workers} workers, {kind}: {r['moved']} approvals answered "
                                  f"200, {done} cases moved")
-            how = f"uvicorn --workers {workers}" + (
-                ", connections balanced" if workers > 1 and accept == "balanced" else "")
-            measured.append((f"HTTP, {how}, {kind} client", r, ref["rate"]))
-            print(f"HTTP {workers} {accept} {kind}", r, flush=True)
+            measured.append((f"HTTP, uvicorn --workers {workers}, {kind} client", r, ref["rate"]))
+            print(f"HTTP {workers} {kind}", r, flush=True)
         app.engine.dispose()
     if bench_done > args.pgbench_pool:
         print(f"pgbench wrapped around its {args.pgbench_pool} cases")

@@ -6,7 +6,7 @@ processes, and per payload.
 Measured: `entrypoints.importer.import_file` — reading the JSON-lines file, the platform
 adapter's `parse`, `service.sync.apply_snapshot` and the writes — exactly what the CLI
 runs, without the progress bar. The batched path runs the same handler over a
-write-behind store (adapters/db/bulk_sync.py) and writes each batch in one transaction
+batch-collecting store (adapters/db/bulk/bulk_sync.py) and writes each batch in one transaction
 (COPY on PostgreSQL); with `--jobs 2` two forked processes share the file by order id.
 `--single` payloads also go through the per-payload path (one transaction each, as the
 API does) for comparison. The stream is Kuaishou's recorded refund history multiplied:

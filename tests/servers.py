@@ -23,7 +23,7 @@ def free_port() -> int:
 
 @contextmanager
 def serving(command: Callable[[int], list[str]], env: dict[str, str], ready: str = "/api/v1/health",
-            log: Path | None = None, seconds: float = 30,
+            log: Path | None = None, seconds: float = 90,
             started: Callable[[subprocess.Popen[bytes]], None] | None = None) -> Iterator[str]:
     """`command(port)` run on a free port with `env` added to the environment; its base URL
     once GET `ready` answers 200. Output to `log` when given (its tail in the error if the

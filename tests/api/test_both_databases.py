@@ -130,8 +130,3 @@ def test_parallel_refunds_on_one_order_stay_within_what_was_paid(both: Desk) -> 
                               headers=shop.auth("finance")).json()["items"]
     assert sum(r["amount"]["amount"] for r in refunds) <= 10000, refunds
 
-
-def test_the_fast_path_works_inline_on_postgresql_only(both: Desk) -> None:
-    """SQLite's driver blocks inside C: its fast path keeps its threads (fastpath.py)."""
-    fast = both.client.app.fast  # type: ignore[attr-defined]
-    assert fast.inline is (both.app.engine.dialect.name == "postgresql")

@@ -72,7 +72,7 @@ def served(kind: str, root: Path, **env: str) -> Iterator[Served]:
         pids: list[int] = []
         try:
             with serving(_command, {"AFTERSALES_DATABASE_URL": url, "AFTERSALES_DATA_DIR": str(root),
-                                    "AFTERSALES_API_FAST_PATH": "0", **env}, log=log,
+                                    **env}, log=log,
                          started=lambda proc: pids.append(proc.pid)) as base:
                 yield Served(base, app, sample, log, url, pids[0])
         finally:

@@ -35,9 +35,9 @@ ACCEPT = ActionRequest(inspection=Inspection("accept", Condition.new, True, True
 def _stored(app: App, loaded: Loaded) -> Loaded:
     """The case as a fresh unit of work reads it back."""
     with app.deps.uow() as uow:
-        case = uow.store.get_case(loaded.case.shop_id, loaded.case.id)
-        assert case is not None
-        return load_case(app.deps, uow.store, case)
+        found = load_case(app.deps, uow.store, loaded.case.shop_id, loaded.case.id)
+        assert found is not None
+        return found
 
 
 def _kinds(app: App, loaded: Loaded) -> list[str]:

@@ -100,3 +100,33 @@ def test_0008_downgrade_keeps_what_tokens_mean_and_refuses_what_it_cannot(
                 assert refused.value.code == "token_revoked"
     finally:
         app.engine.dispose()
+
+
+def _save_guard(engine: Engine) -> bool:
+    """Whether PostgreSQL has migration 0005's aftersales_one_case (SQLite: never)."""
+    if engine.dialect.name != "postgresql":
+        return False
+    with engine.connect() as conn:
+        return conn.exec_driver_sql(
+            "SELECT count(*) FROM pg_proc WHERE proname = 'aftersales_one_case'").scalar() == 1
+
+
+def test_0006_drops_the_save_guard_and_its_downgrade_makes_it_again(fresh_db_url: str) -> None:
+    engine = make_engine(fresh_db_url)
+    pg = engine.dialect.name == "postgresql"
+    try:
+        upgrade(engine, "0005")
+        assert _save_guard(engine) is pg
+        upgrade(engine)
+        assert current_revision(engine) == _head()
+        assert not _save_guard(engine)
+        cfg = alembic_config()
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, "0005")
+        assert current_revision(engine) == "0005"
+        assert _save_guard(engine) is pg
+        upgrade(engine)
+        assert not _save_guard(engine)
+    finally:
+        engine.dispose()

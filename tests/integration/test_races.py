@@ -67,12 +67,11 @@ class _PausedCommit:
 
 
 def _paused(deps: Deps, there: threading.Event, go: threading.Event) -> Deps:
-    """`deps` whose units of work (both kinds) pause before committing."""
+    """`deps` whose units of work pause before committing."""
     def wrap(make_unit: Callable[[], UnitOfWork]) -> Callable[[], UnitOfWork]:
         return lambda: _PausedCommit(make_unit(), there, go)  # type: ignore[return-value]
 
-    attempt = None if deps.attempt is None else wrap(deps.attempt)
-    return dataclasses.replace(deps, uow=wrap(deps.uow), attempt=attempt)
+    return dataclasses.replace(deps, uow=wrap(deps.uow))
 
 
 def _first_paused_then_second(first: Callable[[], Any], second: Callable[[], Any],

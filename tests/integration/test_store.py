@@ -257,12 +257,10 @@ def test_a_locked_read_after_waiting_sees_what_the_lock_holder_committed(app: Ap
 
 
 def test_a_stale_save_writes_nothing_at_all(app: App, make: Make) -> None:
-    """PostgreSQL saves the case row, its events and its new deadline in one statement: on a
-    version conflict none of the three may be written (SQLite: three statements, the first
-    refuses). The row changes under the loaded copy inside the same transaction here, as
-    another writer's commit would change it. In a transaction PostgreSQL's save is checked
-    by the server and answered with the next statement or the COMMIT (migration 0005): the
-    Conflict comes from the save or the commit, and the transaction writes nothing."""
+    """On a version conflict neither the case row, nor its events, nor its new deadline
+    may be written: the versioned UPDATE comes first and refuses. The row changes under the
+    loaded copy inside the same transaction here, as another writer's commit would change
+    it."""
     case = make.case(make.shop()).case
     d, e, c = t.deadlines.c, t.case_events.c, t.cases.c
 
@@ -298,7 +296,7 @@ def test_sqlite_reads_a_cases_rows_by_case_not_by_shop(tmp_path: Path) -> None:
         make = Make(app)
         shop = make.shop()
         loaded = make.case(shop)
-        captured: list[str] = []  # as SQLite ran them, values inlined (some bypass SQLAlchemy)
+        captured: list[str] = []  # as SQLite ran them, values inlined
 
         with engine.connect() as conn:
             raw = conn.connection.driver_connection
@@ -316,27 +314,3 @@ def test_sqlite_reads_a_cases_rows_by_case_not_by_shop(tmp_path: Path) -> None:
     details = [row[3] for plan in plans for row in plan]
     assert sum(1 for plan in plans if plan) >= 6  # refunds, bundle, orders, lines, …
     assert not [d for d in details if "(shop_id=?)" in d], details
-
-
-def test_driver_level_statements_raise_sqlalchemys_errors(app: App, make: Make) -> None:
-    """raw_execute (the hot statements, on the driver's cursor) hands a driver error to
-    SQLAlchemy: callers that catch IntegrityError (the ledger guard, the importer) see the
-    same exception as from any statement, and the connection is usable after a rollback."""
-    from sqlalchemy.exc import IntegrityError
-
-    from aftersales.adapters.db.statements import INSERT_EVENT, raw_execute
-
-    loaded = make.case(make.shop())
-    duplicate = {"id": app.deps.new_id(), "shop_id": loaded.case.shop_id,
-                 "case_id": loaded.case.id, "seq": 1, "at": T0, "actor": "system",
-                 "kind": "opened", "from_state": None, "to_state": "requested",
-                 "explanation": "a second event number 1", "reason_code": None, "data": {}}
-    with app.engine.connect() as conn:
-        conn.begin()
-        with pytest.raises(IntegrityError):
-            raw_execute(conn, INSERT_EVENT, duplicate)
-        conn.rollback()
-        assert conn.exec_driver_sql("SELECT 1").scalar() == 1
-        kept = conn.execute(select(func.count()).select_from(t.case_events).where(
-            t.case_events.c.case_id == loaded.case.id, t.case_events.c.seq == 1)).scalar_one()
-    assert kept == 1

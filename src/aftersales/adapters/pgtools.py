@@ -50,8 +50,8 @@ def tool(name: str) -> str:
                       f"`apt-get install postgresql-client`, or set AFTERSALES_PG_BINDIR)")
 
 
-def _libpq(url: URL) -> tuple[str, dict[str, str]]:
-    """A libpq URI without the password, and the environment that carries it."""
+def _conninfo(url: URL) -> tuple[str, dict[str, str]]:
+    """A PostgreSQL connection URI without the password, and the environment that carries it."""
     env = dict(os.environ)
     if url.password:
         env["PGPASSWORD"] = str(url.password)
@@ -79,7 +79,7 @@ def counts(conn: psycopg.Connection[tuple[object, ...]]) -> dict[str, int]:
 def dump(url: URL, target: Path) -> dict[str, int]:
     """`pg_dump -Fc` of the database and its rows per table, both from one snapshot."""
     pg_dump = tool("pg_dump")
-    uri, env = _libpq(url)
+    uri, env = _conninfo(url)
     with psycopg.connect(uri, password=url.password) as conn:
         conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
         snapshot = conn.execute("SELECT pg_export_snapshot()").fetchone()[0]  # type: ignore[index]
@@ -93,7 +93,7 @@ def dump(url: URL, target: Path) -> dict[str, int]:
 def restore(url: URL, source: Path, *, clean: bool) -> dict[str, int]:
     """`pg_restore` in one transaction (all or nothing); `clean` drops what is there first."""
     pg_restore = tool("pg_restore")
-    uri, env = _libpq(url)
+    uri, env = _conninfo(url)
     args = [pg_restore, "--no-owner", "--no-privileges", "--exit-on-error", "--single-transaction"]
     if clean:
         args += ["--clean", "--if-exists"]

@@ -10,8 +10,8 @@ from sqlalchemy import Engine
 
 from aftersales.adapters.blobs import FileBlobStore
 from aftersales.adapters.clock import SystemClock
-from aftersales.adapters.db.engine import is_postgres, make_engine
-from aftersales.adapters.db.uow import SqlUnitOfWork, attempt_engine
+from aftersales.adapters.db.engine import make_engine
+from aftersales.adapters.db.uow import SqlUnitOfWork
 from aftersales.adapters.evidence_checks import DEFAULT_MAX_PIXELS, ContentChecks
 from aftersales.adapters.ids import new_id
 from aftersales.adapters.payments import ShopGateway
@@ -86,13 +86,8 @@ def bootstrap(database_url: str | None = None, *, clock: Clock | None = None,
     max_mb = int(os.environ.get("AFTERSALES_MAX_UPLOAD_MB", "20"))
     evidence = evidence_root(evidence_dir)
     check_apart(eng, evidence)
-    # PostgreSQL: actions try without a transaction first (Deps.attempt). SQLite's writes
-    # are several statements and its BEGIN costs no round trip: always the transaction.
-    attempts = attempt_engine(eng) if is_postgres(eng) else None
     deps = Deps(
         uow=lambda: SqlUnitOfWork(eng, new_id),
-        attempt=None if attempts is None else (
-            lambda: SqlUnitOfWork(attempts, new_id, optimistic=True)),
         clock=clock or SystemClock(),
         new_id=new_id,
         payments=payments or ShopGateway(),

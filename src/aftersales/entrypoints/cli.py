@@ -131,15 +131,11 @@ def serve(ctx: typer.Context, host: str = typer.Option("127.0.0.1", help="Interf
         "http": protocol_class(), "timeout_keep_alive": timeout_keep_alive,
         "limit_concurrency": limit_concurrency, "h11_max_incomplete_event_size": max_header_bytes,
         "timeout_graceful_shutdown": graceful_shutdown}
-    if workers > 1:  # each process builds the app itself, on the database named above;
-        # the desk's sessions are in the database, so any process serves any signed-in person.
-        # The processes share connections evenly (api/balance.py).
-        from aftersales.entrypoints.api import balance
-
-        with balance.shared_table() as table:
-            os.environ[balance.TABLE_ENV] = table
-            uvicorn.run("aftersales.entrypoints.api.app:create_app", factory=True, host=host,
-                        port=port, workers=workers, loop=balance.LOOP, **limits, **options)
+    if workers > 1:  # uvicorn's own workers: each process builds the app itself, on the
+        # database named above; the desk's sessions are in the database, so any process
+        # serves any signed-in person (deploy/README.md: the production shape)
+        uvicorn.run("aftersales.entrypoints.api.app:create_app", factory=True, host=host,
+                    port=port, workers=workers, **limits, **options)
         return
     params = inspect.signature(create_app).parameters
     web = create_app(database_url=database) if "database_url" in params else create_app()

@@ -9,7 +9,7 @@ a line is refused the same way on SQLite and PostgreSQL. `aftersales import` exi
 when some lines were refused (each named on stderr), after the others have landed.
 
 Speed: payloads are taken in batches; each batch runs the same handler against a
-write-behind store (adapters/db/bulk_sync.py) and is written in one transaction with
+write-behind store (adapters/db/bulk/bulk_sync.py) and is written in one transaction with
 executemany. If anything in a batch fails, the batch is rolled back and replayed one
 payload per transaction, so the failing line is named exactly and the others still land.
 `--per-payload` skips the batching (one transaction per payload, as the API does).
@@ -43,7 +43,7 @@ import orjson
 from sqlalchemy import Connection
 from sqlalchemy.exc import DataError, IntegrityError
 
-from aftersales.adapters.db.bulk_sync import (
+from aftersales.adapters.db.bulk.bulk_sync import (
     NotStaged,
     StagingStore,
     StagingUnitOfWork,

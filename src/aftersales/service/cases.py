@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
 from aftersales.domain.case import ActionRequest, Case, CaseLine
 from aftersales.domain.errors import Forbidden, InvalidInput
@@ -25,10 +24,9 @@ from aftersales.domain.vocabulary import (
 from aftersales.service import refunding
 from aftersales.service.casework import Loaded, load, refunded_amounts, save
 from aftersales.service.deps import Deps
-from aftersales.service.errors import NeedsTransaction, NotFound
+from aftersales.service.errors import NotFound
 from aftersales.service.ports import Principal, Store
 
-T = TypeVar("T")
 OPEN_ROLES = frozenset({Role.buyer, Role.agent, Role.platform, Role.admin})
 
 
@@ -174,8 +172,12 @@ def _evidence_kind(row: dict[str, object]) -> EvidenceKind:
 
 def act(deps: Deps, principal: Principal, case_id: str, action: str,
         request: ActionRequest | None = None) -> Loaded:
-    """Take one action on a case, atomically: see `_command`."""
-    return _command(deps, lambda store: _act(deps, store, principal, case_id, action, request))
+    """Take one action on a case, atomically: one transaction that locks the case while we
+    decide."""
+    with deps.uow() as uow:
+        loaded = _act(deps, uow.store, principal, case_id, action, request)
+        uow.commit()
+    return loaded
 
 
 def act_view(deps: Deps, principal: Principal, case_id: str, action: str,
@@ -183,34 +185,11 @@ def act_view(deps: Deps, principal: Principal, case_id: str, action: str,
     """`act`, and the case as the caller now sees it, read in the same unit of work."""
     from aftersales.service.views import case_view
 
-    def work(store: Store) -> dict[str, Any]:
-        loaded = _act(deps, store, principal, case_id, action, request)
-        return case_view(store, loaded, deps.now_for(loaded.shop), principal.role)
-
-    return _command(deps, work)
-
-
-def _command(deps: Deps, work: Callable[[Store], T]) -> T:
-    """Run `work` once optimistically where the store offers it (Deps.attempt), else — or
-    when the case changed under the attempt, which then wrote nothing — in a transaction
-    that locks the case while we decide.
-
-    Both give one outcome per command: what the attempt writes lands only on the case at
-    the version it read (a version-checked single statement, or a transaction that locked
-    the case at that version before its first write); otherwise the locking path decides
-    again against the case as it now is, as it always did."""
-    if deps.attempt is not None:
-        try:
-            with deps.attempt() as uow:
-                result = work(uow.store)
-                uow.commit()
-            return result
-        except NeedsTransaction:
-            pass
     with deps.uow() as uow:
-        result = work(uow.store)
+        loaded = _act(deps, uow.store, principal, case_id, action, request)
+        view = case_view(uow.store, loaded, deps.now_for(loaded.shop), principal.role)
         uow.commit()
-    return result
+    return view
 
 
 def _act(deps: Deps, store: Store, principal: Principal, case_id: str, action: str,

@@ -63,20 +63,22 @@ def build_context(shop: ShopRecord, case: Case, order: Order, profile: Profile,
 def load(deps: Deps, store: Store, principal: Principal, case_id: str, *,
          lock: bool = False) -> Loaded:
     """The case if the caller may see it; another shop's or buyer's case is simply not found."""
-    found = store.get_case_bundle(principal.shop_id, case_id, lock=lock)
-    if found is None or (principal.role is Role.buyer and found.case.buyer_id != principal.buyer_id):
+    loaded = load_case(deps, store, principal.shop_id, case_id, lock=lock)
+    if loaded is None or (principal.role is Role.buyer and loaded.case.buyer_id != principal.buyer_id):
         raise NotFound(f"no case {case_id}", code="case_not_found")
+    return loaded
+
+
+def load_case(deps: Deps, store: Store, shop_id: str, case_id: str, *,
+              lock: bool = False) -> Loaded | None:
+    """The case with its shop, order and ledger in one query (the store's bundle read), for
+    every caller: API, console, worker, sync, parcels. `lock`: held until the transaction
+    ends, in the lock order the store documents."""
+    found = store.get_case_bundle(shop_id, case_id, lock=lock)
+    if found is None:
+        return None
     return Loaded(found.shop, found.case, found.order, deps.profiles(found.case.profile_id),
                   found.ledger)
-
-
-def load_case(deps: Deps, store: Store, case: Case) -> Loaded:
-    shop = store.get_shop(case.shop_id)
-    order = store.get_order(case.shop_id, case.order_id)
-    if shop is None or order is None:  # foreign keys make this impossible
-        raise NotFound(f"case {case.id} lost its shop or order", code="case_not_found")
-    profile = deps.profiles(case.profile_id)
-    return Loaded(shop, case, order, profile, store.refunds_for_order(case.shop_id, order.id))
 
 
 def save(store: Store, loaded: Loaded, now: datetime, role: Role | None = None) -> Deadline | None:

@@ -39,14 +39,6 @@ class Deps:
     max_upload_bytes: int = 20 * 1024 * 1024
     checks: ContentChecker | None = None
     evidence_quota: EvidenceQuota = field(default_factory=EvidenceQuota)
-    # An optimistic unit of work, where the store offers one (PostgreSQL): reads without
-    # locks or a transaction, and when the command's one write is the case save, that is a
-    # single statement, version-checked, committed by itself (two round trips of an
-    # action's four saved). A command that writes more becomes a transaction at its first
-    # such write, on the case as it was read; a case changed since the read raises
-    # NeedsTransaction, nothing written, and the command runs again under `uow`
-    # (cases.py: `_command`).
-    attempt: Callable[[], UnitOfWork] | None = None
 
     def now_for(self, shop: ShopRecord) -> datetime:
         """A sandbox shop reads its own stored clock; every other shop the wall clock."""

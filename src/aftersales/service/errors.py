@@ -21,12 +21,6 @@ class Conflict(DomainError):
     code = "version_conflict"
 
 
-class NeedsTransaction(Exception):
-    """An optimistic attempt (Deps.attempt) found the case changed since it read it. It
-    wrote nothing; the command runs again in an ordinary locking transaction. Never reaches
-    an edge."""
-
-
 class IdempotencyReused(DomainError):
     code = "idempotency_key_reused"
 

@@ -38,7 +38,7 @@ def scan(deps: Deps, principal: Principal, waybill: str, carrier: str | None = N
             "case_id": None if case is None else case.id,
             "status": "unmatched" if case is None else "matched", "scanned_at": now,
             "scanned_by": str(principal.actor)})
-        loaded = None if case is None else load_case(deps, store, case)
+        loaded = None if case is None else load_case(deps, store, principal.shop_id, case.id)
         uow.commit()
     return loaded
 

@@ -236,9 +236,7 @@ class UnitOfWork(Protocol):
 class PaymentGateway(Protocol):
     """Executes one ledger entry; returns (status, reference). Real providers go here.
 
-    It is called inside the action's unit of work, which the API may run on its event
-    loop's thread (adapters/inline.py): an adapter that waits on the network makes its
-    call through `inline.blocking`, so the wait goes to a thread."""
+    It is called inside the action's unit of work, on the thread that runs the command."""
 
     def execute(self, shop: ShopRecord, entry: LedgerEntry) -> tuple[str, str | None]: ...
 

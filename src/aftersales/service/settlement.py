@@ -29,10 +29,9 @@ def settle_pending(deps: Deps, *, limit: int = 100) -> int:
 def _settle_one(deps: Deps, entry: LedgerEntry) -> bool:
     with deps.uow() as uow:
         store = uow.store
-        case = store.get_case(entry.shop_id, entry.case_id, lock=True)
-        if case is None:
+        loaded = load_case(deps, store, entry.shop_id, entry.case_id, lock=True)
+        if loaded is None:
             return False
-        loaded = load_case(deps, store, case)
         current = next((e for e in loaded.ledger if e.id == entry.id), None)
         if current is None or current.status != "pending":  # settled meanwhile
             return False

@@ -21,6 +21,7 @@ from aftersales.domain.sync import PlatformSnapshot
 from aftersales.domain.vocabulary import CaseType, PaymentMethod, Reason, Role, State
 from aftersales.service.casework import Loaded, load_case, save
 from aftersales.service.deps import Deps
+from aftersales.service.errors import NotFound
 from aftersales.service.ports import Principal, ShopRecord, Store
 from aftersales.service.reconcile import cap_requested, platform_refund
 from aftersales.service.sync_signals import record_signals, sync_note
@@ -40,12 +41,15 @@ def apply_snapshot(deps: Deps, principal: Principal, snap: PlatformSnapshot, *,
         now = deps.now_for(shop)
         # two snapshots of a case not created yet lock no row: they take turns on its id
         store.hold("platform_case", shop.shop.id, snap.platform_case_id)
-        case = store.find_case_by_platform_id(shop.shop.id, snap.platform_case_id, lock=True)
+        case = store.find_case_by_platform_id(shop.shop.id, snap.platform_case_id)
         if case is None:
             loaded = _create(deps, store, shop, snap, order_id, now)
             result = "created"
         else:
-            loaded = load_case(deps, store, case)
+            found = load_case(deps, store, shop.shop.id, case.id, lock=True)
+            if found is None:  # foreign keys make this impossible
+                raise NotFound(f"case {case.id} lost its order", code="case_not_found")
+            loaded, case = found, found.case
             if case.platform_version is not None and snap.version <= case.platform_version:
                 return loaded, "unchanged"
             _update(loaded, snap, now)

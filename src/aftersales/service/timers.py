@@ -36,11 +36,11 @@ class Fired:
 
 
 def fire_one(deps: Deps, store: Store, due: DueDeadline, now: datetime) -> Fired:
-    case = store.get_case(due.shop_id, due.case_id, lock=True)
-    if case is None:
+    loaded = load_case(deps, store, due.shop_id, due.case_id, lock=True)
+    if loaded is None:
         store.settle_deadline(due.id, "stale", now)
         return Fired(due.case_id, due.outcome, due.due_at, due.shop_id, "stale")
-    loaded = load_case(deps, store, case)
+    case = loaded.case
     event = case.fire_deadline(due.key, now, loaded.context())
     if event is None:
         store.settle_deadline(due.id, "stale", now)
@@ -86,10 +86,10 @@ def sweep(deps: Deps, now: datetime, *, batch: int = 200, shop_id: str | None = 
 def _fail(deps: Deps, store: Store, due: DueDeadline, now: datetime, exc: Exception) -> None:
     """Settle the row as failed and say so on the case (overdue, with an event)."""
     store.settle_deadline(due.id, "failed", now)
-    case = store.get_case(due.shop_id, due.case_id, lock=True)
-    if case is None:
+    loaded = load_case(deps, store, due.shop_id, due.case_id, lock=True)
+    if loaded is None:
         return
-    loaded = load_case(deps, store, case)
+    case = loaded.case
     reason = exc.message if isinstance(exc, DomainError) else type(exc).__name__
     case.mark_deadline_failed(due.key, now, f"automatic outcome {due.outcome} could not be "
                                             f"performed ({reason}); handle this case by hand")

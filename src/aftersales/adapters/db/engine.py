@@ -14,14 +14,12 @@ from psycopg.types.json import set_json_loads
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, InvalidatePoolError
-from sqlalchemy.pool import QueuePool
-from sqlalchemy.util import queue as sqla_queue
 
-from aftersales.adapters import inline
-from aftersales.adapters.db import bundles, libpq
-from aftersales.adapters.db.statements import BEHIND, flush_behind
+from aftersales.adapters.db import bundles
 
 DEFAULT_URL = "sqlite:///var/aftersales.db"
+# psycopg prepares a statement on the server once a connection has run it this often
+PREPARE_THRESHOLD = 2
 # Execution option: this connection only reads (SQLite then does not take the write lock).
 READ_ONLY = "aftersales_read_only"
 
@@ -48,46 +46,15 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
         kwargs.setdefault("pool_size", 10)
         kwargs.setdefault("pool_pre_ping", True)  # a connection the server dropped is not reused
         kwargs.setdefault("max_overflow", 20)
-        kwargs.setdefault("poolclass", LoopSafePool)
-        engine = create_engine(raw, json_serializer=bundles.dumps, **kwargs)
+        # (the store's statements are prebuilt, statements.py: their SQL repeats exactly)
+        connect_args = {"prepare_threshold": PREPARE_THRESHOLD, **kwargs.pop("connect_args", {})}
+        engine = create_engine(raw, json_serializer=bundles.dumps, connect_args=connect_args,
+                               **kwargs)
         _ping_when_idle(engine)
-        _writes_behind(engine)
-        # connections that tell libpq.py when psycopg deallocates every prepared statement;
-        # opened on a thread when the pool grows under inline work (psycopg's connect waits
-        # on its own, which would hold up the event loop: adapters/inline.py)
-        event.listen(engine, "do_connect", lambda _d, _r, cargs, cparams:
-                     inline.blocking(libpq.PgConnection.connect, *cargs, **cparams))
         event.listen(engine, "connect", _fast_json)
         return engine
     raise DatabaseUrlError(f"unsupported database {parsed.get_backend_name()!r}: "
                            "use sqlite:/// or postgresql+psycopg://")
-
-
-class LoopSafePool(QueuePool):
-    """SQLAlchemy's QueuePool, whose checkout inside inline work (adapters/inline.py) never
-    waits on the event loop's thread: that thread is what the works holding the other
-    connections need in order to finish and give them back.
-
-    An idle connection is taken at once. A new one is opened on a thread, first-connection
-    setup included: SQLAlchemy runs the dialect's first queries holding a lock, and a
-    second work opening a connection meanwhile would wait for that lock on the loop's
-    thread while the first waited for the loop. With every connection out, the wait for
-    one to come back is on a thread too. Elsewhere it is QueuePool as it is."""
-
-    def _do_get(self) -> Any:
-        if not inline.active():
-            return super()._do_get()
-        try:
-            return self._pool.get(False)
-        except sqla_queue.Empty:
-            pass
-        if self._inc_overflow():
-            try:
-                return inline.blocking(self._create_connection)
-            except BaseException:
-                self._dec_overflow()
-                raise
-        return inline.blocking(super()._do_get)
 
 
 # A pooled PostgreSQL connection idle for longer than this is pinged before it is handed
@@ -117,34 +84,9 @@ def _ping_when_idle(engine: Engine) -> None:
             raise InvalidatePoolError(f"ping failed: {exc}") from exc
 
 
-def _writes_behind(engine: Engine) -> None:
-    """Writes queued on a connection (statements.write_behind) go out before any statement
-    sent through SQLAlchemy and before a COMMIT sent by SQLAlchemy; a connection going back
-    to the pool drops what is still queued (its unit of work ended without committing)."""
-
-    @event.listens_for(engine, "before_cursor_execute")
-    def _flush(conn: Any, *_: Any) -> None:
-        if BEHIND in conn.info:
-            flush_behind(conn)
-
-    @event.listens_for(engine, "rollback_savepoint")
-    def _drop_in_savepoint(conn: Any, *_: Any) -> None:
-        if not conn.invalidated:  # queued inside the savepoint (SAVEPOINT sent the others)
-            conn.info.pop(BEHIND, None)
-
-    @event.listens_for(engine, "commit")
-    def _flush_before_commit(conn: Any) -> None:  # (a commit through SQLAlchemy itself)
-        if not conn.invalidated and BEHIND in conn.info:
-            flush_behind(conn)
-
-    @event.listens_for(engine, "checkin")
-    def _drop(_dbapi_conn: Any, record: Any) -> None:
-        record.info.pop(BEHIND, None)
-
-
 def _fast_json(dbapi_conn: Any, _record: Any) -> None:
     """psycopg parses JSON results with orjson: every action reads its case as JSON
-    (bundles.py), and the standard json module took 2–3% of a request's CPU doing it."""
+    (bundles.py), and the standard json module is several times slower at it."""
     set_json_loads(bundles.loads, dbapi_conn)
 
 

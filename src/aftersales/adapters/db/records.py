@@ -7,7 +7,7 @@ it uses the same connection (`self.conn`) and dialect flag (`self.pg`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from aftersales.adapters.db import bundles
 from aftersales.adapters.db import tables as t
 from aftersales.adapters.db.hints import unindexed
-from aftersales.adapters.db.statements import SELECT_ORDER_LEDGER, raw_read, write_behind
+from aftersales.adapters.db.statements import SELECT_ORDER_LEDGER
 from aftersales.domain.money import Money
 from aftersales.domain.upstream import UpstreamClaim
 from aftersales.service.ports import Difference, LedgerEntry
@@ -45,7 +45,6 @@ SETTLE_REFUND = update(t.refunds).where(
 class RecordsMixin:
     conn: Connection
     pg: bool
-    before_write: Callable[..., list[Any]]  # (AttemptMixin: an attempt becomes a transaction)
 
     # --- ledger ---------------------------------------------------------------------------
     def _entry(self, r: Any) -> LedgerEntry:
@@ -60,8 +59,8 @@ class RecordsMixin:
                 for x in sorted(entries, key=lambda x: (x["created_at"], x["id"]))]
 
     def refunds_for_order(self, shop_id: str, order_id: str) -> list[LedgerEntry]:
-        row = raw_read(self.conn, SELECT_ORDER_LEDGER[self.pg],
-                       {"k_shop": shop_id, "k_order": order_id})
+        row = self.conn.execute(SELECT_ORDER_LEDGER[self.pg],
+                                {"k_shop": shop_id, "k_order": order_id}).one()
         return self.ledger_from_json(row.refunds)
 
     def refunds(self, shop_id: str, case_id: str | None = None,
@@ -83,16 +82,14 @@ class RecordsMixin:
                "amount": entry.amount.amount, "currency": entry.amount.currency,
                "method": entry.method, "status": entry.status, "reference": entry.reference,
                "lines": dict(entry.lines), "created_at": entry.created_at}
-        self.before_write()  # (an optimistic store: from here on a transaction)
-        return raw_read(self.conn, INSERT_REFUND_PG if self.pg else INSERT_REFUND_SQLITE,
-                        row) is not None
+        return self.conn.execute(INSERT_REFUND_PG if self.pg else INSERT_REFUND_SQLITE,
+                                 row).first() is not None
 
     def settle_refund(self, shop_id: str, entry_id: str, status: str, reference: str | None,
                       now: datetime) -> None:
-        self.before_write()  # (an optimistic store: from here on a transaction)
-        write_behind(self.conn, SETTLE_REFUND, {"k_shop": shop_id, "k_id": entry_id,
-                                                "status": status, "reference": reference,
-                                                "settled_at": now})
+        self.conn.execute(SETTLE_REFUND, {"k_shop": shop_id, "k_id": entry_id,
+                                          "status": status, "reference": reference,
+                                          "settled_at": now})
 
     def pending_refunds(self, limit: int) -> list[LedgerEntry]:
         """Entries a gateway left pending (not offline ones: finance confirms those),

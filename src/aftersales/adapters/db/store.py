@@ -4,7 +4,6 @@ Every statement filters on shop_id. Cases are locked with SELECT … FOR UPDATE 
 PostgreSQL (a no-op on SQLite, where BEGIN IMMEDIATE already serialises writers), and
 saved with a version check as a second guard.
 
-An optimistic store (`optimistic=True`, PostgreSQL) reads outside a transaction: attempts.py.
 Shops, tokens and orders are shops_orders.py's; the ledger and upstream claims records.py's;
 the deadline rows workers claim claims.py's; locks that make decisions take turns turns.py's.
 """
@@ -53,11 +52,7 @@ from aftersales.adapters.db.statements import (
     UPSERT_DEADLINE_SQLITE,
     as_stored,
     event_from_json,
-    pg_save_statement,
-    raw_execute,
-    raw_read,
     update_case_statement,
-    write_behind,
 )
 from aftersales.adapters.db.turns import TurnsMixin
 from aftersales.domain.case import Case
@@ -65,7 +60,7 @@ from aftersales.domain.deadlines import Deadline
 from aftersales.domain.events import Event
 from aftersales.domain.orders import Order
 from aftersales.domain.vocabulary import State
-from aftersales.service.errors import Conflict, NeedsTransaction
+from aftersales.service.errors import Conflict
 from aftersales.service.ports import (
     CaseBundle,
     CaseFilter,
@@ -75,11 +70,10 @@ from aftersales.service.ports import (
 
 
 class SqlStore(ShopsOrdersMixin, RecordsMixin, DeadlineClaimsMixin, TurnsMixin):
-    def __init__(self, conn: Connection, new_id: Any, *, optimistic: bool = False) -> None:
+    def __init__(self, conn: Connection, new_id: Any) -> None:
         self.conn = conn
         self.new_id = new_id
         self.pg = conn.dialect.name == "postgresql"
-        self._start(optimistic)
         # The pending deadline each loaded case had, as (key, due_at): saving a case whose
         # deadline did not change then costs no deadline statement at all.
         self._deadline_seen: dict[str, tuple[str, datetime] | None] = {}
@@ -97,9 +91,8 @@ class SqlStore(ShopsOrdersMixin, RecordsMixin, DeadlineClaimsMixin, TurnsMixin):
 
     # --- cases and events -----------------------------------------------------------------
     def add_case(self, case: Case) -> None:
-        self.before_write()
         row = {**case_row(case, None), "version": 1, "event_count": 0}
-        write_behind(self.conn, INSERT_CASE, row)  # (PostgreSQL: sent with the save)
+        self.conn.execute(INSERT_CASE, row)
         self._cases_seen.clear()
         case.version = 1
         self._deadline_seen[case.id] = None
@@ -136,23 +129,21 @@ class SqlStore(ShopsOrdersMixin, RecordsMixin, DeadlineClaimsMixin, TurnsMixin):
                         ) -> CaseBundle | None:
         """The case (with its events), its shop, order and the order's ledger in one query;
         on PostgreSQL, locking, the same query locks the case (and its pending deadline rows
-        first) — except in an optimistic store, which reads without locks and checks the
-        version when it writes. SQLite's BEGIN IMMEDIATE already serialises writers."""
+        first). SQLite's BEGIN IMMEDIATE already serialises writers."""
         keys = {"k_shop": shop_id, "k_id": case_id}
-        if self.pg and lock and not self.optimistic:  # an attempt's save checks the version
-            row = raw_read(self.conn, SELECT_CASE_BUNDLE_LOCKED_PG, keys)
+        if self.pg and lock:
+            row = self.conn.execute(SELECT_CASE_BUNDLE_LOCKED_PG, keys).first()
             if row is not None and row.case["version"] != row.snapshot_version:
                 # the lock waited for a transaction that changed the case: read it again
-                row = raw_read(self.conn, SELECT_CASE_BUNDLE_PG, keys)
+                row = self.conn.execute(SELECT_CASE_BUNDLE_PG, keys).first()
         else:
-            row = raw_read(self.conn, SELECT_CASE_BUNDLE_PG if self.pg else SELECT_CASE_BUNDLE_SQLITE,
-                           keys)
+            row = self.conn.execute(SELECT_CASE_BUNDLE_PG if self.pg else SELECT_CASE_BUNDLE_SQLITE,
+                                    keys).first()
         found = None if row is None else self._order_bundle(row)
         if row is None or found is None:
             return None
         values = bundles.decode("cases", bundles.parse(row.case))
         case = self._remember(SimpleNamespace(**values), values)
-        self._read_unlocked(shop_id, case.id, case.version)
         events = [bundles.decode("case_events", e) for e in bundles.parse(row.history) or []]
         self._events_seen[shop_id, case.id] = [event_from_json(e) for e in
                                                sorted(events, key=lambda e: e["seq"])]
@@ -163,17 +154,16 @@ class SqlStore(ShopsOrdersMixin, RecordsMixin, DeadlineClaimsMixin, TurnsMixin):
         """The shop, the order with its lines and the order's ledger, in one query.
 
         `lock`: the order held first until the transaction ends (`lock_order`), in the
-        same round trip on PostgreSQL; the read then sees what the lock waited for."""
+        PostgreSQL; the read after it sees what the lock waited for."""
         keys = {"k_shop": shop_id, "k_id": order_id}
         if lock and self.pg:
+            self.conn.execute(LOCK_ORDER_PG, keys)
             # the order's cases too: an opening counts them next (cases_on_order)
-            _, row, cases = self.before_write(
-                (LOCK_ORDER_PG, keys), (SELECT_ORDER_BUNDLE_PG, keys),
-                (SELECT_ORDER_CASES[True], {"k_shop": shop_id, "k_order": order_id}))
+            cases = self.conn.execute(SELECT_ORDER_CASES[True],
+                                      {"k_shop": shop_id, "k_order": order_id}).one()
             self._cases_seen[shop_id, order_id] = self._cases_from_json(cases.cases)
-        else:
-            row = raw_read(self.conn, SELECT_ORDER_BUNDLE_PG if self.pg
-                           else SELECT_ORDER_BUNDLE_SQLITE, keys)
+        row = self.conn.execute(SELECT_ORDER_BUNDLE_PG if self.pg
+                                else SELECT_ORDER_BUNDLE_SQLITE, keys).first()
         return None if row is None else self._order_bundle(row)
 
     def _order_bundle(self, row: Any) -> tuple[ShopRecord, Order, list[LedgerEntry]] | None:
@@ -206,7 +196,8 @@ class SqlStore(ShopsOrdersMixin, RecordsMixin, DeadlineClaimsMixin, TurnsMixin):
         return None if row is None else case_from_row(row)
 
     def save_case(self, case: Case, deadline: Deadline | None, now: datetime) -> None:
-        self._refuse_after_save()
+        """The case's changed columns (version-checked: a second guard behind the lock), its
+        new events and its one pending deadline row."""
         self._cases_seen.clear()
         new = case.events[case.events_saved:]
         base = case.event_base + case.events_saved
@@ -214,27 +205,23 @@ class SqlStore(ShopsOrdersMixin, RecordsMixin, DeadlineClaimsMixin, TurnsMixin):
         del row["id"], row["shop_id"]
         row["version"], row["event_count"] = case.version + 1, base + len(new)
         seen = self._row_seen.get(case.id)
+        if seen is None:
+            stmt, values = UPDATE_CASE, dict(row)
+        else:  # only the columns whose value changed since the row was read
+            changed = tuple(k for k, v in row.items() if k not in ALWAYS_WRITTEN and seen.get(k) != v)
+            stmt = update_case_statement(changed)
+            values = {k: row[k] for k in (*changed, *ALWAYS_WRITTEN)}
+        keys = {"k_shop": case.shop_id, "k_id": case.id, "k_version": case.version}
+        if self.conn.execute(stmt, {**values, **keys}).rowcount != 1:
+            raise Conflict(f"case {case.id} was changed by someone else; reload and retry")
         events = [{"id": self.new_id(), "shop_id": case.shop_id, "case_id": case.id,
                    "seq": base + i + 1, "at": e.at, "actor": e.actor, "kind": e.kind,
                    "from_state": e.from_state, "to_state": e.to_state,
                    "explanation": e.explanation, "reason_code": e.reason_code, "data": e.data}
                   for i, e in enumerate(new)]
-        keys = {"k_shop": case.shop_id, "k_id": case.id, "k_version": case.version}
-        if self.pg and seen is not None:
-            self._save_pg(case, row, seen, events, deadline, now, keys)
-        else:
-            self.before_write()  # (an optimistic store: several statements need a transaction)
-            if seen is None:
-                stmt, values = UPDATE_CASE, dict(row)
-            else:  # only the columns whose value changed since the row was read
-                changed = tuple(k for k, v in row.items() if k not in ALWAYS_WRITTEN and seen.get(k) != v)
-                stmt = update_case_statement(changed)
-                values = {k: row[k] for k in (*changed, *ALWAYS_WRITTEN)}
-            if raw_execute(self.conn, stmt, {**values, **keys}).rowcount != 1:
-                raise Conflict(f"case {case.id} was changed by someone else; reload and retry")
-            if events:
-                raw_execute(self.conn, INSERT_EVENT, events[0] if len(events) == 1 else events)
-            self._replace_deadline(case, deadline, now)
+        if events:
+            self.conn.execute(INSERT_EVENT, events[0] if len(events) == 1 else events)
+        self._replace_deadline(case, deadline, now)
         case.version += 1
         self._row_seen[case.id] = row
         if new:
@@ -242,47 +229,6 @@ class SqlStore(ShopsOrdersMixin, RecordsMixin, DeadlineClaimsMixin, TurnsMixin):
             history = self._events_seen.get((case.shop_id, case.id))
             if history is not None:
                 history.extend(as_stored(e) for e in new)
-
-    def _save_pg(self, case: Case, row: dict[str, Any], seen: dict[str, Any],
-                 events: list[dict[str, Any]], deadline: Deadline | None, now: datetime,
-                 keys: dict[str, Any]) -> None:
-        """The case row, its events and (the usual case) its new deadline in one statement."""
-        changed = tuple(k for k, v in row.items() if k not in ALWAYS_WRITTEN and seen.get(k) != v)
-        params = {**keys, **{f"c_{k}": row[k] for k in (*changed, *ALWAYS_WRITTEN)}}
-        for i, ev in enumerate(events):
-            params.update({f"e{i}_{k}": v for k, v in ev.items()})
-        new = None if deadline is None else (deadline.key, deadline.at)
-        old = self._deadline_seen.get(case.id, ())
-        # Inline when the case's pending row is known (read with it, or none: inserted by
-        # this store) and the deadline is replaced or removed; a deadline moved to another
-        # time under the same key is _replace_deadline's.
-        mode = None
-        if case.id in self._deadline_seen and old != new:
-            if deadline is not None and (old is None or old[0] != deadline.key):
-                mode = "replace"
-                params.update({"d_id": self.new_id(), "d_key": deadline.key,
-                               "d_due_at": deadline.at, "d_outcome": deadline.outcome.value,
-                               "d_source": deadline.source, "d_rule": deadline.rule})
-            elif deadline is None:
-                mode = "supersede"
-            if mode is not None:
-                params["k_now"] = now
-        if mode is None and old != new:
-            self.before_write()  # the deadline moves in place: a second statement
-        if self.optimistic:
-            stmt = pg_save_statement(changed, len(events), mode, alone=True)
-            if raw_execute(self.conn, stmt, params).fetchone()[0] != 1:
-                raise NeedsTransaction("version")  # changed since it was read: the locking path decides
-            self.saved = True
-        else:  # in a transaction that holds the case (or made it): checked by the server,
-            # answered with the next statement or the COMMIT (SAVE_CONFLICT then)
-            write_behind(self.conn, pg_save_statement(changed, len(events), mode, alone=False),
-                         params)
-        if mode is None:
-            self._replace_deadline(case, deadline, now)
-        else:
-            self._deadline_seen[case.id] = new
-            self._added.discard(case.id)
 
     def _replace_deadline(self, case: Case, deadline: Deadline | None, now: datetime) -> None:
         """Keep one pending row per case: the current deadline (rows are what workers claim)."""
@@ -300,7 +246,7 @@ class SqlStore(ShopsOrdersMixin, RecordsMixin, DeadlineClaimsMixin, TurnsMixin):
         self._deadline_seen[case.id] = new
         if deadline is not None and old is not None and old[0] == deadline.key:
             # Same deadline, new time (a platform re-sent it): move the pending row.
-            raw_execute(self.conn, MOVE_PENDING, {
+            self.conn.execute(MOVE_PENDING, {
                 **keys, "k_key": deadline.key, "due_at": deadline.at,
                 "outcome": deadline.outcome.value, "source": deadline.source})
             return
@@ -308,7 +254,7 @@ class SqlStore(ShopsOrdersMixin, RecordsMixin, DeadlineClaimsMixin, TurnsMixin):
         self._added.discard(case.id)
         if deadline is None:
             if not fresh:
-                raw_execute(self.conn, SUPERSEDE_PENDING, {**keys, "k_now": now})
+                self.conn.execute(SUPERSEDE_PENDING, {**keys, "k_now": now})
             return
         # A key superseded earlier in the same state comes back as pending (upsert).
         row = {"id": self.new_id(), "shop_id": case.shop_id, "case_id": case.id,
@@ -316,11 +262,11 @@ class SqlStore(ShopsOrdersMixin, RecordsMixin, DeadlineClaimsMixin, TurnsMixin):
                "source": deadline.source, "rule": deadline.rule, "status": "pending"}
         if self.pg and not fresh:
             del row["status"]
-            raw_execute(self.conn, REPLACE_DEADLINE_PG, {**row, "k_now": now})
+            self.conn.execute(REPLACE_DEADLINE_PG, {**row, "k_now": now})
             return
         if not fresh:
-            raw_execute(self.conn, SUPERSEDE_PENDING, {**keys, "k_now": now})
-        raw_execute(self.conn, UPSERT_DEADLINE_PG if self.pg else UPSERT_DEADLINE_SQLITE, row)
+            self.conn.execute(SUPERSEDE_PENDING, {**keys, "k_now": now})
+        self.conn.execute(UPSERT_DEADLINE_PG if self.pg else UPSERT_DEADLINE_SQLITE, row)
 
     def events(self, shop_id: str, case_id: str) -> list[Event]:
         known = self._events_seen.get((shop_id, case_id))
@@ -335,8 +281,8 @@ class SqlStore(ShopsOrdersMixin, RecordsMixin, DeadlineClaimsMixin, TurnsMixin):
         seen = self._cases_seen.pop((shop_id, order_id), None)
         if seen is not None:  # read with the order's lock, no case written since
             return seen
-        row = raw_read(self.conn, SELECT_ORDER_CASES[self.pg],
-                       {"k_shop": shop_id, "k_order": order_id})
+        row = self.conn.execute(SELECT_ORDER_CASES[self.pg],
+                                {"k_shop": shop_id, "k_order": order_id}).one()
         return self._cases_from_json(row.cases)
 
     @staticmethod

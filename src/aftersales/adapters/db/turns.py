@@ -12,12 +12,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from aftersales.adapters.db.attempts import AttemptMixin
+from sqlalchemy import Connection
+
 from aftersales.adapters.db.statements import HOLD_PG, LOCK_ORDER_PG, SELECT_ORDER_LEDGER
 from aftersales.service.ports import LedgerEntry
 
 
-class TurnsMixin(AttemptMixin):  # (an optimistic store becomes a transaction first)
+class TurnsMixin:
+    conn: Connection
     pg: bool
 
     ledger_from_json: Callable[[Any], list[LedgerEntry]]  # (RecordsMixin)
@@ -30,13 +32,13 @@ class TurnsMixin(AttemptMixin):  # (an optimistic store becomes a transaction fi
         Openings and refund plans count the order's other cases and ledger (two cases on
         one line, two refunds of the same money). The statements after the lock see what the
         other transaction committed (a new snapshot each); what was read before must be
-        read again. The lock and the read go out in one round trip (with the BEGIN and the
-        case's locks, for an optimistic store becoming a transaction here)."""
+        read again."""
         if not self.pg:
             return None
         keys = {"k_shop": shop_id, "k_id": order_id}
-        _, row = self.before_write(  # (an optimistic store: from here on a transaction)
-            (LOCK_ORDER_PG, keys), (SELECT_ORDER_LEDGER[True], {"k_shop": shop_id, "k_order": order_id}))
+        self.conn.execute(LOCK_ORDER_PG, keys)
+        row = self.conn.execute(SELECT_ORDER_LEDGER[True],
+                                {"k_shop": shop_id, "k_order": order_id}).one()
         return self.ledger_from_json(row.refunds)
 
     def hold(self, *key: str) -> None:
@@ -46,5 +48,4 @@ class TurnsMixin(AttemptMixin):  # (an optimistic store becomes a transaction fi
         wait for each other)."""
         if not self.pg:
             return
-        self.before_write()  # (an optimistic store: from here on a transaction)
         self.conn.execute(HOLD_PG, {"k": "\x1f".join(key).replace("\x00", "")})

@@ -11,11 +11,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from starlette.types import Receive, Scope, Send
 
 from aftersales.entrypoints.api import errors
 from aftersales.entrypoints.api.context import ApiState
-from aftersales.entrypoints.api.fastpath import FastPath
 from aftersales.entrypoints.api.limits import BodyLimitMiddleware
 from aftersales.entrypoints.api.routes import (
     actions,
@@ -43,25 +41,6 @@ DESCRIPTION = """The after-sales desk's API (API.md).
 """
 
 
-class Api(FastAPI):
-    """FastAPI with the fast path (fastpath.py) in front of its whole middleware stack:
-    what the fast path serves skips FastAPI's outer layers too (error, telemetry and
-    body-limit middleware: 0.08 ms of CPU a request here, bench/RESULTS.md); everything
-    else goes through `FastAPI.__call__` as before."""
-
-    fast: FastPath | None = None
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.fast is None:
-            await super().__call__(scope, receive, send)
-        else:
-            await self.fast(scope, receive, send)
-
-    async def behind(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """The app behind the fast path: FastAPI itself."""
-        await super().__call__(scope, receive, send)
-
-
 def create_app(app: App | None = None, *, database_url: str | None = None,
                settings: ApiSettings | None = None, console: bool = True) -> FastAPI:
     """The API over `app` (or a new one on `database_url` / AFTERSALES_DATABASE_URL).
@@ -76,12 +55,10 @@ def create_app(app: App | None = None, *, database_url: str | None = None,
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
-        if api.fast is not None:
-            api.fast.workers.shutdown()  # requests under way finish their work
         if owned:
             wired.engine.dispose()
 
-    api = Api(
+    api = FastAPI(
         title="aftersales", version="1", description=DESCRIPTION, lifespan=lifespan,
         openapi_url=f"{BASE}/openapi.json", docs_url=f"{BASE}/docs", redoc_url=None,
     )
@@ -93,9 +70,6 @@ def create_app(app: App | None = None, *, database_url: str | None = None,
         api.include_router(module.router, prefix=BASE)
     api.add_middleware(BodyLimitMiddleware, max_json_bytes=config.max_json_bytes,
                        max_upload_bytes=config.max_upload_bytes or wired.deps.max_upload_bytes)
-    if config.fast_path:  # in front of everything, the body limit too (it applies it itself)
-        api.fast = FastPath(api.behind, state=api.state.api, max_json_bytes=config.max_json_bytes,
-                            inline=config.inline)
     if console:
         _mount_console(api, wired)
     return api

@@ -16,7 +16,6 @@ class ApiState:
     app: App
     settings: ApiSettings
     tokens: dict[str, tuple[object, float]] = field(default_factory=dict)
-    fast_served: int = 0  # requests fastpath.py answered itself (tests, diagnostics)
 
 
 def api_state(request: Request) -> ApiState:

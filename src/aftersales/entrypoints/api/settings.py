@@ -62,13 +62,6 @@ class ApiSettings:
     # Keys are kept this long (Stripe's 24 h), then reusable with any body; the worker
     # purges them (idempotency_ttl_seconds()).
     idempotency_ttl_seconds: float = 24 * 3600.0
-    # Serve plain case actions and case openings without FastAPI's machinery (fastpath.py);
-    # off, every request goes through FastAPI (the tests compare both).
-    fast_path: bool = True
-    # PostgreSQL: the fast path runs its work on the event loop's thread, each database
-    # wait handed to the loop (adapters/inline.py); off, on threads of its own (SQLite
-    # always: its driver blocks inside C).
-    inline: bool = True
     # Proxies whose X-Forwarded-For names the client (serving.py); none: the peer is.
     trusted_proxies: tuple[str, ...] = ()
 
@@ -82,8 +75,6 @@ class ApiSettings:
             idempotency_lease_seconds=_env_float("AFTERSALES_IDEMPOTENCY_LEASE_SECONDS",
                                                  cls.idempotency_lease_seconds),
             idempotency_ttl_seconds=idempotency_ttl_seconds(),
-            fast_path=_env_int("AFTERSALES_API_FAST_PATH", 1) != 0,
-            inline=_env_int("AFTERSALES_API_INLINE", 1) != 0,
             trusted_proxies=_env_networks("AFTERSALES_TRUSTED_PROXIES"),
         )
 

@@ -32,7 +32,7 @@ router = APIRouter(route_class=IdempotentRoute, tags=["actions"])
 
 def run_action(deps: Deps, principal: Principal, case_id: str, action: str,
                body: ActionBody | None) -> Response:
-    """The route's work; fastpath.py calls it too, so both answer alike."""
+    """The route's work: the body (or the action's empty one) to the service's request."""
     request = (body or ACTIONS[action][0]()).to_request()
     view = act_view(deps, principal, checked_id(case_id, "case"), action, request)
     return json_response(view)

@@ -105,7 +105,7 @@ def post_case(http: Request, body: CaseIn,
 
 
 def create_case(deps: Deps, principal: Principal, body: CaseIn) -> Response:
-    """The route's work once the caller's role is checked; fastpath.py calls it too."""
+    """The route's work once the caller's role is checked."""
     if body.is_sync:
         loaded, result = apply_snapshot(deps, principal, _snapshot(deps, principal, body),
                                         order_id=body.order_id)

@@ -1,7 +1,6 @@
-"""The inline fast path (adapters/inline.py, fastpath.py, libpq.py's waits, engine.py's
-LoopSafePool) in the failure and concurrency cases a production server meets: a backend
-killed mid-wait, a request cancelled mid-transaction, an engine's first connections opened
-by several works at once, conflicting actions and idempotent retries on a served API.
+"""The failure and concurrency cases a production server meets (PostgreSQL): a backend
+killed while an action waits on a lock, conflicting actions and idempotent retries on a
+served API, requests whose backends are terminated.
 
 Each test bounds its own time (timers release locks, subprocesses and clients have
 timeouts), so a regression fails an assertion instead of hanging the suite."""
@@ -9,8 +8,7 @@ timeouts), so a regression fails an assertion instead of hanging the suite."""
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -20,7 +18,6 @@ import httpx
 import psycopg
 import pytest
 
-from aftersales.adapters import inline
 from aftersales.adapters.db.migrate import upgrade
 from aftersales.domain.vocabulary import Role
 from aftersales.entrypoints.bootstrap import App, bootstrap
@@ -61,14 +58,25 @@ async def _waiting(url: str, where: str, count: int = 1, within: float = 3.0) ->
 LOCK_WAIT = "wait_event_type = 'Lock'"
 
 
-# --- in-process: inline.run on the app's own service functions -----------------------------
+# --- in-process: the service functions on threads, as the API's thread pool runs them -----
 
 
-def test_a_backend_terminated_while_work_waits_inline_raises_into_the_work_and_the_loop_goes_on(
+def _on_thread(fn: Callable[[], Any], out: list[Any]) -> threading.Thread:
+    def run() -> None:
+        try:
+            out.append(fn())
+        except Exception as exc:  # the outcome under test
+            out.append(exc)
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_a_backend_terminated_while_an_action_waits_raises_into_it_and_the_next_ones_work(
         pg_app: App, pg_url: str, held: Callable[..., Held]) -> None:
-    """Optimistic save (libpq single statement), transaction (pipeline) and psycopg's own
-    cursor: each waiting work gets the error, its connection is discarded, and later
-    works on the same loop succeed."""
+    """An action and a message waiting on a case's lock, and a plain statement sleeping:
+    each gets the error when the server ends its backend, its connection is discarded, and
+    later actions on the same pool succeed with no connection left checked out."""
     make = Make(pg_app)
     shop = make.shop("kuaishou")
     a, b, c = (make.case(shop, reason="no_reason") for _ in range(3))
@@ -79,35 +87,23 @@ def test_a_backend_terminated_while_work_waits_inline_raises_into_the_work_and_t
         with pg_app.engine.connect() as conn:
             conn.exec_driver_sql("SELECT pg_sleep(4)")
 
-    async def scenario() -> list[Any]:
-        works = [asyncio.ensure_future(inline.run(fn)) for fn in (
-            lambda: cases.act_view(pg_app.deps, agent, a.case.id, "approve"),
-            lambda: cases.add_message(pg_app.deps, agent, a.case.id, "x"),
-            sleeper)]
-        await _waiting(pg_url, LOCK_WAIT, 2)
-        await _waiting(pg_url, "query LIKE '%pg_sleep(4)%'")
-        ticks = 0
-
-        async def tick() -> None:
-            nonlocal ticks
-            while True:
-                ticks += 1
-                await asyncio.sleep(0.01)
-        ticker = asyncio.ensure_future(tick())
-        assert len(_terminate(pg_url, f"{LOCK_WAIT} OR query LIKE '%pg_sleep(4)%'")) == 3
-        outcomes = await asyncio.wait_for(
-            asyncio.gather(*works, return_exceptions=True), 3)
-        lock.release()
-        later = await asyncio.wait_for(asyncio.gather(
-            inline.run(lambda: cases.act_view(pg_app.deps, agent, a.case.id, "approve")),
-            inline.run(lambda: cases.act_view(pg_app.deps, agent, b.case.id, "approve")),
-            inline.run(lambda: cases.add_message(pg_app.deps, agent, c.case.id, "y"))), 5)
-        ticker.cancel()
-        assert ticks > 0
-        return [*outcomes, *later]
-
-    first, second, third, *later = asyncio.run(scenario())
-    for outcome in (first, second, third):
+    outcomes: list[Any] = []
+    threads = [_on_thread(fn, outcomes) for fn in (
+        lambda: cases.act_view(pg_app.deps, agent, a.case.id, "approve"),
+        lambda: cases.add_message(pg_app.deps, agent, a.case.id, "x"),
+        sleeper)]
+    asyncio.run(_waiting(pg_url, LOCK_WAIT, 2))
+    asyncio.run(_waiting(pg_url, "query LIKE '%pg_sleep(4)%'"))
+    assert len(_terminate(pg_url, f"{LOCK_WAIT} OR query LIKE '%pg_sleep(4)%'")) == 3
+    for thread in threads:
+        thread.join(3)
+        assert not thread.is_alive()
+    lock.release()
+    later = [cases.act_view(pg_app.deps, agent, a.case.id, "approve"),
+             cases.act_view(pg_app.deps, agent, b.case.id, "approve"),
+             cases.add_message(pg_app.deps, agent, c.case.id, "y")]
+    assert len(outcomes) == 3
+    for outcome in outcomes:
         assert isinstance(outcome, Exception), outcome
         assert "terminat" in str(outcome) or "closed" in str(outcome), outcome
     assert later[0]["state"] == later[1]["state"] == "awaiting_return"
@@ -115,71 +111,7 @@ def test_a_backend_terminated_while_work_waits_inline_raises_into_the_work_and_t
     assert pg_app.engine.pool.checkedout() == 0
 
 
-def test_a_cancelled_request_in_the_middle_of_a_transaction_finishes_it_first(
-        pg_app: App, pg_url: str, held: Callable[..., Held]) -> None:
-    """Cancelling the awaiting task while its transaction waits (pipeline) must not leave
-    a connection mid-round-trip in the pool: the work commits, then the task is cancelled."""
-    make = Make(pg_app)
-    shop = make.shop("kuaishou")
-    a = make.case(shop)
-    agent = make.principal(shop)
-    lock = held(a.case.id)
-
-    async def scenario() -> None:
-        task = asyncio.ensure_future(inline.run(
-            lambda: cases.add_message(pg_app.deps, agent, a.case.id, "取消也要写完")))
-        await _waiting(pg_url, LOCK_WAIT)
-        task.cancel()
-        await asyncio.sleep(0.2)
-        assert not task.done()
-        lock.release()
-        with pytest.raises(asyncio.CancelledError):
-            await asyncio.wait_for(task, 5)
-        # the connection went back clean: the next work on it runs
-        view = await inline.run(lambda: cases.act_view(pg_app.deps, agent, a.case.id, "approve"))
-        assert view["state"] == "awaiting_return"
-
-    asyncio.run(scenario())
-    assert pg_app.engine.pool.checkedout() == 0
-    with pg_app.engine.connect() as conn:
-        assert conn.exec_driver_sql(
-            "SELECT count(*) FROM case_events WHERE kind = 'message' AND case_id = %s",
-            (a.case.id,)).scalar_one() == 1
-
-
-_FIRST_CONNECTS = """
-import asyncio, sys
-from aftersales.adapters import inline
-from aftersales.adapters.db.engine import make_engine
-engine = make_engine(sys.argv[1])  # never connected yet
-
-def work():
-    with engine.connect() as conn:
-        return conn.exec_driver_sql("SELECT 1").scalar_one()
-
-async def main():
-    return await asyncio.gather(*[inline.run(work) for _ in range(3)])
-
-print(asyncio.run(main()), flush=True)
-"""
-
-
-def test_works_that_open_an_engines_first_connections_together_do_not_deadlock(
-        pg_url: str) -> None:
-    """The first connection of an engine runs SQLAlchemy's dialect initialisation under a
-    threading.Lock (event attr `_exec_w_sync_on_first_run`); its queries yield to the loop
-    while the lock is held, and a second work connecting meanwhile blocks the loop's
-    thread on that lock: nothing ever resumes the first. (In a subprocess: the hang is in
-    a lock acquire no timer on the loop can interrupt.)"""
-    try:
-        done = subprocess.run([sys.executable, "-c", _FIRST_CONNECTS, pg_url],
-                              capture_output=True, text=True, timeout=15)
-    except subprocess.TimeoutExpired:
-        pytest.fail("three works connecting a fresh engine inline hung the event loop's thread")
-    assert done.returncode == 0 and done.stdout.strip() == "[1, 1, 1]", done.stderr[-2000:]
-
-
-# --- a served API: uvicorn on PostgreSQL, the fast path inline --------------------------------
+# --- a served API: uvicorn on PostgreSQL ------------------------------------------------------
 
 
 def _seed(url: str, count: int) -> tuple[dict[str, str], list[str]]:
@@ -209,13 +141,13 @@ def _seed(url: str, count: int) -> tuple[dict[str, str], list[str]]:
 
 @pytest.fixture(scope="module")
 def server(pg_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """One uvicorn process (uvloop, inline fast path) for the module's tests."""
+    """One uvicorn process for the module's tests."""
     from api.helpers import served_api
 
     app = bootstrap(pg_url)
     upgrade(app.engine)
     app.engine.dispose()
-    with served_api(pg_url, tmp_path_factory.mktemp("data"), AFTERSALES_API_INLINE="1") as base:
+    with served_api(pg_url, tmp_path_factory.mktemp("data")) as base:
         yield base
 
 
@@ -224,7 +156,7 @@ def _auth(token: str, **extra: str) -> dict[str, str]:
 
 
 async def _warm(client: httpx.AsyncClient, tokens: dict[str, str]) -> None:
-    """Each token looked up once through FastAPI: from then on the fast path serves it."""
+    """Each token looked up once: from then on the token cache answers for it."""
     for token in tokens.values():
         assert (await client.get("/api/v1/cases", headers=_auth(token))).status_code in (200, 403)
 
@@ -272,11 +204,10 @@ def test_served_conflicting_actions_on_one_case_have_exactly_one_winner(
 
 
 @pytest.mark.slow
-def test_served_idempotent_retries_and_fast_requests_on_one_case_agree(
+def test_served_idempotent_retries_and_plain_requests_on_one_case_agree(
         server: str, pg_url: str) -> None:
-    """Idempotency-Key requests go through FastAPI (threads), plain ones the fast path
-    (inline): racing on one case, one approval happens and every keyed retry answers
-    the same."""
+    """Requests with an Idempotency-Key and plain ones racing on one case: one approval
+    happens and every keyed retry answers the same."""
     tokens, ids = _seed(pg_url, 3)
 
     async def scenario() -> list[tuple[list[httpx.Response], list[httpx.Response]]]:

@@ -1,9 +1,6 @@
-"""The served API on PostgreSQL, one uvicorn process, the fast path working inline
-(adapters/inline.py): an approval stuck behind a row lock held elsewhere does not hold up
-the process's other requests, and is answered once the lock is let go.
-
-Run with the fast path on its worker threads too (AFTERSALES_API_INLINE=0), the answers
-must be the same: the switch changes where the work runs, never what it does."""
+"""The served API on PostgreSQL, one uvicorn process: an approval stuck behind a row lock
+held elsewhere does not hold up the process's other requests (each runs on a thread of
+the server's pool), and is answered once the lock is let go."""
 
 from __future__ import annotations
 
@@ -51,11 +48,10 @@ def _seed(url: str) -> tuple[str, list[str]]:
     return token, ids
 
 
-@pytest.fixture(params=["1", "0"], ids=["inline", "threads"])
-def served(request: pytest.FixtureRequest, pg_url: str, tmp_path: Path
-           ) -> Iterator[tuple[str, str, list[str]]]:
+@pytest.fixture
+def served(pg_url: str, tmp_path: Path) -> Iterator[tuple[str, str, list[str]]]:
     token, ids = _seed(pg_url)
-    with served_api(pg_url, tmp_path, AFTERSALES_API_INLINE=request.param) as base:
+    with served_api(pg_url, tmp_path) as base:
         yield base, token, ids
 
 

@@ -1,8 +1,7 @@
-"""Pipelined transactions and writes sent behind (PostgreSQL) when things go wrong: a
-connection lost or a statement cancelled in the middle of a pipeline, a queued write that
-fails inside a savepoint or at its end, a commit sent by SQLAlchemy itself. Found by a
-review of the change (2026-12-06); the first four failed before their fixes in uow.py and
-engine.py, the others pin behaviour the review checked."""
+"""A unit of work (PostgreSQL) when things go wrong: a connection lost while a statement
+waits on a lock, a statement cancelled by its timeout, a failure inside a savepoint (the
+sweep's pattern), the worker's connection dying in a sweep. Each is a database error
+raised where it happens, and the pool hands out a working connection after."""
 
 from __future__ import annotations
 
@@ -19,7 +18,6 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from aftersales.adapters.clock import FixedClock
 from aftersales.adapters.db.engine import make_engine
-from aftersales.adapters.db.statements import BEHIND, raw_reads, write_behind
 from aftersales.adapters.db.store import SqlStore
 from aftersales.adapters.db.uow import SqlUnitOfWork
 from aftersales.domain.vocabulary import Role, State
@@ -77,13 +75,12 @@ def _ids(engine: Engine, note: str) -> list[str]:
 
 # --- a connection lost in a transaction ----------------------------------------------------
 
-def test_a_connection_killed_mid_pipeline_raises_a_database_error_and_the_pool_recovers(
+def test_a_connection_killed_waiting_on_a_lock_raises_a_database_error_and_the_pool_recovers(
         one: Engine, pg_url: str) -> None:
-    """The server ends the connection while a pipeline (a lock and a read) waits on the
-    lock: the unit of work raises the OperationalError, not the PendingRollbackError that
-    reading `.info` of the invalidated connection gave (callers that catch database errors
-    — the worker, the CLI — did not recognise that one), closes the connection, and the
-    pool of one hands out a working connection after."""
+    """The server ends the connection while a statement waits on a row lock: the unit of
+    work raises the OperationalError (callers that catch database errors — the worker, the
+    CLI — recognise it), closes the connection, and the pool of one hands out a working
+    connection after."""
     with psycopg.connect(_dsn(pg_url)) as blocker:
         blocker.execute("SELECT 1 FROM review_rows WHERE id = 1 FOR UPDATE")
         seen: dict[str, Any] = {}
@@ -93,7 +90,7 @@ def test_a_connection_killed_mid_pipeline_raises_a_database_error_and_the_pool_r
                 with _uow(one) as uow:
                     assert uow.conn is not None
                     seen["pid"] = uow.conn.connection.driver_connection.info.backend_pid
-                    raw_reads(uow.conn, [(LOCK, {"k": 1}), (PID, {})])  # waits on the lock
+                    uow.conn.execute(LOCK, {"k": 1})  # waits on the lock
             except BaseException as exc:  # the outcome under test
                 seen["error"] = exc
 
@@ -103,16 +100,16 @@ def test_a_connection_killed_mid_pipeline_raises_a_database_error_and_the_pool_r
             if "pid" in seen:
                 break
             time.sleep(0.05)
-        time.sleep(0.5)  # (the pipeline is sent and waits on the row lock)
+        time.sleep(0.5)  # (the statement is sent and waits on the row lock)
         _terminate(pg_url, seen["pid"])
         thread.join(10)
-        assert not thread.is_alive(), "the pipeline hung after its connection died"
+        assert not thread.is_alive(), "the statement hung after its connection died"
         blocker.rollback()
     error = seen.get("error")
     assert isinstance(error, OperationalError), repr(error)  # not PendingRollbackError
     with _uow(one) as uow:  # the pool of one hands out a working connection again
         assert uow.conn is not None
-        assert [r.id for r in raw_reads(uow.conn, [(ONE, {}), (ONE, {})])] == [1, 1]
+        assert uow.conn.execute(ONE).scalar() == 1
         uow.commit()
 
 
@@ -139,58 +136,22 @@ def test_the_deadline_worker_survives_its_connection_dying_in_a_sweep(
     assert stats.passes == 2 and stats.errors == 1, (stats, logs)
 
 
-# --- writes behind at SQLAlchemy's own transaction boundaries -----------------------------
-
-def test_a_savepoint_whose_queued_write_fails_at_release_is_rolled_back_to(
-        one: Engine) -> None:
-    """A write queued as the last write of a savepoint block is sent inside the block
-    (uow.savepoint): when it fails, the block is rolled back to its savepoint and the
-    transaction goes on, as the sweep needs ("one bad row must not stall the rows behind
-    it"). Sent with the RELEASE SAVEPOINT instead, its failure was a failed release that
-    left the whole transaction aborted."""
-    note = uuid.uuid4().hex
-    with _uow(one) as uow:
-        assert uow.conn is not None
-        uow.conn.execute(INSERT, {"id": f"a-{note}", "note": note})
-        with pytest.raises(IntegrityError), uow.savepoint():
-            write_behind(uow.conn, INSERT, {"id": f"a-{note}", "note": note})  # a clash
-        with uow.savepoint():  # the next deadline of the batch
-            uow.conn.execute(INSERT, {"id": f"b-{note}", "note": note})
-        uow.commit()
-    assert _ids(one, note) == [f"a-{note}", f"b-{note}"]
-
-
-def test_a_write_behind_survives_a_commit_through_sqlalchemy(one: Engine) -> None:
-    """A transaction committed through SQLAlchemy itself (engine.begin(),
-    Connection.commit()) sends the queued writes before its COMMIT (engine.py's "commit"
-    listener); before, the pool's checkin dropped them and the commit lost the row."""
-    note = uuid.uuid4().hex
-    with one.begin() as conn:
-        write_behind(conn, INSERT, {"id": f"c-{note}", "note": note})
-        assert BEHIND in conn.info
-    assert _ids(one, note) == [f"c-{note}"]
-
-
 # --- behaviour the review checked ----------------------------------------------------------
 
-def test_a_statement_timeout_mid_pipeline_leaves_the_connection_usable(one: Engine) -> None:
-    """A statement cancelled in the middle of a pipeline (statement_timeout) is
-    raised as OperationalError (QueryCanceled); the statements after it are aborted, the
-    connection leaves pipeline mode, the unit of work rolls back, and the next unit of
-    work on the same (only) connection works, with no queued write left behind."""
+def test_a_statement_timeout_leaves_the_connection_usable(one: Engine) -> None:
+    """A statement cancelled by statement_timeout is raised as OperationalError
+    (QueryCanceled); the unit of work rolls back what it wrote, and the next unit of work
+    on the same (only) connection works."""
     note = uuid.uuid4().hex
     with _uow(one) as uow:
         assert uow.conn is not None
         uow.conn.exec_driver_sql("SET LOCAL statement_timeout = 200")
-        write_behind(uow.conn, INSERT, {"id": f"t-{note}", "note": note})
+        uow.conn.execute(INSERT, {"id": f"t-{note}", "note": note})
         with pytest.raises(OperationalError, match="statement timeout"):
-            raw_reads(uow.conn, [(ONE, {}), (SLEEP, {"s": 3}), (ONE, {})])
-        pgconn = uow.conn.connection.driver_connection.pgconn
-        assert pgconn.pipeline_status == psycopg.pq.PipelineStatus.OFF
+            uow.conn.execute(SLEEP, {"s": 3})
     with _uow(one) as uow:
         assert uow.conn is not None
-        assert BEHIND not in uow.conn.info
-        assert [r.id for r in raw_reads(uow.conn, [(ONE, {}), (ONE, {})])] == [1, 1]
+        assert uow.conn.execute(ONE).scalar() == 1
         pgconn = uow.conn.connection.driver_connection.pgconn
         assert pgconn.transaction_status == psycopg.pq.TransactionStatus.INTRANS
         uow.commit()
@@ -200,29 +161,26 @@ def test_a_statement_timeout_mid_pipeline_leaves_the_connection_usable(one: Engi
 
 def test_a_failure_inside_a_savepoint_body_is_rolled_back_to_and_the_rest_commits(
         one: Engine) -> None:
-    """The sweep's pattern where the failure surfaces inside the body: a write
-    queued before the savepoint goes out with SAVEPOINT; a clashing queued write inside
-    fails at the body's next statement (a pipelined read), is rolled back to the
-    savepoint, and the writes before and after it commit."""
+    """The sweep's pattern ("one bad row must not stall the rows behind it"): a write
+    that fails inside a savepoint block is rolled back to the savepoint with the block's
+    other writes, and the writes before and after the block commit."""
     note = uuid.uuid4().hex
     with _uow(one) as uow:
         assert uow.conn is not None
-        write_behind(uow.conn, INSERT, {"id": f"a-{note}", "note": note})
+        uow.conn.execute(INSERT, {"id": f"a-{note}", "note": note})
         with pytest.raises(IntegrityError), uow.savepoint():
-            write_behind(uow.conn, INSERT, {"id": f"x-{note}", "note": note})
-            write_behind(uow.conn, INSERT, {"id": f"a-{note}", "note": note})  # a clash
-            raw_reads(uow.conn, [(ONE, {}), (ONE, {})])
+            uow.conn.execute(INSERT, {"id": f"x-{note}", "note": note})
+            uow.conn.execute(INSERT, {"id": f"a-{note}", "note": note})  # a clash
         with uow.savepoint():
-            write_behind(uow.conn, INSERT, {"id": f"b-{note}", "note": note})
-            raw_reads(uow.conn, [(ONE, {})])
+            uow.conn.execute(INSERT, {"id": f"b-{note}", "note": note})
         uow.commit()
     assert _ids(one, note) == [f"a-{note}", f"b-{note}"]
 
 
 def test_lock_order_answers_the_ledger_refunds_for_order_answers(app: App, make: Make) -> None:
-    """lock_order now answers the order's ledger read as JSON in the lock's round
-    trip (start_refund plans with it); it is the same ledger, entry for entry, as the
-    separate query the old code ran after the lock (amounts, statuses, times, lines)."""
+    """lock_order answers the order's ledger as of the lock (start_refund plans with it):
+    the same ledger, entry for entry, as refunds_for_order (amounts, statuses, times,
+    lines)."""
     shop = make.shop("kuaishou", sandbox=True)
     order = make.order(shop, price=10000)
     case = make.case(shop, order, type="refund_only", reason="not_as_described").case
@@ -236,8 +194,8 @@ def test_lock_order_answers_the_ledger_refunds_for_order_answers(app: App, make:
 
 
 def test_sqlite_openings_and_refunds_are_unaffected(tmp_path: Any) -> None:
-    """On SQLite the order lock is a no-op, writes behind run at once and an
-    opening plus a refund land as before (one succeeded goods refund, nothing queued)."""
+    """On SQLite the order lock is a no-op and an opening plus a refund land (one
+    succeeded goods refund)."""
     with migrated_engine(f"sqlite:///{tmp_path}/r.db") as engine:
         sqlite_app = bootstrap(engine=engine, clock=FixedClock(T0))
         make = Make(sqlite_app)
@@ -250,6 +208,5 @@ def test_sqlite_openings_and_refunds_are_unaffected(tmp_path: Any) -> None:
             store: Any = uow.store
             assert store.lock_order(shop.shop.id, order.id) is None
             ledger = store.refunds_for_order(shop.shop.id, order.id)
-            assert BEHIND not in store.conn.info
         assert [(e.kind, e.amount.amount, e.status) for e in ledger] == [
             ("goods", 10000, "succeeded")]

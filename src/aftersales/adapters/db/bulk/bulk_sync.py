@@ -38,7 +38,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from aftersales.adapters.db import tables as t
-from aftersales.adapters.db.bulk_writes import Writes
+from aftersales.adapters.db.bulk.bulk_writes import Writes
 from aftersales.adapters.db.hints import unindexed
 from aftersales.adapters.db.mapping import case_from_row, case_row, order_from_rows, order_rows
 from aftersales.adapters.db.records import difference_row
@@ -46,7 +46,7 @@ from aftersales.domain.case import Case
 from aftersales.domain.deadlines import Deadline
 from aftersales.domain.money import Money
 from aftersales.domain.orders import Order
-from aftersales.service.ports import Difference, LedgerEntry, ShopRecord
+from aftersales.service.ports import CaseBundle, Difference, LedgerEntry, ShopRecord
 
 
 class NotStaged(RuntimeError):
@@ -67,6 +67,7 @@ class StagingStore:
     new_id: Any
     shop: ShopRecord
     cases: dict[str, _Staged] = field(default_factory=dict)  # platform_case_id -> staged
+    case_keys: dict[str, str] = field(default_factory=dict)  # case id -> platform_case_id
     orders: dict[str, Order] = field(default_factory=dict)  # id -> order
     order_ids: dict[str, str] = field(default_factory=dict)  # platform_order_id -> id
     ledger: dict[str, list[LedgerEntry]] = field(default_factory=dict)  # order id -> entries
@@ -88,6 +89,7 @@ class StagingStore:
             stmt = stmt.with_for_update()
         for row in self.conn.execute(stmt).all():
             self.cases[row.platform_case_id] = _Staged(case_from_row(row), row.version)
+            self.case_keys[row.id] = row.platform_case_id
         o = t.orders.c
         # Two reads, each with its own index: (shop_id, platform_order_id), and the key.
         heads = {row.id: row for row in self.conn.execute(select(t.orders).where(
@@ -131,6 +133,16 @@ class StagingStore:
                                  lock: bool = False) -> Case | None:
         staged = self.cases.get(platform_case_id) if shop_id == self.shop.shop.id else None
         return None if staged is None else staged.case
+
+    def get_case_bundle(self, shop_id: str, case_id: str, *, lock: bool = False
+                        ) -> CaseBundle | None:
+        """A case the batch prefetched (and locked, on PostgreSQL), as sync loads it."""
+        key = self.case_keys.get(case_id) if shop_id == self.shop.shop.id else None
+        staged = None if key is None else self.cases.get(key)
+        order = None if staged is None else self.orders.get(staged.case.order_id)
+        if staged is None or order is None:
+            return None
+        return CaseBundle(staged.case, self.shop, order, list(self.ledger.get(order.id, [])))
 
     def get_order(self, shop_id: str, order_id: str) -> Order | None:
         return self.orders.get(order_id) if shop_id == self.shop.shop.id else None
@@ -178,6 +190,7 @@ class StagingStore:
             raise NotStaged("a case without platform_case_id")
         case.version = 1
         self.cases[case.platform_case_id] = _Staged(case, None)
+        self.case_keys[case.id] = case.platform_case_id
 
     def save_case(self, case: Case, deadline: Deadline | None, now: datetime) -> None:
         staged = self.cases.get(case.platform_case_id or "")
