@@ -10,12 +10,10 @@ from aftersales.domain.case import ActionRequest, Case, CaseLine
 from aftersales.domain.errors import Forbidden, InvalidInput
 from aftersales.domain.events import SYSTEM
 from aftersales.domain.money import Money
-from aftersales.domain.policy import InspectionFacts, PolicyInput, Recommendation, check_request, evaluate
+from aftersales.domain.policy import PolicyInput, check_request
 from aftersales.domain.refunds import refundable
 from aftersales.domain.vocabulary import (
-    REASONS,
     CaseType,
-    EvidenceKind,
     Reason,
     RefundMethod,
     Role,
@@ -26,6 +24,7 @@ from aftersales.service.casework import Loaded, load, refunded_amounts, save
 from aftersales.service.deps import Deps
 from aftersales.service.errors import NotFound
 from aftersales.service.ports import Principal, Store
+from aftersales.service.recommend import recommend
 
 OPEN_ROLES = frozenset({Role.buyer, Role.agent, Role.platform, Role.admin})
 
@@ -136,38 +135,7 @@ def _auto_approve(deps: Deps, store: Store, loaded: Loaded, now: datetime) -> No
         rule = next(h for h in rec.rules if h.code == "auto_approval_rule")
         loaded.case.act("approve", SYSTEM, now, loaded.context(),
                         explanation=f"{rule.en} / {rule.zh}", reason_code=rule.code)
-        _after_move(deps, store, loaded, now)
-
-
-def recommend(store: Store, loaded: Loaded, now: datetime) -> Recommendation:
-    case = loaded.case
-    policy = loaded.shop.policy
-    # Only ask the database what a rule will actually look at.
-    kinds: frozenset[EvidenceKind] = frozenset()
-    if REASONS[case.reason].evidence and policy.require_evidence:
-        kinds = frozenset(_evidence_kind(e) for e in store.evidence(case.shop_id, case.id))
-    history = 0
-    if policy.counts_buyer_cases:
-        history = store.buyer_case_count(case.shop_id, case.buyer_id) - 1
-    insp = case.inspection
-    facts = None if insp is None else InspectionFacts(
-        insp.condition, insp.sku_matches, insp.accessories_complete, insp.gifts_returned,
-        insp.tags_intact, insp.seal_intact, insp.packaging_only_flaw, insp.quality_problem_found)
-    return evaluate(PolicyInput(
-        case.type, case.reason, tuple((ln.line_id, ln.quantity) for ln in case.lines),
-        case.requested_amount, loaded.order, loaded.profile, loaded.shop.policy, now,
-        loaded.shop.shop.timezone, case.state, kinds, facts,
-        buyer_cases=history,
-        resubmissions=case.resubmissions,
-        applied_at=case.opened_at,
-    ))
-
-
-def _evidence_kind(row: dict[str, object]) -> EvidenceKind:
-    try:
-        return EvidenceKind(str(row.get("kind")))
-    except ValueError:
-        return EvidenceKind.other
+        after_move(deps, store, loaded, now)
 
 
 def act(deps: Deps, principal: Principal, case_id: str, action: str,
@@ -202,12 +170,12 @@ def _act(deps: Deps, store: Store, principal: Principal, case_id: str, action: s
     if action == "ship_order":  # the fact the action states: the order left the warehouse
         loaded.order = replace(loaded.order, shipped_at=now)
         store.update_order_dates(loaded.order)
-    _after_move(deps, store, loaded, now)
+    after_move(deps, store, loaded, now)
     save(store, loaded, now, principal.role)
     return loaded
 
 
-def _after_move(deps: Deps, store: Store, loaded: Loaded, now: datetime) -> None:
+def after_move(deps: Deps, store: Store, loaded: Loaded, now: datetime) -> None:
     """Side effects of entering a state: a refund starts; a bad rating opens a task."""
     case = loaded.case
     last = case.events[-1] if case.events else None

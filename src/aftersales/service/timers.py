@@ -17,7 +17,7 @@ from aftersales.domain.clock import LATEST_YEAR, parse_duration, require_aware
 from aftersales.domain.errors import DomainError, InvalidInput
 from aftersales.domain.vocabulary import Role
 from aftersales.service import notifications
-from aftersales.service.cases import _after_move
+from aftersales.service.cases import after_move
 from aftersales.service.casework import load_case, save
 from aftersales.service.deps import Deps
 from aftersales.service.errors import Conflict, NotASandbox
@@ -45,7 +45,7 @@ def fire_one(deps: Deps, store: Store, due: DueDeadline, now: datetime) -> Fired
     if event is None:
         store.settle_deadline(due.id, "stale", now)
         return Fired(due.case_id, due.outcome, due.due_at, due.shop_id, "stale")
-    _after_move(deps, store, loaded, now)
+    after_move(deps, store, loaded, now)
     notifications.deadline_alert(deps, store, loaded.shop, case, now)
     store.settle_deadline(due.id, "fired", now)
     save(store, loaded, now, Role.system)

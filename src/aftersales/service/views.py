@@ -28,6 +28,7 @@ from aftersales.domain.upstream import READERS as CLAIM_READERS
 from aftersales.domain.vocabulary import WHO_MUST_ACT, Role, State
 from aftersales.service.casework import Loaded
 from aftersales.service.ports import LedgerEntry, Store
+from aftersales.service.recommend import recommend
 
 
 def money(value: Money | None) -> dict[str, Any] | None:
@@ -117,7 +118,6 @@ def _passed(case: Case, order: Order | None, profile: Profile, now: datetime) ->
 
 def case_view(store: Store, loaded: Loaded, now: datetime, role: Role | None = None,
               *, with_events: bool = True) -> dict[str, Any]:
-    from aftersales.service.cases import recommend
     from aftersales.service.refunding import plan_for
 
     case, order, profile = loaded.case, loaded.order, loaded.profile
