@@ -9,19 +9,19 @@ from datetime import datetime
 from aftersales.domain.policy import InspectionFacts, PolicyInput, Recommendation, evaluate
 from aftersales.domain.vocabulary import REASONS, EvidenceKind
 from aftersales.service.casework import Loaded
-from aftersales.service.ports import Store
+from aftersales.service.repositories import UnitOfWork
 
 
-def recommend(store: Store, loaded: Loaded, now: datetime) -> Recommendation:
+def recommend(uow: UnitOfWork, loaded: Loaded, now: datetime) -> Recommendation:
     case = loaded.case
     policy = loaded.shop.policy
     # Only ask the database what a rule will actually look at.
     kinds: frozenset[EvidenceKind] = frozenset()
     if REASONS[case.reason].evidence and policy.require_evidence:
-        kinds = frozenset(_evidence_kind(e) for e in store.evidence(case.shop_id, case.id))
+        kinds = frozenset(_evidence_kind(e) for e in uow.evidence.evidence(case.shop_id, case.id))
     history = 0
     if policy.counts_buyer_cases:
-        history = store.buyer_case_count(case.shop_id, case.buyer_id) - 1
+        history = uow.cases.buyer_case_count(case.shop_id, case.buyer_id) - 1
     insp = case.inspection
     facts = None if insp is None else InspectionFacts(
         insp.condition, insp.sku_matches, insp.accessories_complete, insp.gifts_returned,
