@@ -157,17 +157,27 @@ class IdempotencyRepository(Protocol):
 
 class UnitOfWork(Protocol):
     """One transaction per command; leaving without commit() rolls back. The repositories
-    all work in it; `hold` makes a decision on something no row lock covers take turns."""
+    all work in it; `hold` makes a decision on something no row lock covers take turns.
+    (Read-only members: an implementation may hold its own repository classes.)"""
 
-    shops: ShopRepository
-    orders: OrderRepository
-    cases: CaseRepository
-    deadlines: DeadlineRepository
-    ledger: LedgerRepository
-    claims: ClaimRepository
-    evidence: EvidenceRepository
-    records: RecordRepository
-    idempotency: IdempotencyRepository
+    @property
+    def shops(self) -> ShopRepository: ...
+    @property
+    def orders(self) -> OrderRepository: ...
+    @property
+    def cases(self) -> CaseRepository: ...
+    @property
+    def deadlines(self) -> DeadlineRepository: ...
+    @property
+    def ledger(self) -> LedgerRepository: ...
+    @property
+    def claims(self) -> ClaimRepository: ...
+    @property
+    def evidence(self) -> EvidenceRepository: ...
+    @property
+    def records(self) -> RecordRepository: ...
+    @property
+    def idempotency(self) -> IdempotencyRepository: ...
 
     def __enter__(self) -> UnitOfWork: ...
     def __exit__(self, *exc: object) -> None: ...
