@@ -8,8 +8,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
-from tests.conftest import T0
-from tests.service.fakes import Data, FakeUnitOfWork
 
 from aftersales.adapters.clock import FixedClock
 from aftersales.adapters.ids import new_id
@@ -21,6 +19,8 @@ from aftersales.service import cases, orders, shops
 from aftersales.service.casework import Loaded
 from aftersales.service.deps import Deps
 from aftersales.service.ports import Principal, ShopRecord
+from conftest import T0
+from service.fakes import Data, FakeUnitOfWork
 
 
 @dataclass

@@ -6,8 +6,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from tests.conftest import T0
-from tests.service.conftest import World
 
 from aftersales.domain.errors import Forbidden, InvalidTransition
 from aftersales.domain.money import Money
@@ -15,6 +13,8 @@ from aftersales.domain.sync import PlatformSnapshot
 from aftersales.domain.vocabulary import CaseType, Reason, Role, State
 from aftersales.service import cases, sync, timers
 from aftersales.service.ports import Principal
+from conftest import T0
+from service.conftest import World
 
 
 def test_opening_a_case_stores_it_its_event_and_its_deadline_in_one_commit(world: World) -> None:
