@@ -20,7 +20,8 @@ from aftersales.service.casework import Loaded
 from aftersales.service.deps import Deps
 from aftersales.service.ports import Principal, ShopRecord
 from conftest import T0
-from service.fakes import Data, FakeUnitOfWork
+from service.fake_base import Data
+from service.fakes import FakeUnitOfWork
 
 
 @dataclass
