@@ -103,7 +103,7 @@ def test_a_stored_image_that_no_longer_decodes_is_not_served_inline(desk: Desk) 
     own = image("PNG", (9, 7), color=(7, 9, 11))  # its own blob: the store is shared
     meta = upload(desk, shop, case_id, "p.png", own).json()  # type: ignore[attr-defined]
     with desk.app.deps.uow() as uow:
-        digest = str(uow.store.evidence(shop.id, case_id)[0]["sha256"])
+        digest = str(uow.evidence.evidence(shop.id, case_id)[0]["sha256"])
     root: Path = desk.app.deps.blobs.root  # type: ignore[union-attr]
     (root / digest[:2] / digest).write_bytes(bomb_png())  # as an unchecked upload left it
     got = _get(desk, shop, case_id, meta["id"])

@@ -154,12 +154,12 @@ def test_a_late_first_request_does_not_overwrite_the_retry(lease_app: App, desk:
     bounds = {"lease_before": t1 - timedelta(seconds=LEASE),
               "expired_before": t1 - timedelta(days=1)}
     with lease_app.deps.uow() as uow:
-        assert uow.store.claim_idempotency(shop.id, "slow", "h", t0, **bounds)
-        assert uow.store.claim_idempotency(shop.id, "slow", "h", t1, **bounds)
-        assert not uow.store.claim_idempotency(shop.id, "slow", "h", t1, **bounds)
-        assert uow.store.finish_idempotency(shop.id, "slow", 201, "late", t0) is False
-        uow.store.release_idempotency(shop.id, "slow", t0)
-        assert uow.store.get_idempotency(shop.id, "slow") == ("h", None, None)
-        assert uow.store.finish_idempotency(shop.id, "slow", 201, "retry", t1) is True
-        assert uow.store.get_idempotency(shop.id, "slow") == ("h", 201, "retry")
+        assert uow.idempotency.claim_idempotency(shop.id, "slow", "h", t0, **bounds)
+        assert uow.idempotency.claim_idempotency(shop.id, "slow", "h", t1, **bounds)
+        assert not uow.idempotency.claim_idempotency(shop.id, "slow", "h", t1, **bounds)
+        assert uow.idempotency.finish_idempotency(shop.id, "slow", 201, "late", t0) is False
+        uow.idempotency.release_idempotency(shop.id, "slow", t0)
+        assert uow.idempotency.get_idempotency(shop.id, "slow") == ("h", None, None)
+        assert uow.idempotency.finish_idempotency(shop.id, "slow", 201, "retry", t1) is True
+        assert uow.idempotency.get_idempotency(shop.id, "slow") == ("h", 201, "retry")
         uow.commit()

@@ -19,8 +19,8 @@ from console.console_helpers import buyer_in, sign_in
 def _set_clock(app, shop_id: str, delta: timedelta) -> None:
     """Move a sandbox shop's clock without firing anything: deadlines are then near or past."""
     with app.deps.uow() as uow:
-        shop = uow.store.get_shop(shop_id)
-        uow.store.move_clock(shop_id, shop.clock_at, app.deps.now_for(shop) + delta)
+        shop = uow.shops.get_shop(shop_id)
+        uow.shops.move_clock(shop_id, shop.clock_at, app.deps.now_for(shop) + delta)
         uow.commit()
 
 

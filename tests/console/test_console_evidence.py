@@ -15,7 +15,7 @@ def _upload(client, csrf: str, case_id: str, name: str, data: bytes):  # type: i
 
 def _stored(app: App, sample: Sample, case_id: str) -> list[dict[str, object]]:
     with app.deps.uow() as uow:
-        return uow.store.evidence(sample.shop_id, case_id)
+        return uow.evidence.evidence(sample.shop_id, case_id)
 
 
 def test_the_desk_refuses_scripted_pdfs_bombs_and_broken_images(client, world) -> None:

@@ -133,7 +133,7 @@ def test_ship_return_with_a_negative_return_freight_is_refused(client, world) ->
     _ok(client.post(f"/portal/cases/{case_id}/act/ship_return", data={
         "csrf": token, "carrier": "SF", "waybill": "SF1", "prepaid": "1", "return_freight": "-1"}))
     with wired.deps.uow() as uow:
-        case = uow.store.get_case(sample.shop_id, case_id)
+        case = uow.cases.get_case(sample.shop_id, case_id)
     assert case is not None and case.return_freight is None and case.state.value == "awaiting_return"
 
 
@@ -157,7 +157,7 @@ def dropship(tmp_path: Path) -> Iterator[tuple[TestClient, str]]:
     upgrade(wired.engine)
     sample = build(wired.deps, platform="alibaba_1688", others=0)
     with wired.deps.uow() as uow:
-        line_id = uow.store.get_order(sample.shop_id, sample.order_id).lines[0].id
+        line_id = uow.orders.get_order(sample.shop_id, sample.order_id).lines[0].id
     loaded = cases.open_case(wired.deps, Principal(sample.shop_id, Role.buyer, sample.buyer_id),
                              cases.NewCase(sample.order_id, "refund_only", "no_reason", ((line_id, 1),)))
     cases.act(wired.deps, Principal(sample.shop_id, Role.agent, actor_id="a1"), loaded.case.id,

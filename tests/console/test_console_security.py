@@ -44,9 +44,9 @@ def test_another_shops_case_is_not_found(client, world) -> None:
     # the message was refused (not found) and nothing leaked into the other shop's case
     app = world[0]
     with app.deps.uow() as uow:
-        case = uow.store.get_case(uow.store.list_shops()[-1].shop.id, foreign)
+        case = uow.cases.get_case(uow.shops.list_shops()[-1].shop.id, foreign)
         assert case is not None
-        assert uow.store.messages(case.shop_id, foreign) == []
+        assert uow.records.messages(case.shop_id, foreign) == []
 
 
 def test_a_buyer_sees_only_their_own_cases(desk_app, world) -> None:
@@ -60,7 +60,7 @@ def test_a_buyer_sees_only_their_own_cases(desk_app, world) -> None:
 def test_buyer_html_is_shown_escaped(client, world) -> None:
     app, sample = world
     with app.deps.uow() as uow:
-        order = uow.store.get_order(sample.shop_id, sample.order_id)
+        order = uow.orders.get_order(sample.shop_id, sample.order_id)
     assert order is not None
     buyer = Principal(sample.shop_id, Role.buyer, buyer_id=sample.buyer_id)
     loaded = cases.open_case(app.deps, buyer, cases.NewCase(

@@ -19,7 +19,7 @@ def test_admin_saves_a_policy_that_the_service_then_uses(client, world) -> None:
     resp = client.post("/settings/policy", data={"csrf": token, "policy": json.dumps(policy)})
     assert resp.status_code == 303
     with app.deps.uow() as uow:
-        stored = uow.store.get_shop(sample.shop_id)
+        stored = uow.shops.get_shop(sample.shop_id)
     assert stored is not None and stored.policy.auto_approve[0].max_amount == 3000
     for bad in ('{"auto_approve": [{"max_amount": 29.99}]}', "not json", "[1, 2]"):
         resp = client.post("/settings/policy", data={"csrf": token, "policy": bad})

@@ -27,7 +27,7 @@ def dropship(tmp_path: Path) -> Iterator[tuple[TestClient, object, str, str]]:
     sample = build(wired.deps, platform="alibaba_1688", others=0)
     buyer = Principal(sample.shop_id, Role.buyer, sample.buyer_id)
     with wired.deps.uow() as uow:
-        line_id = uow.store.get_order(sample.shop_id, sample.order_id).lines[0].id
+        line_id = uow.orders.get_order(sample.shop_id, sample.order_id).lines[0].id
     loaded = cases.open_case(wired.deps, buyer, cases.NewCase(
         sample.order_id, "refund_only", "no_reason", ((line_id, 1),)))
     cases.act(wired.deps, Principal(sample.shop_id, Role.agent, actor_id="a1"), loaded.case.id,

@@ -19,7 +19,7 @@ from conftest import Make
 
 def _stored_events(app: App, shop_id: str, case_id: str) -> list[dict[str, object]]:
     with app.deps.uow() as uow:  # a fresh store: the events come from SELECT case_events
-        return [event_view(e) for e in uow.store.events(shop_id, case_id)]
+        return [event_view(e) for e in uow.cases.events(shop_id, case_id)]
 
 
 @pytest.mark.parametrize("sandbox", [True, False])  # the stored clock, or the service clock
@@ -46,6 +46,6 @@ def test_the_answer_to_each_command_shows_the_stored_events(app: App, make: Make
     assert view["state"] in ("completed", "refunding") and len(view["events"]) >= 5
     agent = make.principal(shop, "agent")
     with app.deps.uow() as uow:  # a read: the events come with the case (JSON aggregate)
-        loaded = load(app.deps, uow.store, agent, case_id)
-        read = case_view(uow.store, loaded, app.deps.now_for(loaded.shop), agent.role)
+        loaded = load(app.deps, uow, agent, case_id)
+        read = case_view(uow, loaded, app.deps.now_for(loaded.shop), agent.role)
     assert read["events"] == view["events"]

@@ -17,8 +17,8 @@ from sqlalchemy import Engine, Integer, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from aftersales.adapters.clock import FixedClock
+from aftersales.adapters.db.claims import SqlDeadlines
 from aftersales.adapters.db.engine import make_engine
-from aftersales.adapters.db.store import SqlStore
 from aftersales.adapters.db.uow import SqlUnitOfWork
 from aftersales.domain.vocabulary import Role, State
 from aftersales.entrypoints.bootstrap import App, bootstrap
@@ -118,17 +118,17 @@ def test_the_deadline_worker_survives_its_connection_dying_in_a_sweep(
     """run_worker promises that "a database outage must not kill the worker": a
     connection lost inside the sweep's transaction is one error counted and logged, and
     the next pass runs."""
-    original = SqlStore.claim_due
+    original = SqlDeadlines.claim_due
     killed: list[int] = []
 
-    def claim_after_losing_the_connection(self: SqlStore, *args: Any, **kwargs: Any) -> Any:
+    def claim_after_losing_the_connection(self: SqlDeadlines, *args: Any, **kwargs: Any) -> Any:
         if not killed:  # the first sweep's connection is ended by the server
             pid = self.conn.connection.driver_connection.info.backend_pid
             killed.append(pid)
             _terminate(pg_url, pid)
         return original(self, *args, **kwargs)
 
-    monkeypatch.setattr(SqlStore, "claim_due", claim_after_losing_the_connection)
+    monkeypatch.setattr(SqlDeadlines, "claim_due", claim_after_losing_the_connection)
     logs: list[str] = []
     stats = run_worker(app.deps, threading.Event(), interval=0, max_passes=2,
                        log=logs.append)
@@ -188,9 +188,8 @@ def test_lock_order_answers_the_ledger_refunds_for_order_answers(app: App, make:
     assert cases.act(app.deps, agent, case.id, "approve").case.state in (
         State.refunding, State.completed)
     with app.deps.uow() as uow:
-        store: Any = uow.store
-        fresh = store.lock_order(shop.shop.id, order.id)
-        assert fresh and fresh == store.refunds_for_order(shop.shop.id, order.id)
+        fresh = uow.orders.lock_order(shop.shop.id, order.id)
+        assert fresh and fresh == uow.ledger.refunds_for_order(shop.shop.id, order.id)
 
 
 def test_sqlite_openings_and_refunds_are_unaffected(tmp_path: Any) -> None:
@@ -205,8 +204,7 @@ def test_sqlite_openings_and_refunds_are_unaffected(tmp_path: Any) -> None:
         agent = Principal(shop.shop.id, Role.agent, None, "agent1")
         cases.act(sqlite_app.deps, agent, case.id, "approve")
         with sqlite_app.deps.uow() as uow:
-            store: Any = uow.store
-            assert store.lock_order(shop.shop.id, order.id) is None
-            ledger = store.refunds_for_order(shop.shop.id, order.id)
+            assert uow.orders.lock_order(shop.shop.id, order.id) is None
+            ledger = uow.ledger.refunds_for_order(shop.shop.id, order.id)
         assert [(e.kind, e.amount.amount, e.status) for e in ledger] == [
             ("goods", 10000, "succeeded")]

@@ -35,14 +35,14 @@ ACCEPT = ActionRequest(inspection=Inspection("accept", Condition.new, True, True
 def _stored(app: App, loaded: Loaded) -> Loaded:
     """The case as a fresh unit of work reads it back."""
     with app.deps.uow() as uow:
-        found = load_case(app.deps, uow.store, loaded.case.shop_id, loaded.case.id)
+        found = load_case(app.deps, uow, loaded.case.shop_id, loaded.case.id)
         assert found is not None
         return found
 
 
 def _kinds(app: App, loaded: Loaded) -> list[str]:
     with app.deps.uow() as uow:
-        return [e.kind for e in uow.store.events(loaded.case.shop_id, loaded.case.id)]
+        return [e.kind for e in uow.cases.events(loaded.case.shop_id, loaded.case.id)]
 
 
 def test_return_refund_in_a_sandbox_shop_ends_completed_with_the_ledger_settled(app: App, make: Make) -> None:
@@ -74,7 +74,7 @@ def test_cash_on_delivery_parcel_is_refused_and_the_buyer_waits_again(app: App, 
     assert stored.case.state_entered_at == T0 + timedelta(days=2)  # the buyer's deadline restarts
     assert _kinds(app, loaded)[-1] == "parcel_refused_cod"
     with app.deps.uow() as uow:
-        due = uow.store.claim_due(T0 + timedelta(days=12, hours=1), 100, shop.shop.id)
+        due = uow.deadlines.claim_due(T0 + timedelta(days=12, hours=1), 100, shop.shop.id)
     assert [d.case_id for d in due] == [loaded.case.id]
     assert due[0].due_at == T0 + timedelta(days=12)
 
@@ -142,8 +142,8 @@ def test_cancel_then_a_bad_rating_opens_a_follow_up_task(app: App, make: Make) -
     back = _stored(app, loaded)
     assert back.case.state is State.closed and back.case.rating == 2
     with app.deps.uow() as uow:
-        assert [m["body"] for m in uow.store.messages(shop.shop.id, loaded.case.id)] == ["不要了，谢谢"]
-        tasks = uow.store.conn.exec_driver_sql(
+        assert [m["body"] for m in uow.records.messages(shop.shop.id, loaded.case.id)] == ["不要了，谢谢"]
+        tasks = uow.conn.exec_driver_sql(
             f"SELECT kind FROM tasks WHERE case_id = '{loaded.case.id}'").scalars().all()
     assert tasks == ["bad_rating_follow_up"]
 
@@ -171,7 +171,7 @@ def test_a_live_deadline_fires_through_the_sweep_as_system(app: App, make: Make,
     fired = timers.sweep(app.deps, clock.at, shop_id=shop.shop.id)
     assert [(f.case_id, f.outcome) for f in fired] == [(loaded.case.id, "auto_approve")]
     with app.deps.uow() as uow:
-        last = uow.store.events(shop.shop.id, loaded.case.id)[-1]
+        last = uow.cases.events(shop.shop.id, loaded.case.id)[-1]
     assert last.actor == "system" and "48" in last.explanation and last.to_state is State.awaiting_return
     assert timers.sweep(app.deps, clock.at, shop_id=shop.shop.id) == []  # fired once
 
@@ -192,7 +192,7 @@ def test_sandbox_clock_advance_fires_in_time_order(app: App, make: Make, clock) 
     assert order.index(first.case.id) < order.index(reissue.case.id) < order.index(second.case.id)
     with app.deps.uow() as uow:
         for f in fired:
-            events = [e for e in uow.store.events(shop.shop.id, f.case_id) if e.actor == "system"]
+            events = [e for e in uow.cases.events(shop.shop.id, f.case_id) if e.actor == "system"]
             assert events and events[0].at == f.at  # performed at its own due time, not at the end
     assert _stored(app, reissue).case.overdue is True
     with pytest.raises(Exception) as info:
@@ -202,7 +202,7 @@ def test_sandbox_clock_advance_fires_in_time_order(app: App, make: Make, clock) 
 
 def _history(app: App, loaded: Loaded) -> list[Event]:
     with app.deps.uow() as uow:
-        return uow.store.events(loaded.case.shop_id, loaded.case.id)
+        return uow.cases.events(loaded.case.shop_id, loaded.case.id)
 
 
 def test_a_synced_case_opens_with_one_event_unless_the_platform_is_further_on(

@@ -19,7 +19,6 @@ from sqlalchemy import Engine, inspect
 
 from aftersales.adapters.db.engine import make_engine
 from aftersales.adapters.db.migrate import alembic_config, current_revision, upgrade
-from aftersales.adapters.db.store import SqlStore
 from aftersales.adapters.db.tables import metadata
 from aftersales.entrypoints.bootstrap import bootstrap
 from aftersales.service import shops
@@ -92,11 +91,10 @@ def test_0008_downgrade_keeps_what_tokens_mean_and_refuses_what_it_cannot(
         assert rows["forever"].revoked_at is None
         assert rows["later"].revoked_at is not None and rows["gone"].revoked_at is not None
         upgrade(app.engine)
-        with app.engine.begin() as conn:
-            store = SqlStore(conn, app.deps.new_id)
+        with app.deps.uow() as uow:
             for token in (gone, later):
                 with pytest.raises(Unauthorized) as refused:
-                    shops.authenticate(store, token, app.deps.clock.now())
+                    shops.authenticate(uow, token, app.deps.clock.now())
                 assert refused.value.code == "token_revoked"
     finally:
         app.engine.dispose()

@@ -79,7 +79,7 @@ def test_mail_server_down_keeps_the_alert_queued(tmp_path: Path) -> None:
     timers.advance_clock(app.deps, admin, by="49h")
     assert notifications.send_pending(app.deps, SmtpMailer("127.0.0.1", free_port(), timeout=2)) == 0
     with app.deps.uow() as uow:
-        queued = uow.store.claim_notifications(10)
+        queued = uow.records.claim_notifications(10)
     assert len(queued) == 1 and queued[0]["attempts"] == 1 and queued[0]["sent_at"] is None
 
 
@@ -87,7 +87,7 @@ def test_no_alert_address_no_mail(tmp_path: Path) -> None:
     app, admin = _sandbox(tmp_path, None)
     timers.advance_clock(app.deps, admin, by="49h")
     with app.deps.uow() as uow:
-        assert uow.store.claim_notifications(10) == []
+        assert uow.records.claim_notifications(10) == []
 
 
 def test_near_timeout_alert_goes_out_once_before_the_platform_decides(tmp_path: Path, smtp) -> None:

@@ -19,7 +19,7 @@ import pytest
 
 from aftersales.adapters.clock import FixedClock
 from aftersales.adapters.db.engine import make_engine
-from aftersales.adapters.db.store import SqlStore
+from aftersales.adapters.db.store import SqlCases
 from aftersales.domain.case import ActionRequest
 from aftersales.domain.errors import InvalidTransition
 from aftersales.domain.vocabulary import Role, State
@@ -60,17 +60,17 @@ def slow_first_read(monkeypatch: pytest.MonkeyPatch
                     ) -> Iterator[tuple[threading.Event, threading.Event]]:
     """The first locked case read of the test holds its lock until `go` is set; `taken`
     is set once it has read (and locked) the case."""
-    original = SqlStore.get_case_bundle
+    original = SqlCases.get_case_bundle
     go, taken = threading.Event(), threading.Event()
 
-    def read(self: SqlStore, *args: Any, **kwargs: Any) -> Any:
+    def read(self: SqlCases, *args: Any, **kwargs: Any) -> Any:
         found = original(self, *args, **kwargs)
         if kwargs.get("lock") and not taken.is_set():
             taken.set()
             go.wait(10)
         return found
 
-    monkeypatch.setattr(SqlStore, "get_case_bundle", read)
+    monkeypatch.setattr(SqlCases, "get_case_bundle", read)
     yield go, taken
     go.set()
 
@@ -140,9 +140,8 @@ def test_an_action_holds_the_deadline_rows_and_the_case_until_it_commits(
     with psycopg.connect(plain(pg_url), autocommit=True) as probe:
         probe.execute("SET lock_timeout = '100ms'")
         with app.deps.uow() as uow:
-            store: Any = uow.store
-            assert store.get_case_bundle(case.shop_id, case.id, lock=True) is not None
-            store.add_task(case.shop_id, task)
+            assert uow.cases.get_case_bundle(case.shop_id, case.id, lock=True) is not None
+            uow.records.add_task(case.shop_id, task)
             with pytest.raises(psycopg.errors.LockNotAvailable):
                 probe.execute("SELECT id FROM cases WHERE id = %s FOR UPDATE", (case.id,))
             with pytest.raises(psycopg.errors.LockNotAvailable):
@@ -152,8 +151,8 @@ def test_an_action_holds_the_deadline_rows_and_the_case_until_it_commits(
         assert probe.execute("SELECT count(*) FROM tasks WHERE id = %s",
                              (task["id"],)).fetchone() == (0,)
         with app.deps.uow() as uow:
-            uow.store.get_case_bundle(case.shop_id, case.id, lock=True)
-            uow.store.add_task(case.shop_id, task)
+            uow.cases.get_case_bundle(case.shop_id, case.id, lock=True)
+            uow.records.add_task(case.shop_id, task)
             uow.commit()
         assert probe.execute("SELECT count(*) FROM tasks WHERE id = %s",
                              (task["id"],)).fetchone() == (1,)
@@ -208,10 +207,10 @@ def test_an_action_whose_connection_dies_writes_nothing_and_the_next_one_works(
     shop = make.shop()
     first, second = make.case(shop).case, make.case(shop).case
     agent = _agent(shop.shop.id)
-    original = SqlStore.get_case_bundle
+    original = SqlCases.get_case_bundle
     killed: list[int] = []
 
-    def read_then_die(self: SqlStore, *args: Any, **kwargs: Any) -> Any:
+    def read_then_die(self: SqlCases, *args: Any, **kwargs: Any) -> Any:
         found = original(self, *args, **kwargs)
         if not killed:
             killed.append(self.conn.connection.driver_connection.info.backend_pid)
@@ -219,7 +218,7 @@ def test_an_action_whose_connection_dies_writes_nothing_and_the_next_one_works(
                 probe.execute("SELECT pg_terminate_backend(%s, 5000)", (killed[0],))
         return found
 
-    monkeypatch.setattr(SqlStore, "get_case_bundle", read_then_die)
+    monkeypatch.setattr(SqlCases, "get_case_bundle", read_then_die)
     try:
         with pytest.raises(DBAPIError):
             cases.act(app.deps, agent, first.id, "approve")

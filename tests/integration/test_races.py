@@ -29,7 +29,8 @@ from aftersales.domain.vocabulary import CaseType, Reason, Role, State
 from aftersales.entrypoints.bootstrap import App
 from aftersales.service import cases, orders, shops, sync, timers
 from aftersales.service.deps import Deps
-from aftersales.service.ports import Principal, UnitOfWork
+from aftersales.service.ports import Principal
+from aftersales.service.repositories import UnitOfWork
 from conftest import T0, Make
 
 pytestmark = pytest.mark.postgres
@@ -52,10 +53,6 @@ class _PausedCommit:
 
     def __exit__(self, *exc: object) -> None:
         self.unit.__exit__(*exc)
-
-    @property
-    def store(self) -> Any:
-        return self.unit.store
 
     def commit(self) -> None:
         self.there.set()

@@ -37,16 +37,16 @@ def test_the_worker_settles_what_the_gateway_paid(engine: Engine, clock: FixedCl
     loaded = make.case(shop, type="refund_only", reason="quality_issue")
     make.act(loaded, "approve")
     with app.deps.uow() as uow:
-        [entry] = uow.store.refunds(shop.shop.id, case_id=loaded.case.id)
+        [entry] = uow.ledger.refunds(shop.shop.id, case_id=loaded.case.id)
     assert entry.status == "pending"
     run_pass(app.deps)  # the provider has not paid yet: nothing changes
     with app.deps.uow() as uow:
-        assert [e.status for e in uow.store.refunds(shop.shop.id, case_id=loaded.case.id)] == [
+        assert [e.status for e in uow.ledger.refunds(shop.shop.id, case_id=loaded.case.id)] == [
             "pending"]
     gateway.paid.add(entry.id)
     run_pass(app.deps)
     with app.deps.uow() as uow:
-        [after] = uow.store.refunds(shop.shop.id, case_id=loaded.case.id)
-        case = uow.store.get_case(shop.shop.id, loaded.case.id)
+        [after] = uow.ledger.refunds(shop.shop.id, case_id=loaded.case.id)
+        case = uow.cases.get_case(shop.shop.id, loaded.case.id)
     assert (after.status, after.reference) == ("succeeded", f"provider-{entry.id}")
     assert case is not None and case.state.value == "completed"

@@ -1,4 +1,4 @@
-"""SqlStore on both databases: what goes in comes out, and the constraints hold.
+"""The SQL repositories on both databases: what goes in comes out, and the constraints hold.
 
 Why by hand and not only through the handlers: a field the mapping forgets (say, the
 inspection's dispositions, or a platform deadline's state sequence) is silently lost on
@@ -65,24 +65,24 @@ def test_order_round_trip(app: App, make: Make) -> None:
     order = make.order(shop, quantity=3, freight=800, gifts=(("面膜小样", 2500), ("发圈", 900)),
                        accessories=(("吊牌", 0), ("防尘袋", 500)))
     with app.deps.uow() as uow:
-        assert uow.store.get_order(shop.shop.id, order.id) == order
-        assert uow.store.find_order(shop.shop.id, order.platform_order_id) == order
-        assert uow.store.get_order("another-shop", order.id) is None
+        assert uow.orders.get_order(shop.shop.id, order.id) == order
+        assert uow.orders.find_order(shop.shop.id, order.platform_order_id) == order
+        assert uow.orders.get_order("another-shop", order.id) is None
 
 
 def test_case_with_every_field_round_trips(app: App, make: Make) -> None:
     case = _full_case(app, make)
     with app.deps.uow() as uow:
-        uow.store.add_case(case)
-        uow.store.save_case(case, _deadline(48), T0)
+        uow.cases.add_case(case)
+        uow.cases.save_case(case, _deadline(48), T0)
         uow.commit()
     with app.deps.uow() as uow:
-        back = uow.store.get_case(case.shop_id, case.id)
-        by_platform = uow.store.find_case_by_platform_id(case.shop_id, case.platform_case_id or "")
-        bundle = uow.store.get_case_bundle(case.shop_id, case.id)  # the JSON read path
-        shop = uow.store.get_shop(case.shop_id)
-        order = uow.store.get_order(case.shop_id, case.order_id)
-        ledger = uow.store.refunds_for_order(case.shop_id, case.order_id)
+        back = uow.cases.get_case(case.shop_id, case.id)
+        by_platform = uow.cases.find_case_by_platform_id(case.shop_id, case.platform_case_id or "")
+        bundle = uow.cases.get_case_bundle(case.shop_id, case.id)  # the JSON read path
+        shop = uow.shops.get_shop(case.shop_id)
+        order = uow.orders.get_order(case.shop_id, case.order_id)
+        ledger = uow.ledger.refunds_for_order(case.shop_id, case.order_id)
     assert back is not None and by_platform is not None and by_platform.id == case.id
     assert bundle is not None
     assert (bundle.shop, bundle.order, bundle.ledger) == (shop, order, ledger)
@@ -98,31 +98,31 @@ def test_events_are_numbered_across_saves_and_a_stale_copy_conflicts(app: App, m
     loaded = make.case(make.shop())  # "opened" is event 1
     case_id, shop_id = loaded.case.id, loaded.case.shop_id
     with app.deps.uow() as uow:
-        case = uow.store.get_case(shop_id, case_id, lock=True)
+        case = uow.cases.get_case(shop_id, case_id, lock=True)
         assert case is not None and case.event_base == 1
         case.record("message", AGENT, T0, "第一条")
         case.record("message", AGENT, T0, "second")
-        uow.store.save_case(case, None, T0)
+        uow.cases.save_case(case, None, T0)
         case.record("message", AGENT, T0, "third")
-        uow.store.save_case(case, None, T0)
+        uow.cases.save_case(case, None, T0)
         uow.commit()
     with app.deps.uow() as uow:
-        stale = uow.store.get_case(shop_id, case_id)
-        events = uow.store.events(shop_id, case_id)
-        seqs = uow.store.conn.execute(select(t.case_events.c.seq).where(
+        stale = uow.cases.get_case(shop_id, case_id)
+        events = uow.cases.events(shop_id, case_id)
+        seqs = uow.conn.execute(select(t.case_events.c.seq).where(
             t.case_events.c.case_id == case_id).order_by(t.case_events.c.seq)).scalars().all()
     assert [e.explanation for e in events][1:] == ["第一条", "second", "third"]
     assert seqs == [1, 2, 3, 4]
     assert stale is not None
     with app.deps.uow() as uow:
-        fresh = uow.store.get_case(shop_id, case_id, lock=True)
+        fresh = uow.cases.get_case(shop_id, case_id, lock=True)
         assert fresh is not None
         fresh.record("message", AGENT, T0, "fourth")
-        uow.store.save_case(fresh, None, T0)
+        uow.cases.save_case(fresh, None, T0)
         uow.commit()
     with app.deps.uow() as uow, pytest.raises(Conflict):
         stale.record("message", SYSTEM, T0, "lost update")
-        uow.store.save_case(stale, None, T0)
+        uow.cases.save_case(stale, None, T0)
 
 
 def test_deadline_rows_follow_the_case(app: App, make: Make) -> None:
@@ -132,14 +132,14 @@ def test_deadline_rows_follow_the_case(app: App, make: Make) -> None:
 
     def rows() -> list[tuple[str, str]]:
         with app.deps.uow() as uow:
-            return sorted((r.key, r.status) for r in uow.store.conn.execute(
+            return sorted((r.key, r.status) for r in uow.conn.execute(
                 select(d.key, d.status).where(d.case_id == case.id)).all())
 
     def save(deadline: Deadline | None) -> None:
         with app.deps.uow() as uow:
-            fresh = uow.store.get_case(case.shop_id, case.id, lock=True)
+            fresh = uow.cases.get_case(case.shop_id, case.id, lock=True)
             assert fresh is not None
-            uow.store.save_case(fresh, deadline, T0)
+            uow.cases.save_case(fresh, deadline, T0)
             uow.commit()
 
     save(_deadline(48, "9:a"))
@@ -168,7 +168,7 @@ def test_a_refund_entry_is_recorded_exactly_once(app: App, make: Make) -> None:
     def add() -> None:
         barrier.wait()  # on SQLite the transactions then queue at BEGIN IMMEDIATE
         with app.deps.uow() as uow:
-            results.append(uow.store.add_refund(_entry(app, case)))
+            results.append(uow.ledger.add_refund(_entry(app, case)))
             uow.commit()
 
     threads = [threading.Thread(target=add) for _ in range(4)]
@@ -178,14 +178,14 @@ def test_a_refund_entry_is_recorded_exactly_once(app: App, make: Make) -> None:
         th.join()
     assert sorted(results) == [False, False, False, True]
     with app.deps.uow() as uow:
-        assert len(uow.store.refunds(case.shop_id, case_id=case.id)) == 1
-        assert uow.store.add_refund(_entry(app, case, "freight")) is True  # another kind: its own entry
-        uow.store.settle_refund(case.shop_id, uow.store.refunds(case.shop_id, case.id)[0].id,
+        assert len(uow.ledger.refunds(case.shop_id, case_id=case.id)) == 1
+        assert uow.ledger.add_refund(_entry(app, case, "freight")) is True  # another kind: its own entry
+        uow.ledger.settle_refund(case.shop_id, uow.ledger.refunds(case.shop_id, case.id)[0].id,
                                 "succeeded", "ref-1", T0)
         uow.commit()
     with app.deps.uow() as uow:
-        entries = uow.store.refunds(case.shop_id, order_id=case.order_id)
-        bundle = uow.store.get_case_bundle(case.shop_id, case.id)
+        entries = uow.ledger.refunds(case.shop_id, order_id=case.order_id)
+        bundle = uow.cases.get_case_bundle(case.shop_id, case.id)
     assert bundle is not None and bundle.ledger == entries  # the JSON read path, same entries
     assert {e.kind for e in entries} == {"goods", "freight"}
     assert any(e.status == "succeeded" and e.reference == "ref-1" for e in entries)
@@ -195,14 +195,14 @@ def test_a_refund_entry_is_recorded_exactly_once(app: App, make: Make) -> None:
 def test_idempotency_key_is_claimed_once(app: App, make: Make) -> None:
     shop, other = make.shop(), make.shop()
     with app.deps.uow() as uow:
-        assert uow.store.claim_idempotency(shop.shop.id, "key-1", "h1", T0) is True
-        assert uow.store.claim_idempotency(shop.shop.id, "key-1", "h2", T0) is False
-        assert uow.store.get_idempotency(shop.shop.id, "key-1") == ("h1", None, None)
-        uow.store.finish_idempotency(shop.shop.id, "key-1", 201, '{"id": "x"}')
+        assert uow.idempotency.claim_idempotency(shop.shop.id, "key-1", "h1", T0) is True
+        assert uow.idempotency.claim_idempotency(shop.shop.id, "key-1", "h2", T0) is False
+        assert uow.idempotency.get_idempotency(shop.shop.id, "key-1") == ("h1", None, None)
+        uow.idempotency.finish_idempotency(shop.shop.id, "key-1", 201, '{"id": "x"}')
         uow.commit()
     with app.deps.uow() as uow:
-        assert uow.store.get_idempotency(shop.shop.id, "key-1") == ("h1", 201, '{"id": "x"}')
-        assert uow.store.claim_idempotency(other.shop.id, "key-1", "h1", T0) is True  # per shop
+        assert uow.idempotency.get_idempotency(shop.shop.id, "key-1") == ("h1", 201, '{"id": "x"}')
+        assert uow.idempotency.claim_idempotency(other.shop.id, "key-1", "h1", T0) is True  # per shop
 
 
 def test_claim_due_leaves_sandbox_shops_to_their_clock(app: App, make: Make, clock) -> None:
@@ -211,14 +211,14 @@ def test_claim_due_leaves_sandbox_shops_to_their_clock(app: App, make: Make, clo
     sandboxed = make.case(sandbox_shop).case
     later = T0 + timedelta(days=30)
     with app.deps.uow() as uow:
-        every = {d.case_id for d in uow.store.claim_due(later, 10_000)}
-        live_only = {d.case_id for d in uow.store.claim_due(later, 10_000, live_only=True)}
-        one_shop = {d.case_id for d in uow.store.claim_due(later, 10_000, sandbox_shop.shop.id)}
+        every = {d.case_id for d in uow.deadlines.claim_due(later, 10_000)}
+        live_only = {d.case_id for d in uow.deadlines.claim_due(later, 10_000, live_only=True)}
+        one_shop = {d.case_id for d in uow.deadlines.claim_due(later, 10_000, sandbox_shop.shop.id)}
     assert {live.id, sandboxed.id} <= every
     assert live.id in live_only and sandboxed.id not in live_only
     assert one_shop == {sandboxed.id}
     with app.deps.uow() as uow:
-        total = uow.store.conn.execute(select(func.count()).select_from(t.shops)).scalar_one()
+        total = uow.conn.execute(select(func.count()).select_from(t.shops)).scalar_one()
     assert total >= 2
 
 
@@ -235,19 +235,19 @@ def test_a_locked_read_after_waiting_sees_what_the_lock_holder_committed(app: Ap
     def second() -> None:
         holding.wait()
         with app.deps.uow() as uow:
-            got.append(uow.store.get_case_bundle(case.shop_id, case.id, lock=True))
-            history.append([e.kind for e in uow.store.events(case.shop_id, case.id)])
+            got.append(uow.cases.get_case_bundle(case.shop_id, case.id, lock=True))
+            history.append([e.kind for e in uow.cases.events(case.shop_id, case.id)])
 
     waiter = threading.Thread(target=second)
     with app.deps.uow() as uow:
-        first = uow.store.get_case_bundle(case.shop_id, case.id, lock=True)
+        first = uow.cases.get_case_bundle(case.shop_id, case.id, lock=True)
         assert first is not None and first.ledger == []
         waiter.start()
         holding.set()
         waiter.join(0.5)  # PostgreSQL: blocked on the case lock; SQLite: on BEGIN IMMEDIATE
-        uow.store.add_refund(_entry(app, case))
+        uow.ledger.add_refund(_entry(app, case))
         first.case.record("note", AGENT, T0, "while the other waits")
-        uow.store.save_case(first.case, None, T0)
+        uow.cases.save_case(first.case, None, T0)
         uow.commit()
     waiter.join(30)
     bundle = got[0]
@@ -274,12 +274,12 @@ def test_a_stale_save_writes_nothing_at_all(app: App, make: Make) -> None:
     with app.engine.connect() as conn:
         before = state(conn)
     with app.deps.uow() as uow:
-        stale = uow.store.get_case_bundle(case.shop_id, case.id, lock=True)
+        stale = uow.cases.get_case_bundle(case.shop_id, case.id, lock=True)
         assert stale is not None
-        uow.store.conn.execute(t.cases.update().where(c.id == case.id).values(version=c.version + 1))
+        uow.conn.execute(t.cases.update().where(c.id == case.id).values(version=c.version + 1))
         stale.case.record("message", SYSTEM, T0, "lost update")
         with pytest.raises(Conflict):
-            uow.store.save_case(stale.case, _deadline(20, "9:stale"), T0)
+            uow.cases.save_case(stale.case, _deadline(20, "9:stale"), T0)
             uow.commit()
     with app.engine.connect() as conn:
         assert state(conn) == before
@@ -289,6 +289,7 @@ def test_a_stale_save_writes_nothing_at_all(app: App, make: Make) -> None:
 def test_sqlite_reads_a_cases_rows_by_case_not_by_shop(tmp_path: Path) -> None:
     """Without statistics SQLite would read a case's events, cancellations and refunds, or
     an order's lines, through an index on shop_id — every row of the shop (hints.py)."""
+    from aftersales.adapters.db import records, shops_orders
     from aftersales.adapters.db import store as s
 
     with migrated_engine(f"sqlite:///{tmp_path / 'plans.db'}") as engine:
@@ -302,11 +303,11 @@ def test_sqlite_reads_a_cases_rows_by_case_not_by_shop(tmp_path: Path) -> None:
             raw = conn.connection.driver_connection
             assert raw is not None
             raw.set_trace_callback(captured.append)
-            store = s.SqlStore(conn, app.deps.new_id)
-            store.refunds(shop.shop.id, case_id=loaded.case.id)
-            store.get_case_bundle(shop.shop.id, loaded.case.id)
-            store.orders_by_id(shop.shop.id, [loaded.case.order_id])
-            store.get_order(shop.shop.id, loaded.case.order_id)
+            orders = shops_orders.SqlOrders(conn, app.deps.new_id)
+            records.SqlLedger(conn, app.deps.new_id).refunds(shop.shop.id, case_id=loaded.case.id)
+            s.SqlCases(conn, app.deps.new_id).get_case_bundle(shop.shop.id, loaded.case.id)
+            orders.orders_by_id(shop.shop.id, [loaded.case.order_id])
+            orders.get_order(shop.shop.id, loaded.case.order_id)
             conn.execute(s.SELECT_CANCELLED, {"k_shop": shop.shop.id, "k_cases": [loaded.case.id]})
             raw.set_trace_callback(None)
             plans = [raw.execute("EXPLAIN QUERY PLAN " + sql).fetchall()

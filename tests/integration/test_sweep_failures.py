@@ -35,7 +35,7 @@ def test_one_failing_outcome_does_not_stop_the_batch(make, app, clock, monkeypat
     view = cases.get(app.deps, make.principal(shop), bad.case.id)
     assert view.case.overdue and view.case.state.value == "requested"
     with app.deps.uow() as uow:
-        kinds = [e.kind for e in uow.store.events(shop.shop.id, bad.case.id)]
+        kinds = [e.kind for e in uow.cases.events(shop.shop.id, bad.case.id)]
     assert kinds[-1] == "deadline_failed"
 
 

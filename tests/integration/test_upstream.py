@@ -52,7 +52,7 @@ def test_claim_lifecycle_is_stored_and_recorded_on_the_case(app: App, make: Make
     assert [c["status"] for c in listed] == ["recovered"]
     assert upstream.list_claims(app.deps, agent, status="open") == []
     with app.deps.uow() as uow:
-        kinds = [e.kind for e in uow.store.events(shop.shop.id, loaded.case.id)]
+        kinds = [e.kind for e in uow.cases.events(shop.shop.id, loaded.case.id)]
     assert kinds[-3:] == ["upstream_claim_opened", "upstream_claim_recovered",
                           "upstream_claim_recovered"]
 

@@ -157,9 +157,9 @@ def test_an_agent_racing_the_worker_leaves_one_consistent_outcome(app: App, make
     assert not errors, [f"{type(e).__name__}: {e}" for e in errors]
     for shop, loaded in pairs:
         with app.deps.uow() as uow:
-            case = uow.store.get_case(shop.shop.id, loaded.case.id)
-            events = uow.store.events(shop.shop.id, loaded.case.id)
-            pending = uow.store.claim_due(T0, 10, shop.shop.id)
+            case = uow.cases.get_case(shop.shop.id, loaded.case.id)
+            events = uow.cases.events(shop.shop.id, loaded.case.id)
+            pending = uow.deadlines.claim_due(T0, 10, shop.shop.id)
         assert case is not None
         moves = [e.kind for e in events if e.from_state is State.awaiting_return
                  and e.to_state is not State.awaiting_return]

@@ -7,8 +7,9 @@ from collections import defaultdict
 import pytest
 
 from aftersales.domain import transitions
-from aftersales.domain.case import EFFECTS, GUARDS
+from aftersales.domain.case import EFFECTS
 from aftersales.domain.errors import Forbidden, InvalidTransition
+from aftersales.domain.guards import GUARDS
 from aftersales.domain.transitions import ALL_ACTIONS, OUTCOME_ACTIONS, TABLE
 from aftersales.domain.vocabulary import TERMINAL_STATES, CaseType, Outcome, Role, State
 
@@ -120,7 +121,7 @@ def test_buyer_and_platform_actions_belong_to_them_alone() -> None:
 
 
 def test_every_guard_exists() -> None:
-    """transitions.py: a row's guard names a condition in case.GUARDS."""
+    """transitions.py: a row's guard names a condition in guards.GUARDS."""
     for row in TABLE:
         if row.guard is not None:
             assert row.guard in GUARDS, row

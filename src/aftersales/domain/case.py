@@ -17,6 +17,7 @@ from aftersales.domain import transitions
 from aftersales.domain.deadlines import current_deadline
 from aftersales.domain.errors import InvalidInput, RuleRefused
 from aftersales.domain.events import SYSTEM, Actor, Event
+from aftersales.domain.guards import GUARDS
 from aftersales.domain.merchant_policy import MerchantPolicy
 from aftersales.domain.money import Money
 from aftersales.domain.orders import Order
@@ -245,64 +246,6 @@ def _event_data(req: ActionRequest) -> dict[str, Any]:
         if money is not None:
             data[name] = money.to_dict()
     return data
-
-
-# --- guards: a named condition of a table row ------------------------------------------
-
-def _guard_refusable(case: Case, ctx: CaseContext, now: datetime) -> None:
-    from aftersales.domain.policy import refusal_blocker
-
-    blocker = refusal_blocker(case, ctx, now)
-    if blocker:
-        raise RuleRefused(blocker, code="cannot_refuse")
-
-
-def _guard_offer_pending(case: Case, ctx: CaseContext, now: datetime) -> None:
-    if case.offer is None:
-        raise RuleRefused("there is no counter-offer to answer", code="no_offer_pending")
-
-
-def _guard_no_offer_pending(case: Case, ctx: CaseContext, now: datetime) -> None:
-    if case.offer is not None:
-        raise RuleRefused("a counter-offer is already waiting for the buyer", code="offer_pending")
-
-
-def _guard_escalation_open(case: Case, ctx: CaseContext, now: datetime) -> None:
-    from aftersales.domain.policy import escalation_blocker
-
-    blocker = escalation_blocker(case, ctx, now)
-    if blocker:
-        raise RuleRefused(blocker[1], code=blocker[0])
-
-
-def _guard_resubmission(case: Case, ctx: CaseContext, now: datetime) -> None:
-    if not ctx.profile.rule("resubmission_allowed", False):
-        raise RuleRefused(f"{ctx.profile.name}: the buyer cannot resubmit after a rejection",
-                          code="resubmission_not_allowed")
-
-
-def _guard_offline_pending(case: Case, ctx: CaseContext, now: datetime) -> None:
-    if not ctx.offline_pending:
-        raise RuleRefused("no offline refund is waiting for a reference", code="nothing_to_mark")
-
-
-def _guard_shipping_closes(case: Case, ctx: CaseContext, now: datetime) -> None:
-    if not ctx.profile.rule("shipping_closes_unshipped_refund", False):
-        raise RuleRefused(f"{ctx.profile.name}: shipping the order does not close a refund "
-                          "request here", code="cannot_close_by_shipping")
-    if ctx.order.shipped_at is not None:
-        raise RuleRefused("the order has already shipped", code="already_shipped")
-
-
-GUARDS: dict[str, Callable[[Case, CaseContext, datetime], None]] = {
-    "refusable": _guard_refusable,
-    "offer_pending": _guard_offer_pending,
-    "no_offer_pending": _guard_no_offer_pending,
-    "escalation_open": _guard_escalation_open,
-    "resubmission_allowed": _guard_resubmission,
-    "offline_pending": _guard_offline_pending,
-    "shipping_closes_request": _guard_shipping_closes,
-}
 
 
 # --- effects: what each action records on the case --------------------------------------

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from aftersales.domain.clock import window_end
 from aftersales.domain.errors import InvalidInput, RuleRefused
@@ -41,6 +42,9 @@ from aftersales.domain.vocabulary import (
     Reason,
     State,
 )
+
+if TYPE_CHECKING:  # the guards pass them (guards.py); policy never imports case at run time
+    from aftersales.domain.case import Case, CaseContext
 
 DECISIONS = ("reject", "needs_evidence", "needs_inspection", "counter_offer", "approve")
 
@@ -409,22 +413,16 @@ def _refusal_blocker(profile: Profile, order: Order, case_type: CaseType, reason
     return None
 
 
-def refusal_blocker(case: object, ctx: object, now: datetime) -> str | None:
-    """Guard used by the transition table's `refusable` rows (see case.GUARDS); the no-reason
+def refusal_blocker(case: Case, ctx: CaseContext, now: datetime) -> str | None:
+    """Guard used by the transition table's `refusable` rows (see guards.py); the no-reason
     window counts to the application (`case.opened_at`), not to the rejection."""
-    from aftersales.domain.case import Case, CaseContext
-
-    assert isinstance(case, Case) and isinstance(ctx, CaseContext)
     return _refusal_blocker(ctx.profile, ctx.order, case.type, case.reason,
                             [(ln.line_id, ln.quantity) for ln in case.lines], case.opened_at,
                             ctx.timezone, ctx.policy)
 
 
-def escalation_blocker(case: object, ctx: object, now: datetime) -> tuple[str, str] | None:
+def escalation_blocker(case: Case, ctx: CaseContext, now: datetime) -> tuple[str, str] | None:
     """Whether the buyer may ask the platform to intervene now (profile rules)."""
-    from aftersales.domain.case import CaseContext
-
-    assert isinstance(ctx, CaseContext)
     profile, order = ctx.profile, ctx.order
     if not profile.rule("escalation_allowed", True):
         return ("escalation_not_allowed", f"{profile.name}: no platform intervention")

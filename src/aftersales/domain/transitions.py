@@ -3,7 +3,7 @@
 Each row says: in `source`, `action` (taken by one of `roles`) leads to `target`, for
 the case types listed (all when empty) and the `branch` the action's payload selects
 (`inspect` accept/refuse, `receive` prepaid/cod, `rule` buyer/merchant). A `guard` names
-a condition of the case (see case.GUARDS) that must hold. Nothing else in the code
+a condition of the case (see guards.py) that must hold. Nothing else in the code
 decides where a case goes next; tests check the table as a graph, and docs/ draws it.
 
 `admin` may take every staff action (agent, warehouse, finance); buyer and platform

@@ -151,7 +151,7 @@ def worker(ctx: typer.Context,
     """Fire due deadlines continuously (and send queued notifications) until SIGTERM/SIGINT."""
     application = _app(ctx)
     with application.deps.uow() as uow:  # fail fast, in one line, if the database is unreachable
-        uow.store.list_shops()
+        uow.shops.list_shops()
     stop = threading.Event()
     install_signal_handlers(stop)
     if interval != interval:  # NaN passes any range check
@@ -225,7 +225,7 @@ def demo(ctx: typer.Context,
 
     application = _app(ctx)
     with application.deps.uow() as uow:
-        exists = bool(uow.store.list_shops())
+        exists = bool(uow.shops.list_shops())
     if exists and if_empty:
         out.print("demo: the database already has shops; nothing to do "
                   f"(sign-in and tokens of the demo: {tokens_file})", markup=False, soft_wrap=True)
@@ -262,7 +262,7 @@ def shop_policy(ctx: typer.Context, shop: str = typer.Option(..., "--shop", help
     deps = _app(ctx).deps
     if file is None:
         with deps.uow() as uow:
-            record = shops.require_shop(uow.store, shop)
+            record = shops.require_shop(uow, shop)
         print(json.dumps(record.policy.to_dict(), ensure_ascii=False, indent=2))
         return
     try:

@@ -50,7 +50,7 @@ from aftersales.adapters.db.bulk.bulk_sync import (
     refresh_statistics,
 )
 from aftersales.adapters.db.engine import READ_ONLY
-from aftersales.adapters.db.store import SqlStore
+from aftersales.adapters.db.shops_orders import SqlShops
 from aftersales.adapters.platforms import PayloadError, PlatformAdapter, adapter_for
 from aftersales.adapters.platforms.limits import Refused, check_snapshot
 from aftersales.domain.errors import DomainError, InvalidInput
@@ -109,7 +109,7 @@ def check_shop(app: App, shop_id: str, platform: str) -> ShopRecord:
     """The shop must exist and sell on this platform (payload shapes differ per platform)."""
     adapter_for(platform)  # unknown platform: PayloadError(code="unknown_platform")
     with app.deps.uow() as uow:
-        shop = uow.store.get_shop(shop_id)
+        shop = uow.shops.get_shop(shop_id)
     if shop is None:
         raise NotFound(f"no shop {shop_id}", code="shop_not_found")
     if platform not in COMPATIBLE.get(shop.shop.platform, {shop.shop.platform}):
@@ -359,7 +359,7 @@ def apply_staged(app: App, principal: Principal, items: list[Numbered],
 
 def _stage(app: App, conn: Connection, principal: Principal,
            items: list[Numbered]) -> tuple[StagingStore, list[str]]:
-    shop = SqlStore(conn, app.deps.new_id).get_shop(principal.shop_id)
+    shop = SqlShops(conn, app.deps.new_id).get_shop(principal.shop_id)
     if shop is None:
         raise NotFound(f"no shop {principal.shop_id}", code="shop_not_found")
     staging = StagingStore(conn, app.deps.new_id, shop)

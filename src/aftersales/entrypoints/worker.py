@@ -65,7 +65,7 @@ def purge_idempotency_keys(deps: Deps, now: datetime) -> int:
     """Forget Idempotency-Keys past their retention (AFTERSALES_IDEMPOTENCY_TTL_HOURS, 24 h):
     the API already treats them as new, this keeps the table from growing for ever."""
     with deps.uow() as uow:
-        purged = uow.store.purge_idempotency(now - timedelta(seconds=idempotency_ttl_seconds()))
+        purged = uow.idempotency.purge_idempotency(now - timedelta(seconds=idempotency_ttl_seconds()))
         uow.commit()
     return purged
 

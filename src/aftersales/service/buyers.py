@@ -19,7 +19,7 @@ def my_orders(deps: Deps, directory: DirectoryFor, principal: Principal,
         raise Forbidden("only a buyer has 'my orders'")
     with deps.uow() as uow:
         ids = directory(uow).buyer_order_ids(principal.shop_id, principal.buyer_id, limit)
-        found = [uow.store.get_order(principal.shop_id, i) for i in ids]
+        found = [uow.orders.get_order(principal.shop_id, i) for i in ids]
     return [o for o in found if o is not None]
 
 
@@ -28,7 +28,7 @@ def my_order(deps: Deps, principal: Principal, order_id: str) -> Order:
     from aftersales.service.orders import get_order
 
     with deps.uow() as uow:
-        return get_order(uow.store, principal, order_id)
+        return get_order(uow, principal, order_id)
 
 
 def my_cases(deps: Deps, principal: Principal, limit: int = 100) -> list[dict[str, Any]]:
@@ -36,12 +36,12 @@ def my_cases(deps: Deps, principal: Principal, limit: int = 100) -> list[dict[st
     if principal.role is not Role.buyer or not principal.buyer_id:
         raise Forbidden("only a buyer has 'my cases'")
     with deps.uow() as uow:
-        shop = uow.store.get_shop(principal.shop_id)
+        shop = uow.shops.get_shop(principal.shop_id)
         if shop is None:
             return []
         now = deps.now_for(shop)
-        found, _ = uow.store.list_cases(principal.shop_id,
+        found, _ = uow.cases.list_cases(principal.shop_id,
                                         CaseFilter(buyer_id=principal.buyer_id, limit=limit))
-        orders = {o.id: o for o in (uow.store.get_order(principal.shop_id, oid)
+        orders = {o.id: o for o in (uow.orders.get_order(principal.shop_id, oid)
                                     for oid in {c.order_id for c in found}) if o is not None}
     return [case_summary(c, orders.get(c.order_id), deps.profiles(c.profile_id), now) for c in found]

@@ -10,12 +10,10 @@ from aftersales.domain.case import ActionRequest, Case, CaseLine
 from aftersales.domain.errors import Forbidden, InvalidInput
 from aftersales.domain.events import SYSTEM
 from aftersales.domain.money import Money
-from aftersales.domain.policy import InspectionFacts, PolicyInput, Recommendation, check_request, evaluate
+from aftersales.domain.policy import PolicyInput, check_request
 from aftersales.domain.refunds import refundable
 from aftersales.domain.vocabulary import (
-    REASONS,
     CaseType,
-    EvidenceKind,
     Reason,
     RefundMethod,
     Role,
@@ -25,7 +23,9 @@ from aftersales.service import refunding
 from aftersales.service.casework import Loaded, load, refunded_amounts, save
 from aftersales.service.deps import Deps
 from aftersales.service.errors import NotFound
-from aftersales.service.ports import Principal, Store
+from aftersales.service.ports import Principal
+from aftersales.service.recommend import recommend
+from aftersales.service.repositories import UnitOfWork
 
 OPEN_ROLES = frozenset({Role.buyer, Role.agent, Role.platform, Role.admin})
 
@@ -52,7 +52,7 @@ def _enum_or_error(kind: type, value: str, field: str) -> object:
 def open_case(deps: Deps, principal: Principal, data: NewCase, *, case_id: str | None = None,
               platform_case_id: str | None = None) -> Loaded:
     with deps.uow() as uow:
-        loaded = _open(deps, uow.store, principal, data, case_id, platform_case_id)
+        loaded = _open(deps, uow, principal, data, case_id, platform_case_id)
         uow.commit()
     return loaded
 
@@ -62,13 +62,13 @@ def open_case_view(deps: Deps, principal: Principal, data: NewCase) -> dict[str,
     from aftersales.service.views import case_view
 
     with deps.uow() as uow:
-        loaded = _open(deps, uow.store, principal, data, None, None)
-        view = case_view(uow.store, loaded, loaded.case.opened_at, principal.role)
+        loaded = _open(deps, uow, principal, data, None, None)
+        view = case_view(uow, loaded, loaded.case.opened_at, principal.role)
         uow.commit()
     return view
 
 
-def _open(deps: Deps, store: Store, principal: Principal, data: NewCase, case_id: str | None,
+def _open(deps: Deps, uow: UnitOfWork, principal: Principal, data: NewCase, case_id: str | None,
           platform_case_id: str | None) -> Loaded:
     if principal.role not in OPEN_ROLES:
         raise Forbidden(f"role {principal.role} may not open a case")
@@ -81,13 +81,13 @@ def _open(deps: Deps, store: Store, principal: Principal, data: NewCase, case_id
         raise InvalidInput("each order line at most once in a case, with its quantity",
                            code="duplicate_line")
     # openings on one order take turns: the rules count the order's other cases and refunds
-    found = store.get_order_bundle(principal.shop_id, data.order_id, lock=True)
+    found = uow.orders.get_order_bundle(principal.shop_id, data.order_id, lock=True)
     if found is None or (principal.role is Role.buyer and found[1].buyer_id != principal.buyer_id):
         raise NotFound(f"no order {data.order_id}", code="order_not_found")
     shop, order, ledger = found
     if shop.policy.counts_buyer_cases:
         # that rule counts the buyer's cases on every order: openings take turns per buyer
-        store.hold("buyer", shop.shop.id, order.buyer_id)
+        uow.hold("buyer", shop.shop.id, order.buyer_id)
     now = deps.now_for(shop)
     profile = deps.profiles(shop.shop.platform)
     by_line, total = refunded_amounts(order, ledger)
@@ -98,8 +98,8 @@ def _open(deps: Deps, store: Store, principal: Principal, data: NewCase, case_id
     requested = Money(data.requested_amount, order.currency) if data.requested_amount is not None else cap
     if requested.amount < 0:
         raise InvalidInput("requested_amount cannot be negative", code="invalid_amount")
-    on_order = store.cases_on_order(shop.shop.id, order.id)
-    cancelled_ids = store.cancelled_by_buyer(shop.shop.id, [c.id for c in on_order])
+    on_order = uow.cases.cases_on_order(shop.shop.id, order.id)
+    cancelled_ids = uow.cases.cancelled_by_buyer(shop.shop.id, [c.id for c in on_order])
     prior = [c for c in on_order if c.id not in cancelled_ids]
     cancelled = [(ln.line_id, c.opened_at) for c in on_order if c.id in cancelled_ids for ln in c.lines]
     per_sku: dict[str, int] = {}
@@ -123,51 +123,20 @@ def _open(deps: Deps, store: Store, principal: Principal, data: NewCase, case_id
     case.record("opened", principal.actor, now,
                 f"{principal.actor} opened a {ctype} case: {reason}",
                 data={"requested_amount": requested.to_dict()})
-    store.add_case(case)
+    uow.cases.add_case(case)
     loaded = Loaded(shop, case, order, profile, ledger)
-    _auto_approve(deps, store, loaded, now)
-    save(store, loaded, now)
+    _auto_approve(deps, uow, loaded, now)
+    save(uow, loaded, now)
     return loaded
 
 
-def _auto_approve(deps: Deps, store: Store, loaded: Loaded, now: datetime) -> None:
-    rec = recommend(store, loaded, now)
+def _auto_approve(deps: Deps, uow: UnitOfWork, loaded: Loaded, now: datetime) -> None:
+    rec = recommend(uow, loaded, now)
     if rec.auto_approve:
         rule = next(h for h in rec.rules if h.code == "auto_approval_rule")
         loaded.case.act("approve", SYSTEM, now, loaded.context(),
                         explanation=f"{rule.en} / {rule.zh}", reason_code=rule.code)
-        _after_move(deps, store, loaded, now)
-
-
-def recommend(store: Store, loaded: Loaded, now: datetime) -> Recommendation:
-    case = loaded.case
-    policy = loaded.shop.policy
-    # Only ask the database what a rule will actually look at.
-    kinds: frozenset[EvidenceKind] = frozenset()
-    if REASONS[case.reason].evidence and policy.require_evidence:
-        kinds = frozenset(_evidence_kind(e) for e in store.evidence(case.shop_id, case.id))
-    history = 0
-    if policy.counts_buyer_cases:
-        history = store.buyer_case_count(case.shop_id, case.buyer_id) - 1
-    insp = case.inspection
-    facts = None if insp is None else InspectionFacts(
-        insp.condition, insp.sku_matches, insp.accessories_complete, insp.gifts_returned,
-        insp.tags_intact, insp.seal_intact, insp.packaging_only_flaw, insp.quality_problem_found)
-    return evaluate(PolicyInput(
-        case.type, case.reason, tuple((ln.line_id, ln.quantity) for ln in case.lines),
-        case.requested_amount, loaded.order, loaded.profile, loaded.shop.policy, now,
-        loaded.shop.shop.timezone, case.state, kinds, facts,
-        buyer_cases=history,
-        resubmissions=case.resubmissions,
-        applied_at=case.opened_at,
-    ))
-
-
-def _evidence_kind(row: dict[str, object]) -> EvidenceKind:
-    try:
-        return EvidenceKind(str(row.get("kind")))
-    except ValueError:
-        return EvidenceKind.other
+        after_move(deps, uow, loaded, now)
 
 
 def act(deps: Deps, principal: Principal, case_id: str, action: str,
@@ -175,7 +144,7 @@ def act(deps: Deps, principal: Principal, case_id: str, action: str,
     """Take one action on a case, atomically: one transaction that locks the case while we
     decide."""
     with deps.uow() as uow:
-        loaded = _act(deps, uow.store, principal, case_id, action, request)
+        loaded = _act(deps, uow, principal, case_id, action, request)
         uow.commit()
     return loaded
 
@@ -186,34 +155,34 @@ def act_view(deps: Deps, principal: Principal, case_id: str, action: str,
     from aftersales.service.views import case_view
 
     with deps.uow() as uow:
-        loaded = _act(deps, uow.store, principal, case_id, action, request)
-        view = case_view(uow.store, loaded, deps.now_for(loaded.shop), principal.role)
+        loaded = _act(deps, uow, principal, case_id, action, request)
+        view = case_view(uow, loaded, deps.now_for(loaded.shop), principal.role)
         uow.commit()
     return view
 
 
-def _act(deps: Deps, store: Store, principal: Principal, case_id: str, action: str,
+def _act(deps: Deps, uow: UnitOfWork, principal: Principal, case_id: str, action: str,
          request: ActionRequest | None) -> Loaded:
-    loaded = load(deps, store, principal, case_id, lock=True)
+    loaded = load(deps, uow, principal, case_id, lock=True)
     now = deps.now_for(loaded.shop)
     loaded.case.act(action, principal.actor, now, loaded.context(), request)
     if action == "mark_refunded" and request is not None and request.reference:
-        refunding.mark_offline(store, loaded, request.reference, now)
+        refunding.mark_offline(uow, loaded, request.reference, now)
     if action == "ship_order":  # the fact the action states: the order left the warehouse
         loaded.order = replace(loaded.order, shipped_at=now)
-        store.update_order_dates(loaded.order)
-    _after_move(deps, store, loaded, now)
-    save(store, loaded, now, principal.role)
+        uow.orders.update_order_dates(loaded.order)
+    after_move(deps, uow, loaded, now)
+    save(uow, loaded, now, principal.role)
     return loaded
 
 
-def _after_move(deps: Deps, store: Store, loaded: Loaded, now: datetime) -> None:
+def after_move(deps: Deps, uow: UnitOfWork, loaded: Loaded, now: datetime) -> None:
     """Side effects of entering a state: a refund starts; a bad rating opens a task."""
     case = loaded.case
     last = case.events[-1] if case.events else None
     if case.state is State.refunding and last is not None and last.to_state is State.refunding \
             and last.from_state is not State.refunding:
-        refunding.start_refund(deps, store, loaded, now)
+        refunding.start_refund(deps, uow, loaded, now)
 
 
 def add_message(deps: Deps, principal: Principal, case_id: str, body: str) -> dict[str, object]:
@@ -221,12 +190,12 @@ def add_message(deps: Deps, principal: Principal, case_id: str, body: str) -> di
     if not text or len(text) > 5000:
         raise InvalidInput("a message needs 1 to 5000 characters", code="invalid_message")
     with deps.uow() as uow:
-        loaded = load(deps, uow.store, principal, case_id, lock=True)
+        loaded = load(deps, uow, principal, case_id, lock=True)
         now = deps.now_for(loaded.shop)
         row = {"id": deps.new_id(), "author": str(principal.actor), "body": text, "at": now}
-        uow.store.add_message(principal.shop_id, case_id, row)
+        uow.records.add_message(principal.shop_id, case_id, row)
         loaded.case.record("message", principal.actor, now, text[:200])
-        save(uow.store, loaded, now, principal.role)
+        save(uow, loaded, now, principal.role)
         uow.commit()
     return row
 
@@ -238,7 +207,7 @@ def rate(deps: Deps, principal: Principal, case_id: str, stars: int) -> Loaded:
     if not 1 <= stars <= 5:
         raise InvalidInput("rating must be 1 to 5", code="invalid_rating")
     with deps.uow() as uow:
-        loaded = load(deps, uow.store, principal, case_id, lock=True)
+        loaded = load(deps, uow, principal, case_id, lock=True)
         case, now = loaded.case, deps.now_for(loaded.shop)
         if not case.is_terminal or case.rating is not None:
             raise InvalidInput("a case is rated once, after it ends", code="cannot_rate")
@@ -247,17 +216,17 @@ def rate(deps: Deps, principal: Principal, case_id: str, stars: int) -> Loaded:
         if stars <= 2:
             from aftersales.service.notifications import enqueue
 
-            enqueue(deps, uow.store, loaded.shop, case, f"[售后] 差评 {stars}/5 — case {case.id[-8:]}",
+            enqueue(deps, uow, loaded.shop, case, f"[售后] 差评 {stars}/5 — case {case.id[-8:]}",
                     f"The buyer rated the after-sales service {stars}/5. A follow-up task was "
                     "opened for an agent.", now)
-            uow.store.add_task(case.shop_id, {"id": deps.new_id(), "case_id": case.id,
+            uow.records.add_task(case.shop_id, {"id": deps.new_id(), "case_id": case.id,
                                               "kind": "bad_rating_follow_up", "created_at": now,
                                               "note": f"差评 {stars}/5: follow up with the buyer"})
-        save(uow.store, loaded, now)
+        save(uow, loaded, now)
         uow.commit()
     return loaded
 
 
 def get(deps: Deps, principal: Principal, case_id: str) -> Loaded:
     with deps.uow() as uow:
-        return load(deps, uow.store, principal, case_id)
+        return load(deps, uow, principal, case_id)

@@ -14,7 +14,8 @@ from aftersales.domain.refunds import order_left, outbound_due, refundable
 from aftersales.domain.vocabulary import CaseType, Role
 from aftersales.service.deps import Deps
 from aftersales.service.errors import NotFound
-from aftersales.service.ports import LedgerEntry, Principal, ShopRecord, Store
+from aftersales.service.ports import LedgerEntry, Principal, ShopRecord
+from aftersales.service.repositories import UnitOfWork
 
 STAFF = frozenset({Role.agent, Role.warehouse, Role.finance, Role.admin})
 
@@ -60,28 +61,28 @@ def build_context(shop: ShopRecord, case: Case, order: Order, profile: Profile,
                        timezone=shop.shop.timezone, policy=shop.policy, freight_due=freight)
 
 
-def load(deps: Deps, store: Store, principal: Principal, case_id: str, *,
+def load(deps: Deps, uow: UnitOfWork, principal: Principal, case_id: str, *,
          lock: bool = False) -> Loaded:
     """The case if the caller may see it; another shop's or buyer's case is simply not found."""
-    loaded = load_case(deps, store, principal.shop_id, case_id, lock=lock)
+    loaded = load_case(deps, uow, principal.shop_id, case_id, lock=lock)
     if loaded is None or (principal.role is Role.buyer and loaded.case.buyer_id != principal.buyer_id):
         raise NotFound(f"no case {case_id}", code="case_not_found")
     return loaded
 
 
-def load_case(deps: Deps, store: Store, shop_id: str, case_id: str, *,
+def load_case(deps: Deps, uow: UnitOfWork, shop_id: str, case_id: str, *,
               lock: bool = False) -> Loaded | None:
     """The case with its shop, order and ledger in one query (the store's bundle read), for
     every caller: API, console, worker, sync, parcels. `lock`: held until the transaction
     ends, in the lock order the store documents."""
-    found = store.get_case_bundle(shop_id, case_id, lock=lock)
+    found = uow.cases.get_case_bundle(shop_id, case_id, lock=lock)
     if found is None:
         return None
     return Loaded(found.shop, found.case, found.order, deps.profiles(found.case.profile_id),
                   found.ledger)
 
 
-def save(store: Store, loaded: Loaded, now: datetime, role: Role | None = None) -> Deadline | None:
+def save(uow: UnitOfWork, loaded: Loaded, now: datetime, role: Role | None = None) -> Deadline | None:
     """Write the case, its new events and its current deadline in the open transaction."""
     case = loaded.case
     if role in STAFF and case.first_response_at is None:
@@ -89,5 +90,5 @@ def save(store: Store, loaded: Loaded, now: datetime, role: Role | None = None) 
     if case.is_terminal and case.resolved_at is None:
         case.resolved_at = now
     deadline = current_deadline(case, loaded.order, loaded.profile)
-    store.save_case(case, deadline, now)
+    uow.cases.save_case(case, deadline, now)
     return deadline

@@ -1,8 +1,8 @@
-"""The console's own storage needs, beside the main Store: staff accounts, buyers' orders,
+"""The console's own storage needs, beside the repositories: staff accounts, buyers' orders,
 and the desk's sign-in sessions.
 
-Kept apart from `ports.Store` so the console can grow without touching the core store;
-adapters/db/directory.py fills it on the same connection (same transaction) as the store.
+Kept apart from service/repositories.py so the console can grow without touching them;
+adapters/db/directory.py fills it on the same connection (same transaction) as the repositories.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, Protocol
 
-from aftersales.service.ports import UnitOfWork
+from aftersales.service.repositories import UnitOfWork
 
 
 class Directory(Protocol):

@@ -7,15 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from aftersales.domain.profile import Profile
-from aftersales.service.ports import (
-    BlobStore,
-    Clock,
-    ContentChecker,
-    IdGenerator,
-    PaymentGateway,
-    ShopRecord,
-    UnitOfWork,
-)
+from aftersales.service.ports import BlobStore, Clock, ContentChecker, IdGenerator, PaymentGateway, ShopRecord
+from aftersales.service.repositories import UnitOfWork
 
 
 @dataclass(frozen=True)

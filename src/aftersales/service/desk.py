@@ -34,16 +34,16 @@ def plan_view(plan: RefundPlan) -> dict[str, Any]:
 def case_page(deps: Deps, principal: Principal, case_id: str) -> dict[str, Any]:
     """The case as the caller may see it, with its order, evidence and messages."""
     with deps.uow() as uow:
-        loaded = load(deps, uow.store, principal, case_id)
+        loaded = load(deps, uow, principal, case_id)
         now = deps.now_for(loaded.shop)
-        view = case_view(uow.store, loaded, now, principal.role)
+        view = case_view(uow, loaded, now, principal.role)
         return {
             "case": view, "order": order_view(loaded.order), "now": now.isoformat(),
             "shop": {"id": loaded.shop.shop.id, "name": loaded.shop.shop.name,
                      "platform": loaded.shop.shop.platform, "timezone": loaded.shop.shop.timezone,
                      "sandbox": loaded.shop.shop.sandbox},
-            "evidence": uow.store.evidence(principal.shop_id, case_id),
-            "messages": uow.store.messages(principal.shop_id, case_id),
+            "evidence": uow.evidence.evidence(principal.shop_id, case_id),
+            "messages": uow.records.messages(principal.shop_id, case_id),
         }
 
 
@@ -54,7 +54,7 @@ def preview(deps: Deps, principal: Principal, case_id: str, action: str,
     Raises whatever the action itself would raise (wrong state, role, amount too high…).
     """
     with deps.uow() as uow:  # never committed: leaving the block rolls back
-        loaded = load(deps, uow.store, principal, case_id)
+        loaded = load(deps, uow, principal, case_id)
         now = deps.now_for(loaded.shop)
         case = loaded.case
         case.act(action, principal.actor, now, loaded.context(), request)
@@ -88,7 +88,7 @@ def header_counts(deps: Deps, principal: Principal) -> dict[str, int]:
 
 def shop_info(deps: Deps, shop_id: str) -> dict[str, Any]:
     with deps.uow() as uow:
-        record = uow.store.get_shop(shop_id)
+        record = uow.shops.get_shop(shop_id)
         if record is None:
             from aftersales.service.errors import NotFound
 

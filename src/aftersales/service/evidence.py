@@ -15,7 +15,8 @@ from aftersales.domain.vocabulary import EvidenceKind, Role
 from aftersales.service.casework import load, save
 from aftersales.service.deps import Deps
 from aftersales.service.errors import NotFound
-from aftersales.service.ports import BlobStore, ContentChecker, Principal, Store
+from aftersales.service.ports import BlobStore, ContentChecker, Principal
+from aftersales.service.repositories import UnitOfWork
 
 KIND_BY_TYPE = {"image": EvidenceKind.photo, "video": EvidenceKind.video}
 
@@ -85,33 +86,33 @@ def add_evidence(deps: Deps, principal: Principal, case_id: str, data: bytes,
     if refusal is not None:
         raise UnsafeContent(refusal)
     with deps.uow() as uow:
-        loaded = load(deps, uow.store, principal, case_id, lock=True)
-        _check_quota(deps, uow.store, principal, loaded.case.buyer_id, case_id, len(data))
+        loaded = load(deps, uow, principal, case_id, lock=True)
+        _check_quota(deps, uow, principal, loaded.case.buyer_id, case_id, len(data))
         now = deps.now_for(loaded.shop)
         digest = blobs.put(data)
         name = (filename or "").replace("\\", "/").rsplit("/", 1)[-1][:255] or None
         row = {"id": deps.new_id(), "kind": ev_kind.value, "content_type": content_type,
                "size": len(data), "sha256": digest, "filename": name,
                "uploaded_by": str(principal.actor), "at": now}
-        uow.store.add_evidence(principal.shop_id, case_id, row)
+        uow.evidence.add_evidence(principal.shop_id, case_id, row)
         loaded.case.record("evidence_added", principal.actor, now,
                            f"{ev_kind} evidence uploaded ({content_type}, {len(data)} bytes)",
                            data={"evidence_id": row["id"]})
-        save(uow.store, loaded, now, principal.role)
+        save(uow, loaded, now, principal.role)
         uow.commit()
     return row
 
 
-def _check_quota(deps: Deps, store: Store, principal: Principal, buyer_id: str, case_id: str,
+def _check_quota(deps: Deps, uow: UnitOfWork, principal: Principal, buyer_id: str, case_id: str,
                  size: int) -> None:
     quota = deps.evidence_quota
-    files, used = store.evidence_usage(principal.shop_id, case_id=case_id)
+    files, used = uow.evidence.evidence_usage(principal.shop_id, case_id=case_id)
     if files + 1 > quota.case_files or used + size > quota.case_bytes:
         raise QuotaExceeded(f"this case holds at most {quota.case_files} files and "
                             f"{_mb(quota.case_bytes)} of evidence ({files} files, {_mb(used)} now)")
     if principal.role is not Role.buyer:
         return
-    files, used = store.evidence_usage(principal.shop_id, buyer_id=buyer_id,
+    files, used = uow.evidence.evidence_usage(principal.shop_id, buyer_id=buyer_id,
                                        uploaded_by=str(principal.actor))
     if files + 1 > quota.buyer_files or used + size > quota.buyer_bytes:
         raise QuotaExceeded(f"a buyer uploads at most {quota.buyer_files} files and "
@@ -125,8 +126,8 @@ def _mb(size: int) -> str:
 
 def list_evidence(deps: Deps, principal: Principal, case_id: str) -> list[dict[str, Any]]:
     with deps.uow() as uow:
-        load(deps, uow.store, principal, case_id)
-        return uow.store.evidence(principal.shop_id, case_id)
+        load(deps, uow, principal, case_id)
+        return uow.evidence.evidence(principal.shop_id, case_id)
 
 
 def _blobs(deps: Deps, blobs: BlobStore | None) -> BlobStore:
@@ -142,8 +143,8 @@ def open_evidence(deps: Deps, principal: Principal, case_id: str, evidence_id: s
     file stored before the checks existed (or by another version) is never shown inline
     unless it passes them now."""
     with deps.uow() as uow:
-        load(deps, uow.store, principal, case_id)
-        rows = [r for r in uow.store.evidence(principal.shop_id, case_id) if r["id"] == evidence_id]
+        load(deps, uow, principal, case_id)
+        rows = [r for r in uow.evidence.evidence(principal.shop_id, case_id) if r["id"] == evidence_id]
     if not rows:
         raise NotFound(f"no evidence {evidence_id}", code="evidence_not_found")
     data, content_type = _blobs(deps, blobs).get(rows[0]["sha256"]), rows[0]["content_type"]

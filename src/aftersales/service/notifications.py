@@ -15,7 +15,8 @@ from datetime import datetime, timedelta
 from aftersales.domain.case import Case
 from aftersales.domain.merchant_policy import is_email
 from aftersales.service.deps import Deps
-from aftersales.service.ports import Mailer, ShopRecord, Store
+from aftersales.service.ports import Mailer, ShopRecord
+from aftersales.service.repositories import UnitOfWork
 
 
 def alert_address(shop: ShopRecord) -> str | None:
@@ -26,25 +27,25 @@ def alert_address(shop: ShopRecord) -> str | None:
     return value if is_email(value) else None
 
 
-def enqueue(deps: Deps, store: Store, shop: ShopRecord, case: Case | None, subject: str,
+def enqueue(deps: Deps, uow: UnitOfWork, shop: ShopRecord, case: Case | None, subject: str,
             body: str, now: datetime) -> bool:
     recipient = alert_address(shop)
     if recipient is None:
         return False
-    store.add_notification(shop.shop.id, {
+    uow.records.add_notification(shop.shop.id, {
         "id": deps.new_id(), "case_id": None if case is None else case.id, "channel": "email",
         "recipient": recipient, "subject": subject[:300], "body": body, "created_at": now,
         "attempts": 0})
     return True
 
 
-def deadline_alert(deps: Deps, store: Store, shop: ShopRecord, case: Case, now: datetime) -> None:
+def deadline_alert(deps: Deps, uow: UnitOfWork, shop: ShopRecord, case: Case, now: datetime) -> None:
     """After the system performed a platform's automatic outcome on a case."""
     last = case.events[-1]
     subject = f"[售后] {shop.shop.name}: {last.kind} — case {case.id[-8:]} ({case.state})"
     body = (f"{last.explanation}\n\nCase {case.id}, order {case.order_id}, buyer {case.buyer_id}.\n"
             f"State: {last.from_state} → {last.to_state} at {last.at.isoformat()}.")
-    enqueue(deps, store, shop, case, subject, body, now)
+    enqueue(deps, uow, shop, case, subject, body, now)
 
 
 CLAIM_HORIZON = timedelta(hours=48)
@@ -60,14 +61,13 @@ def warn_near_due(deps: Deps, now: datetime, *, live_only: bool = True,
     """
     queued = 0
     with deps.uow() as uow:
-        store = uow.store
         # Claim a generous horizon; each row is then held to its own platform's "near".
-        rows = store.claim_near_due(now + CLAIM_HORIZON, limit, live_only=live_only,
+        rows = uow.deadlines.claim_near_due(now + CLAIM_HORIZON, limit, live_only=live_only,
                                     shop_id=shop_id)
         shops: dict[str, ShopRecord | None] = {}
         warned = []
         for row in rows:
-            shop = shops.setdefault(row.shop_id, store.get_shop(row.shop_id))
+            shop = shops.setdefault(row.shop_id, uow.shops.get_shop(row.shop_id))
             if shop is None:
                 continue
             profile = deps.profiles(shop.shop.platform)
@@ -77,13 +77,13 @@ def warn_near_due(deps: Deps, now: datetime, *, live_only: bool = True,
             left = row.due_at - now
             hours = max(0, int(left.total_seconds() // 3600))
             queued += enqueue(
-                deps, store, shop, None,
+                deps, uow, shop, None,
                 f"[即将超时] {shop.shop.name}: case {row.case_id[-8:]} — {row.outcome} in {hours} h",
                 f"Case {row.case_id} reaches its deadline at {row.due_at.isoformat()} "
                 f"({hours} h left). If nothing is done, the outcome is {row.outcome} "
                 f"(rule {row.key.split(':', 1)[-1]}).\n案件将于 {row.due_at.isoformat()} 到期，"
                 f"剩余约 {hours} 小时，到期后将执行：{row.outcome}。", now)
-        store.mark_warned(warned, now)
+        uow.deadlines.mark_warned(warned, now)
         uow.commit()
     return queued
 
@@ -92,13 +92,13 @@ def send_pending(deps: Deps, mailer: Mailer, limit: int = 50) -> int:
     """Send what is queued; failures are counted and retried (at most 5 attempts)."""
     sent = 0
     with deps.uow() as uow:
-        for row in uow.store.claim_notifications(limit):
+        for row in uow.records.claim_notifications(limit):
             try:
                 mailer.send(row["recipient"], row["subject"], row["body"])
             except (OSError, smtplib.SMTPException):
-                uow.store.mark_notification(row["id"], None)
+                uow.records.mark_notification(row["id"], None)
                 continue
-            uow.store.mark_notification(row["id"], deps.clock.now())
+            uow.records.mark_notification(row["id"], deps.clock.now())
             sent += 1
         uow.commit()
     return sent

@@ -28,7 +28,7 @@ def nudge(deps: Deps, principal: Principal, case_id: str, note: str = "") -> Loa
     if len(text) > 500:
         raise InvalidInput("a nudge's note has at most 500 characters", code="invalid_note")
     with deps.uow() as uow:
-        loaded = load(deps, uow.store, principal, case_id, lock=True)
+        loaded = load(deps, uow, principal, case_id, lock=True)
         case, now = loaded.case, deps.now_for(loaded.shop)
         party = None if case.is_terminal else nudge_target(case.state)
         if party is None:
@@ -38,9 +38,9 @@ def nudge(deps: Deps, principal: Principal, case_id: str, note: str = "") -> Loa
         explanation = f"{principal.actor} reminded the {party}: {case.state} is {late}" + (
             f" — {text}" if text else "")
         case.record("nudged", principal.actor, now, explanation, data={"to": party})
-        enqueue(deps, uow.store, loaded.shop, case,
+        enqueue(deps, uow, loaded.shop, case,
                 f"[售后] 催办 / nudge: {party} — case {case.id[-8:]} ({case.state})",
                 f"{explanation}\n\nCase {case.id}, order {case.order_id}.", now)
-        save(uow.store, loaded, now, principal.role)
+        save(uow, loaded, now, principal.role)
         uow.commit()
     return loaded

@@ -12,7 +12,8 @@ from aftersales.domain.orders import Extra, Order, OrderLine
 from aftersales.domain.vocabulary import PaymentMethod, Role
 from aftersales.service.deps import Deps
 from aftersales.service.errors import NotFound
-from aftersales.service.ports import Principal, Store
+from aftersales.service.ports import Principal
+from aftersales.service.repositories import UnitOfWork
 
 ORDER_ROLES = frozenset({Role.platform, Role.admin})
 
@@ -92,20 +93,20 @@ def import_order(deps: Deps, principal: Principal, data: NewOrder) -> tuple[Orde
     """(order, created): the same platform_order_id again returns the existing order."""
     order = _build(deps, principal.shop_id, data)
     with deps.uow() as uow:
-        existing = uow.store.find_order(principal.shop_id, data.platform_order_id)
+        existing = uow.orders.find_order(principal.shop_id, data.platform_order_id)
         if existing is not None:
             return existing, False
-        if not uow.store.add_order(order, deps.clock.now()):
+        if not uow.orders.add_order(order, deps.clock.now()):
             # posted at the same moment by another request, which got there first
-            existing = uow.store.find_order(principal.shop_id, data.platform_order_id)
+            existing = uow.orders.find_order(principal.shop_id, data.platform_order_id)
             assert existing is not None
             return existing, False
         uow.commit()
     return order, True
 
 
-def get_order(store: Store, principal: Principal, order_id: str) -> Order:
-    order = store.get_order(principal.shop_id, order_id)
+def get_order(uow: UnitOfWork, principal: Principal, order_id: str) -> Order:
+    order = uow.orders.get_order(principal.shop_id, order_id)
     if order is None or (principal.role is Role.buyer and order.buyer_id != principal.buyer_id):
         raise NotFound(f"no order {order_id}", code="order_not_found")
     return order

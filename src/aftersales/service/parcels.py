@@ -27,18 +27,17 @@ def scan(deps: Deps, principal: Principal, waybill: str, carrier: str | None = N
         raise Forbidden("only the warehouse scans parcels")
     number = _clean(waybill)
     with deps.uow() as uow:
-        store = uow.store
-        shop = store.get_shop(principal.shop_id)
+        shop = uow.shops.get_shop(principal.shop_id)
         assert shop is not None
         now = deps.now_for(shop)
-        case = store.find_case_by_waybill(principal.shop_id, number) or (
-            store.find_case_by_waybill(principal.shop_id, waybill.strip()))
-        store.add_parcel(principal.shop_id, {
+        case = uow.cases.find_case_by_waybill(principal.shop_id, number) or (
+            uow.cases.find_case_by_waybill(principal.shop_id, waybill.strip()))
+        uow.records.add_parcel(principal.shop_id, {
             "id": deps.new_id(), "carrier": carrier, "waybill": number,
             "case_id": None if case is None else case.id,
             "status": "unmatched" if case is None else "matched", "scanned_at": now,
             "scanned_by": str(principal.actor)})
-        loaded = None if case is None else load_case(deps, store, principal.shop_id, case.id)
+        loaded = None if case is None else load_case(deps, uow, principal.shop_id, case.id)
         uow.commit()
     return loaded
 
@@ -47,7 +46,7 @@ def list_parcels(deps: Deps, principal: Principal, status: str | None = None) ->
     if principal.role not in WAREHOUSE | {Role.agent}:
         raise Forbidden("only staff see parcels")
     with deps.uow() as uow:
-        return uow.store.parcels(principal.shop_id, status)
+        return uow.records.parcels(principal.shop_id, status)
 
 
 def attach(deps: Deps, principal: Principal, parcel_id: str, case_id: str) -> Loaded:
@@ -55,14 +54,14 @@ def attach(deps: Deps, principal: Principal, parcel_id: str, case_id: str) -> Lo
     if principal.role not in WAREHOUSE | {Role.agent}:
         raise Forbidden("only staff attach parcels")
     with deps.uow() as uow:
-        loaded = load(deps, uow.store, principal, case_id)
-        if not uow.store.attach_parcel(principal.shop_id, parcel_id, case_id):
+        loaded = load(deps, uow, principal, case_id)
+        if not uow.records.attach_parcel(principal.shop_id, parcel_id, case_id):
             raise NotFound(f"no unmatched parcel {parcel_id}", code="parcel_not_found")
         now = deps.now_for(loaded.shop)
         loaded.case.record("parcel_attached", principal.actor, now,
                            f"unmatched parcel {parcel_id} attached to this case")
         from aftersales.service.casework import save
 
-        save(uow.store, loaded, now, principal.role)
+        save(uow, loaded, now, principal.role)
         uow.commit()
     return loaded

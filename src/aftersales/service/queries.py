@@ -23,12 +23,12 @@ def list_cases(deps: Deps, principal: Principal,
     if flt.q is not None and len(flt.q) > MAX_QUERY:  # (SQLite refuses a LIKE over 50 kB)
         raise InvalidInput(f"search text is at most {MAX_QUERY} characters", code="invalid_query")
     with deps.uow() as uow:
-        shop = uow.store.get_shop(principal.shop_id)
+        shop = uow.shops.get_shop(principal.shop_id)
         if shop is None:
             raise NotFound("no shop", code="shop_not_found")
         now = deps.now_for(shop)
-        cases, cursor = uow.store.list_cases(principal.shop_id, flt)
-        orders = uow.store.orders_by_id(principal.shop_id, [c.order_id for c in cases])
+        cases, cursor = uow.cases.list_cases(principal.shop_id, flt)
+        orders = uow.orders.orders_by_id(principal.shop_id, [c.order_id for c in cases])
     items = [case_summary(c, orders.get(c.order_id), deps.profiles(c.profile_id), now)
              for c in cases]
     return items, cursor
@@ -39,5 +39,5 @@ def list_refunds(deps: Deps, principal: Principal, case_id: str | None = None,
     if principal.role not in LEDGER_ROLES:
         raise Forbidden("only finance, agents and admins see the refund ledger")
     with deps.uow() as uow:
-        entries = uow.store.refunds(principal.shop_id, case_id=case_id, order_id=order_id)
+        entries = uow.ledger.refunds(principal.shop_id, case_id=case_id, order_id=order_id)
     return [ledger_view(e) for e in entries]

@@ -29,8 +29,9 @@ from aftersales.domain.sync import PlatformSnapshot
 from aftersales.domain.vocabulary import CaseType, Role, State
 from aftersales.service.casework import Loaded, build_context, refunded_amounts
 from aftersales.service.deps import Deps
-from aftersales.service.ports import Difference, LedgerEntry, Principal, Store
+from aftersales.service.ports import Difference, LedgerEntry, Principal
 from aftersales.service.refunding import line_split
+from aftersales.service.repositories import UnitOfWork
 
 PLATFORM = Actor(Role.platform)
 
@@ -59,30 +60,30 @@ def others_context(loaded: Loaded) -> CaseContext:
     return build_context(loaded.shop, loaded.case, loaded.order, loaded.profile, others)
 
 
-def platform_refund(deps: Deps, store: Store, loaded: Loaded, snap: PlatformSnapshot,
+def platform_refund(deps: Deps, uow: UnitOfWork, loaded: Loaded, snap: PlatformSnapshot,
                     now: datetime) -> None:
     reported = reported_refund(loaded, snap)
     if reported is None:
         return
     case, reference = loaded.case, reference_of(snap)
-    fresh = store.lock_order(case.shop_id, case.order_id)
+    fresh = uow.orders.lock_order(case.shop_id, case.order_id)
     if fresh is not None:
         loaded.ledger = fresh
     ours = [e for e in loaded.ledger if e.status != "failed"
             and (e.case_id == case.id or e.reference == reference)]
     if ours:
-        _settle_from_report(store, loaded, ours, reference, now)
+        _settle_from_report(uow, loaded, ours, reference, now)
         booked = Money(sum(e.amount.amount for e in ours), reported.currency)
     else:
         _, total = refunded_amounts(loaded.order, loaded.ledger)
         booked = reported.min(order_left(loaded.order, total))
         if booked.amount > 0:
-            _book(deps, store, loaded, booked, reference, now)
+            _book(deps, uow, loaded, booked, reference, now)
     if booked != reported:
-        _difference(deps, store, loaded, reference, reported, booked, now)
+        _difference(deps, uow, loaded, reference, reported, booked, now)
 
 
-def _book(deps: Deps, store: Store, loaded: Loaded, amount: Money, reference: str,
+def _book(deps: Deps, uow: UnitOfWork, loaded: Loaded, amount: Money, reference: str,
           now: datetime) -> None:
     case = loaded.case
     case.approved_amount = amount
@@ -90,17 +91,17 @@ def _book(deps: Deps, store: Store, loaded: Loaded, amount: Money, reference: st
                         order_id=case.order_id, round=case.state_seq, kind="goods", amount=amount,
                         method="original", status="succeeded", created_at=now,
                         reference=reference, settled_at=now, lines=line_split(loaded, amount))
-    if store.add_refund(entry):
+    if uow.ledger.add_refund(entry):
         loaded.ledger.append(entry)
 
 
-def _settle_from_report(store: Store, loaded: Loaded, ours: list[LedgerEntry], reference: str,
+def _settle_from_report(uow: UnitOfWork, loaded: Loaded, ours: list[LedgerEntry], reference: str,
                         now: datetime) -> None:
     """The platform says the refund succeeded: our pending entries of the case did."""
     for entry in ours:
         if entry.status != "pending" or entry.case_id != loaded.case.id:
             continue
-        store.settle_refund(entry.shop_id, entry.id, "succeeded", reference, now)
+        uow.ledger.settle_refund(entry.shop_id, entry.id, "succeeded", reference, now)
         at = loaded.ledger.index(entry)
         loaded.ledger[at] = replace(entry, status="succeeded", reference=reference,
                                     settled_at=now)
@@ -109,12 +110,12 @@ def _settle_from_report(store: Store, loaded: Loaded, ours: list[LedgerEntry], r
                            f"({reference})", data={"entry_id": entry.id})
 
 
-def _difference(deps: Deps, store: Store, loaded: Loaded, reference: str, reported: Money,
+def _difference(deps: Deps, uow: UnitOfWork, loaded: Loaded, reference: str, reported: Money,
                 booked: Money, now: datetime) -> None:
     case = loaded.case
     diff = Difference(deps.new_id(), case.shop_id, case.id, case.order_id, reference,
                       reported, booked, now)
-    if store.add_difference(diff):
+    if uow.ledger.add_difference(diff):
         case.record("reconciliation_difference", PLATFORM, now,
                     f"the platform reported {reported.format()} refunded ({reference}); "
                     f"{booked.format()} booked, {diff.difference.format()} left to reconcile",
@@ -150,7 +151,7 @@ def list_differences(deps: Deps, principal: Principal) -> list[dict[str, object]
     if principal.role not in DIFFERENCE_ROLES:
         raise Forbidden("only finance and admins see reconciliation differences")
     with deps.uow() as uow:
-        return [difference_view(d) for d in uow.store.differences(principal.shop_id)]
+        return [difference_view(d) for d in uow.ledger.differences(principal.shop_id)]
 
 
 def differences_summary(diffs: list[Difference]) -> dict[str, int]:

@@ -22,7 +22,8 @@ from aftersales.domain.refunds import (
 from aftersales.domain.vocabulary import RefundMethod, State
 from aftersales.service.casework import Loaded, refunded_amounts
 from aftersales.service.deps import Deps
-from aftersales.service.ports import LedgerEntry, Store
+from aftersales.service.ports import LedgerEntry
+from aftersales.service.repositories import UnitOfWork
 
 
 def plan_for(loaded: Loaded) -> RefundPlan:
@@ -58,14 +59,14 @@ def line_split(loaded: Loaded, goods: Money) -> dict[str, int]:
     return {lid: part.amount for (lid, _), part in zip(lines, parts, strict=True)}
 
 
-def start_refund(deps: Deps, store: Store, loaded: Loaded, now: datetime) -> None:
+def start_refund(deps: Deps, uow: UnitOfWork, loaded: Loaded, now: datetime) -> None:
     """On entering `refunding`: record the plan's entries once, then execute them.
 
     The plan counts what the order's other cases were refunded: the order is held first and
     its ledger read again, so two refunds on one order at once cannot both spend the same
     money (the case's own lock does not cover its siblings)."""
     case = loaded.case
-    fresh = store.lock_order(case.shop_id, case.order_id)
+    fresh = uow.orders.lock_order(case.shop_id, case.order_id)
     if fresh is not None:
         loaded.ledger = fresh
     plan = plan_for(loaded)
@@ -76,19 +77,19 @@ def start_refund(deps: Deps, store: Store, loaded: Loaded, now: datetime) -> Non
             method=planned.method.value, status="pending", created_at=now,
             lines=line_split(loaded, planned.amount) if planned.kind.value == "goods" else {},
         )
-        if not store.add_refund(entry):
+        if not uow.ledger.add_refund(entry):
             continue
         loaded.ledger.append(entry)
         status, reference = deps.payments.execute(loaded.shop, entry)
         if status != "pending":
-            store.settle_refund(case.shop_id, entry.id, status, reference, now)
+            uow.ledger.settle_refund(case.shop_id, entry.id, status, reference, now)
             loaded.ledger[-1] = _settled(entry, status, reference, now)
     case.record("refund_planned", SYSTEM, now, _describe(plan),
                 data={"total": plan.total.to_dict(), "notes": list(plan.notes)})
-    settle_if_done(store, loaded, now)
+    settle_if_done(uow, loaded, now)
 
 
-def settle_if_done(store: Store, loaded: Loaded, now: datetime) -> None:
+def settle_if_done(uow: UnitOfWork, loaded: Loaded, now: datetime) -> None:
     case = loaded.case
     mine = [e for e in loaded.ledger if e.case_id == case.id and e.round == case.state_seq]
     if case.state is State.refunding and all(e.status == "succeeded" for e in mine):
@@ -96,11 +97,11 @@ def settle_if_done(store: Store, loaded: Loaded, now: datetime) -> None:
                  explanation="refund executed" if mine else "nothing left to pay")
 
 
-def mark_offline(store: Store, loaded: Loaded, reference: str, now: datetime) -> None:
+def mark_offline(uow: UnitOfWork, loaded: Loaded, reference: str, now: datetime) -> None:
     """Finance records offline (线下) refunds with their reference."""
     for i, entry in enumerate(loaded.ledger):
         if entry.case_id == loaded.case.id and entry.status == "pending":
-            store.settle_refund(entry.shop_id, entry.id, "succeeded", reference, now)
+            uow.ledger.settle_refund(entry.shop_id, entry.id, "succeeded", reference, now)
             loaded.ledger[i] = _settled(entry, "succeeded", reference, now)
 
 

@@ -35,8 +35,8 @@ def summary(deps: Deps, principal: Principal, start: datetime, end: datetime) ->
     if end <= start:
         raise InvalidInput("`to` must be after `from`", code="invalid_range")
     with deps.uow() as uow:
-        data = uow.store.report_data(principal.shop_id, start, end)
-        diffs = uow.store.differences(principal.shop_id, start, end)
+        data = uow.records.report_data(principal.shop_id, start, end)
+        diffs = uow.ledger.differences(principal.shop_id, start, end)
     cases = data["cases"]
     n = len(cases)
     orders = data["orders"]

@@ -22,14 +22,13 @@ from aftersales.service.refunding import settle_if_done
 def settle_pending(deps: Deps, *, limit: int = 100) -> int:
     """How many entries the gateway settled (succeeded or failed) in this pass."""
     with deps.uow() as uow:
-        entries = uow.store.pending_refunds(limit)
+        entries = uow.ledger.pending_refunds(limit)
     return sum(_settle_one(deps, entry) for entry in entries)
 
 
 def _settle_one(deps: Deps, entry: LedgerEntry) -> bool:
     with deps.uow() as uow:
-        store = uow.store
-        loaded = load_case(deps, store, entry.shop_id, entry.case_id, lock=True)
+        loaded = load_case(deps, uow, entry.shop_id, entry.case_id, lock=True)
         if loaded is None:
             return False
         current = next((e for e in loaded.ledger if e.id == entry.id), None)
@@ -39,10 +38,10 @@ def _settle_one(deps: Deps, entry: LedgerEntry) -> bool:
         if status == "pending":
             return False
         now = deps.now_for(loaded.shop)
-        store.settle_refund(entry.shop_id, entry.id, status, reference, now)
+        uow.ledger.settle_refund(entry.shop_id, entry.id, status, reference, now)
         at = loaded.ledger.index(current)
         loaded.ledger[at] = replace(current, status=status, reference=reference, settled_at=now)
-        settle_if_done(store, loaded, now)
-        save(store, loaded, now)
+        settle_if_done(uow, loaded, now)
+        save(uow, loaded, now)
         uow.commit()
     return True

@@ -14,7 +14,8 @@ from aftersales.domain.orders import Shop
 from aftersales.domain.vocabulary import TOKEN_ROLES, Role
 from aftersales.service.deps import Deps
 from aftersales.service.errors import NotFound, Unauthorized
-from aftersales.service.ports import Principal, ShopRecord, Store, TokenRecord
+from aftersales.service.ports import Principal, ShopRecord, TokenRecord
+from aftersales.service.repositories import UnitOfWork
 
 POLICY_READERS = frozenset({Role.admin, Role.agent, Role.warehouse, Role.finance})
 MAX_LIFETIME = timedelta(days=3660)
@@ -40,7 +41,7 @@ def create_shop(deps: Deps, name: str, platform: str, *, sandbox: bool = False,
                 timezone=timezone, sandbox=sandbox)
     record = ShopRecord(shop, policy or MerchantPolicy(), now if sandbox else None)
     with deps.uow() as uow:
-        uow.store.add_shop(record, now)
+        uow.shops.add_shop(record, now)
         uow.commit()
     return record
 
@@ -68,20 +69,20 @@ def create_token(deps: Deps, shop_id: str, role: str, buyer_id: str | None = Non
     token = "as_" + secrets.token_urlsafe(32)
     now = deps.clock.now()
     with deps.uow() as uow:
-        if uow.store.get_shop(shop_id) is None:
+        if uow.shops.get_shop(shop_id) is None:
             raise NotFound(f"no shop {shop_id}", code="shop_not_found")
-        uow.store.add_token(deps.new_id(), shop_id, parsed.value, buyer_id, hash_token(token),
+        uow.shops.add_token(deps.new_id(), shop_id, parsed.value, buyer_id, hash_token(token),
                             label, now, None if expires_in is None else now + expires_in)
         uow.commit()
     return token
 
 
-def authenticate(store: Store, token: str | None, now: datetime) -> tuple[Principal, datetime | None]:
+def authenticate(uow: UnitOfWork, token: str | None, now: datetime) -> tuple[Principal, datetime | None]:
     """The caller a token names, and when the token expires (None: never); 401 with a code
     saying why otherwise: `unauthorized`, `token_revoked`, `token_expired`."""
     if not token:
         raise Unauthorized("missing bearer token")
-    found = store.find_token(hash_token(token))
+    found = uow.shops.find_token(hash_token(token))
     if found is None:
         raise Unauthorized("invalid token")
     if found.revoked_at is not None:
@@ -102,8 +103,8 @@ def token_view(record: TokenRecord) -> dict[str, object]:
 
 def list_tokens(deps: Deps, shop_id: str) -> list[dict[str, object]]:
     with deps.uow() as uow:
-        require_shop(uow.store, shop_id)
-        return [token_view(r) for r in uow.store.list_tokens(shop_id)]
+        require_shop(uow, shop_id)
+        return [token_view(r) for r in uow.shops.list_tokens(shop_id)]
 
 
 def revoke_token(deps: Deps, token: str) -> dict[str, object]:
@@ -112,21 +113,20 @@ def revoke_token(deps: Deps, token: str) -> dict[str, object]:
     accepting it within their cache's seconds (AFTERSALES_TOKEN_CACHE_SECONDS)."""
     text = token.strip()
     with deps.uow() as uow:
-        store = uow.store
-        found = (store.find_token(hash_token(text)) if text.startswith("as_")
-                 else store.get_token(text))
+        found = (uow.shops.find_token(hash_token(text)) if text.startswith("as_")
+                 else uow.shops.get_token(text))
         if found is None:
             raise NotFound("no such token (give its id, as `aftersales token list` shows, "
                            "or the token itself)", code="token_not_found")
-        store.revoke_token(found.id, deps.clock.now())
-        record = store.get_token(found.id)
+        uow.shops.revoke_token(found.id, deps.clock.now())
+        record = uow.shops.get_token(found.id)
         uow.commit()
     assert record is not None
     return token_view(record)
 
 
-def require_shop(store: Store, shop_id: str) -> ShopRecord:
-    record = store.get_shop(shop_id)
+def require_shop(uow: UnitOfWork, shop_id: str) -> ShopRecord:
+    record = uow.shops.get_shop(shop_id)
     if record is None:
         raise NotFound(f"no shop {shop_id}", code="shop_not_found")
     return record
@@ -145,7 +145,7 @@ def get_shop(deps: Deps, principal: Principal) -> dict[str, object]:
     if principal.role not in POLICY_READERS:
         raise Forbidden("only the shop's staff see its policy")
     with deps.uow() as uow:
-        return shop_view(require_shop(uow.store, principal.shop_id))
+        return shop_view(require_shop(uow, principal.shop_id))
 
 
 def set_policy(deps: Deps, principal: Principal | None, shop_id: str,
@@ -160,8 +160,8 @@ def set_policy(deps: Deps, principal: Principal | None, shop_id: str,
         raise Forbidden("only the shop's admin sets its policy")
     policy = MerchantPolicy.checked(data)
     with deps.uow() as uow:
-        require_shop(uow.store, shop_id)
-        uow.store.set_policy(shop_id, policy)
-        record = require_shop(uow.store, shop_id)
+        require_shop(uow, shop_id)
+        uow.shops.set_policy(shop_id, policy)
+        record = require_shop(uow, shop_id)
         uow.commit()
     return shop_view(record)

@@ -22,8 +22,9 @@ from aftersales.domain.vocabulary import CaseType, PaymentMethod, Reason, Role, 
 from aftersales.service.casework import Loaded, load_case, save
 from aftersales.service.deps import Deps
 from aftersales.service.errors import NotFound
-from aftersales.service.ports import Principal, ShopRecord, Store
+from aftersales.service.ports import Principal, ShopRecord
 from aftersales.service.reconcile import cap_requested, platform_refund
+from aftersales.service.repositories import UnitOfWork
 from aftersales.service.sync_signals import record_signals, sync_note
 
 SYNC_ROLES = frozenset({Role.platform, Role.admin})
@@ -35,18 +36,17 @@ def apply_snapshot(deps: Deps, principal: Principal, snap: PlatformSnapshot, *,
     if principal.role not in SYNC_ROLES:
         raise Forbidden("only the platform integration syncs platform cases")
     with deps.uow() as uow:
-        store = uow.store
-        shop = store.get_shop(principal.shop_id)
+        shop = uow.shops.get_shop(principal.shop_id)
         assert shop is not None
         now = deps.now_for(shop)
         # two snapshots of a case not created yet lock no row: they take turns on its id
-        store.hold("platform_case", shop.shop.id, snap.platform_case_id)
-        case = store.find_case_by_platform_id(shop.shop.id, snap.platform_case_id)
+        uow.hold("platform_case", shop.shop.id, snap.platform_case_id)
+        case = uow.cases.find_case_by_platform_id(shop.shop.id, snap.platform_case_id)
         if case is None:
-            loaded = _create(deps, store, shop, snap, order_id, now)
+            loaded = _create(deps, uow, shop, snap, order_id, now)
             result = "created"
         else:
-            found = load_case(deps, store, shop.shop.id, case.id, lock=True)
+            found = load_case(deps, uow, shop.shop.id, case.id, lock=True)
             if found is None:  # foreign keys make this impossible
                 raise NotFound(f"case {case.id} lost its order", code="case_not_found")
             loaded, case = found, found.case
@@ -54,20 +54,20 @@ def apply_snapshot(deps: Deps, principal: Principal, snap: PlatformSnapshot, *,
                 return loaded, "unchanged"
             _update(loaded, snap, now)
             result = "updated"
-        platform_refund(deps, store, loaded, snap, now)
-        save(store, loaded, now)
+        platform_refund(deps, uow, loaded, snap, now)
+        save(uow, loaded, now)
         uow.commit()
     return loaded, result
 
 
-def _order_for(deps: Deps, store: Store, shop: ShopRecord, snap: PlatformSnapshot,
+def _order_for(deps: Deps, uow: UnitOfWork, shop: ShopRecord, snap: PlatformSnapshot,
                order_id: str | None, now: datetime) -> Order:
     if order_id:
-        order = store.get_order(shop.shop.id, order_id)
+        order = uow.orders.get_order(shop.shop.id, order_id)
         if order is None:
             raise InvalidInput(f"no order {order_id}", code="order_not_found")
         return order
-    order = store.find_order(shop.shop.id, snap.platform_order_id)
+    order = uow.orders.find_order(shop.shop.id, snap.platform_order_id)
     if order is not None:
         return order
     # The platform knows the order; we only learn what the case tells us about it.
@@ -88,21 +88,21 @@ def _order_for(deps: Deps, store: Store, shop: ShopRecord, snap: PlatformSnapsho
                   buyer_id=snap.buyer_id or "unknown", paid_at=now,
                   payment_method=PaymentMethod.other, currency=amount.currency,
                   freight=Money.zero(amount.currency), free_shipping=True, lines=built)
-    if not store.add_order(order, now):  # another case's sync created it just now
-        known = store.find_order(shop.shop.id, snap.platform_order_id)
+    if not uow.orders.add_order(order, now):  # another case's sync created it just now
+        known = uow.orders.find_order(shop.shop.id, snap.platform_order_id)
         assert known is not None
         return known
     return order
 
 
-def _create(deps: Deps, store: Store, shop: ShopRecord, snap: PlatformSnapshot,
+def _create(deps: Deps, uow: UnitOfWork, shop: ShopRecord, snap: PlatformSnapshot,
             order_id: str | None, now: datetime) -> Loaded:
-    order = _order_for(deps, store, shop, snap, order_id, now)
+    order = _order_for(deps, uow, shop, snap, order_id, now)
     if snap.state is State.completed:
         # A refund may be booked: hold the order before the case row goes in. (The row's
         # foreign key shares the order row; two such inserts, each then asking for the
         # order, deadlocked on PostgreSQL.)
-        store.lock_order(shop.shop.id, order.id)
+        uow.orders.lock_order(shop.shop.id, order.id)
     profile = deps.profiles(shop.shop.platform)
     requested = snap.requested_amount or order.total_paid
     case = Case(
@@ -120,8 +120,8 @@ def _create(deps: Deps, store: Store, shop: ShopRecord, snap: PlatformSnapshot,
         # The opening event already says the status: a second "no change" event would only
         # repeat it. A case first seen further on (a speed refund) still records the move.
         case.platform_status = snap.platform_status
-    store.add_case(case)
-    loaded = Loaded(shop, case, order, profile, store.refunds_for_order(shop.shop.id, order.id))
+    uow.cases.add_case(case)
+    loaded = Loaded(shop, case, order, profile, uow.ledger.refunds_for_order(shop.shop.id, order.id))
     _update(loaded, snap, now)
     return loaded
 

@@ -17,11 +17,12 @@ from aftersales.domain.clock import LATEST_YEAR, parse_duration, require_aware
 from aftersales.domain.errors import DomainError, InvalidInput
 from aftersales.domain.vocabulary import Role
 from aftersales.service import notifications
-from aftersales.service.cases import _after_move
+from aftersales.service.cases import after_move
 from aftersales.service.casework import load_case, save
 from aftersales.service.deps import Deps
 from aftersales.service.errors import Conflict, NotASandbox
-from aftersales.service.ports import DueDeadline, Principal, Store
+from aftersales.service.ports import DueDeadline, Principal
+from aftersales.service.repositories import UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -35,20 +36,20 @@ class Fired:
     result: str  # fired | stale
 
 
-def fire_one(deps: Deps, store: Store, due: DueDeadline, now: datetime) -> Fired:
-    loaded = load_case(deps, store, due.shop_id, due.case_id, lock=True)
+def fire_one(deps: Deps, uow: UnitOfWork, due: DueDeadline, now: datetime) -> Fired:
+    loaded = load_case(deps, uow, due.shop_id, due.case_id, lock=True)
     if loaded is None:
-        store.settle_deadline(due.id, "stale", now)
+        uow.deadlines.settle_deadline(due.id, "stale", now)
         return Fired(due.case_id, due.outcome, due.due_at, due.shop_id, "stale")
     case = loaded.case
     event = case.fire_deadline(due.key, now, loaded.context())
     if event is None:
-        store.settle_deadline(due.id, "stale", now)
+        uow.deadlines.settle_deadline(due.id, "stale", now)
         return Fired(due.case_id, due.outcome, due.due_at, due.shop_id, "stale")
-    _after_move(deps, store, loaded, now)
-    notifications.deadline_alert(deps, store, loaded.shop, case, now)
-    store.settle_deadline(due.id, "fired", now)
-    save(store, loaded, now, Role.system)
+    after_move(deps, uow, loaded, now)
+    notifications.deadline_alert(deps, uow, loaded.shop, case, now)
+    uow.deadlines.settle_deadline(due.id, "fired", now)
+    save(uow, loaded, now, Role.system)
     return Fired(due.case_id, due.outcome, due.due_at, due.shop_id, "fired")
 
 
@@ -64,36 +65,36 @@ def sweep(deps: Deps, now: datetime, *, batch: int = 200, shop_id: str | None = 
     while max_batches is None or batches < max_batches:
         batches += 1
         with deps.uow() as uow:
-            claimed = uow.store.claim_due(now, batch, shop_id, live_only=live_only)
+            claimed = uow.deadlines.claim_due(now, batch, shop_id, live_only=live_only)
             if not claimed:
                 break
             for due in claimed:
                 try:
                     with uow.savepoint():
-                        done.append(fire_one(deps, uow.store, due, now))
+                        done.append(fire_one(deps, uow, due, now))
                 except Conflict:
                     continue  # the case changed meanwhile: the next sweep re-checks this row
                 except Exception as exc:  # one bad row must not stall the rows behind it
                     log.warning("deadline %s of case %s failed: %s", due.key, due.case_id, exc)
                     with uow.savepoint():
-                        _fail(deps, uow.store, due, now, exc)
+                        _fail(deps, uow, due, now, exc)
             uow.commit()
         if len(claimed) < batch:
             break
     return [f for f in done if f.result == "fired"]
 
 
-def _fail(deps: Deps, store: Store, due: DueDeadline, now: datetime, exc: Exception) -> None:
+def _fail(deps: Deps, uow: UnitOfWork, due: DueDeadline, now: datetime, exc: Exception) -> None:
     """Settle the row as failed and say so on the case (overdue, with an event)."""
-    store.settle_deadline(due.id, "failed", now)
-    loaded = load_case(deps, store, due.shop_id, due.case_id, lock=True)
+    uow.deadlines.settle_deadline(due.id, "failed", now)
+    loaded = load_case(deps, uow, due.shop_id, due.case_id, lock=True)
     if loaded is None:
         return
     case = loaded.case
     reason = exc.message if isinstance(exc, DomainError) else type(exc).__name__
     case.mark_deadline_failed(due.key, now, f"automatic outcome {due.outcome} could not be "
                                             f"performed ({reason}); handle this case by hand")
-    save(store, loaded, now, Role.system)
+    save(uow, loaded, now, Role.system)
 
 
 def advance_clock(deps: Deps, principal: Principal, *, to: datetime | None = None,
@@ -104,7 +105,7 @@ def advance_clock(deps: Deps, principal: Principal, *, to: datetime | None = Non
 
         raise Forbidden("only an admin moves the sandbox clock")
     with deps.uow() as uow:
-        shop = uow.store.get_shop(principal.shop_id)
+        shop = uow.shops.get_shop(principal.shop_id)
         assert shop is not None
         if not shop.shop.sandbox:
             raise NotASandbox("this shop is not a sandbox; its clock is the real time")
@@ -125,7 +126,7 @@ def advance_clock(deps: Deps, principal: Principal, *, to: datetime | None = Non
     cursor, was = start, shop.clock_at
     while True:  # step through due times so outcomes happen in time order, each at its time
         with deps.uow() as uow:
-            nxt = uow.store.next_due(principal.shop_id, target)
+            nxt = uow.deadlines.next_due(principal.shop_id, target)
         step = target if nxt is None else max(nxt, cursor)
         _move_clock(deps, principal.shop_id, was, step)
         was = step
@@ -142,7 +143,7 @@ def _move_clock(deps: Deps, shop_id: str, was: datetime | None, at: datetime) ->
     could set the clock back (after its later deadlines fired): the second to write
     finds the clock moved and stops, with what it fired so far done."""
     with deps.uow() as uow:
-        if not uow.store.move_clock(shop_id, was, at):
+        if not uow.shops.move_clock(shop_id, was, at):
             raise Conflict("the sandbox clock was moved by another advance meanwhile; read "
                            "it again (GET /clock) and advance from there", code="clock_moved")
         uow.commit()
@@ -150,7 +151,7 @@ def _move_clock(deps: Deps, shop_id: str, was: datetime | None, at: datetime) ->
 
 def shop_now(deps: Deps, principal: Principal) -> datetime:
     with deps.uow() as uow:
-        shop = uow.store.get_shop(principal.shop_id)
+        shop = uow.shops.get_shop(principal.shop_id)
         assert shop is not None
         return deps.now_for(shop)
 

@@ -24,7 +24,8 @@ from aftersales.domain.vocabulary import Role
 from aftersales.service.casework import Loaded, load, save
 from aftersales.service.deps import Deps
 from aftersales.service.errors import Conflict, NotFound
-from aftersales.service.ports import Principal, Store
+from aftersales.service.ports import Principal
+from aftersales.service.repositories import UnitOfWork
 from aftersales.service.views import iso, money
 
 OPENERS = frozenset({Role.agent, Role.admin})
@@ -67,7 +68,7 @@ def open_claim(deps: Deps, principal: Principal, case_id: str, supplier: str,
         raise InvalidInput("a claim names the supplier and the supplier's order",
                            code="supplier_required")
     with deps.uow() as uow:
-        loaded = load(deps, uow.store, principal, case_id, lock=True)
+        loaded = load(deps, uow, principal, case_id, lock=True)
         case = loaded.case
         approved = case.approved_amount is not None and case.approved_amount.amount > 0
         if not approved and _refunded(loaded).amount <= 0:
@@ -78,7 +79,7 @@ def open_claim(deps: Deps, principal: Principal, case_id: str, supplier: str,
         text = domain.validate_claim(loaded.profile.rule("upstream_claim"), amount=amount,
                                      paid=paid, description=description,
                                      evidence_count=evidence_count)
-        for other in uow.store.claims(principal.shop_id, case_id=case.id):
+        for other in uow.claims.claims(principal.shop_id, case_id=case.id):
             if other.is_active and other.supplier_order_id == supplier_order_id:
                 raise Conflict(f"claim {other.id} on supplier order {supplier_order_id} is "
                                "still open", code="claim_already_open")
@@ -88,12 +89,12 @@ def open_claim(deps: Deps, principal: Principal, case_id: str, supplier: str,
             supplier_order_id=supplier_order_id, amount=amount,
             recovered=Money.zero(case.currency), status="open", description=text,
             evidence_count=evidence_count, opened_at=now, supplier_paid=paid)
-        uow.store.add_claim(claim)
+        uow.claims.add_claim(claim)
         case.record("upstream_claim_opened", principal.actor, now,
                     f"upstream claim of {amount.format()} opened with {supplier} "
                     f"(supplier order {supplier_order_id})",
                     data={"claim_id": claim.id, "amount": amount.to_dict()})
-        save(uow.store, loaded, now)
+        save(uow, loaded, now)
         uow.commit()
     return claim_view(claim)
 
@@ -103,16 +104,16 @@ def _change(deps: Deps, principal: Principal, claim_id: str, kind: str,
             explain: Callable[[UpstreamClaim], str]) -> dict[str, Any]:
     """Load the case (locked) before the claim, change the claim, record it on the case."""
     with deps.uow() as uow:
-        found = _claim(uow.store, principal, claim_id)
-        loaded = load(deps, uow.store, principal, found.case_id, lock=True)
+        found = _claim(uow, principal, claim_id)
+        loaded = load(deps, uow, principal, found.case_id, lock=True)
         now = deps.now_for(loaded.shop)
-        before = _claim(uow.store, principal, claim_id)  # read again under the case's lock
+        before = _claim(uow, principal, claim_id)  # read again under the case's lock
         after = apply(before, now)
-        uow.store.save_claim(after)
+        uow.claims.save_claim(after)
         loaded.case.record(kind, principal.actor, now, explain(after),
                            data={"claim_id": after.id, "status": after.status,
                                  "recovered": after.recovered.to_dict()})
-        save(uow.store, loaded, now)
+        save(uow, loaded, now)
         uow.commit()
     return claim_view(after)
 
@@ -144,8 +145,8 @@ def withdraw(deps: Deps, principal: Principal, claim_id: str, note: str | None =
                    lambda c: "upstream claim withdrawn" + (f": {note}" if note else ""))
 
 
-def _claim(store: Store, principal: Principal, claim_id: str) -> UpstreamClaim:
-    claim = store.get_claim(principal.shop_id, claim_id)
+def _claim(uow: UnitOfWork, principal: Principal, claim_id: str) -> UpstreamClaim:
+    claim = uow.claims.get_claim(principal.shop_id, claim_id)
     if claim is None:
         raise NotFound(f"no upstream claim {claim_id}", code="claim_not_found")
     return claim
@@ -154,7 +155,7 @@ def _claim(store: Store, principal: Principal, claim_id: str) -> UpstreamClaim:
 def get_claim(deps: Deps, principal: Principal, claim_id: str) -> dict[str, Any]:
     _allow(principal, READERS, "reading upstream claims")
     with deps.uow() as uow:
-        return claim_view(_claim(uow.store, principal, claim_id))
+        return claim_view(_claim(uow, principal, claim_id))
 
 
 def list_claims(deps: Deps, principal: Principal, case_id: str | None = None,
@@ -164,8 +165,8 @@ def list_claims(deps: Deps, principal: Principal, case_id: str | None = None,
         raise InvalidInput(f"unknown claim status {status!r}", code="invalid_status")
     with deps.uow() as uow:
         if case_id is not None:
-            load(deps, uow.store, principal, case_id)
-        return [claim_view(c) for c in uow.store.claims(principal.shop_id, case_id, status)]
+            load(deps, uow, principal, case_id)
+        return [claim_view(c) for c in uow.claims.claims(principal.shop_id, case_id, status)]
 
 
 def unrecovered(deps: Deps, principal: Principal) -> dict[str, Any]:
@@ -177,8 +178,8 @@ def unrecovered(deps: Deps, principal: Principal) -> dict[str, Any]:
     """
     _allow(principal, READERS, "the unrecovered report")
     with deps.uow() as uow:
-        claims = uow.store.claims(principal.shop_id)
-        refunds = uow.store.refunds(principal.shop_id)
+        claims = uow.claims.claims(principal.shop_id)
+        refunds = uow.ledger.refunds(principal.shop_id)
     claimed = {c.case_id for c in claims if c.status != "withdrawn"}
     by_case: dict[str, Money] = {}
     for entry in refunds:

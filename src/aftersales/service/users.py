@@ -69,7 +69,7 @@ def create_user(deps: Deps, directory: DirectoryFor, shop_id: str, username: str
            "password_hash": _HASHER.hash(password), "role": parsed.value,
            "display_name": (display_name or "").strip() or None, "created_at": deps.clock.now()}
     with deps.uow() as uow:
-        if uow.store.get_shop(shop_id) is None:
+        if uow.shops.get_shop(shop_id) is None:
             raise NotFound(f"no shop {shop_id}", code="shop_not_found")
         dirx = directory(uow)
         taken = InvalidInput(f"user {name!r} already exists in this shop", code="username_taken")

@@ -27,7 +27,9 @@ from aftersales.domain.upstream import EVENT_PREFIX as CLAIM_EVENTS
 from aftersales.domain.upstream import READERS as CLAIM_READERS
 from aftersales.domain.vocabulary import WHO_MUST_ACT, Role, State
 from aftersales.service.casework import Loaded
-from aftersales.service.ports import LedgerEntry, Store
+from aftersales.service.ports import LedgerEntry
+from aftersales.service.recommend import recommend
+from aftersales.service.repositories import UnitOfWork
 
 
 def money(value: Money | None) -> dict[str, Any] | None:
@@ -115,13 +117,12 @@ def _passed(case: Case, order: Order | None, profile: Profile, now: datetime) ->
     return None if d is None else _deadline_dict(d, profile, now)
 
 
-def case_view(store: Store, loaded: Loaded, now: datetime, role: Role | None = None,
+def case_view(uow: UnitOfWork, loaded: Loaded, now: datetime, role: Role | None = None,
               *, with_events: bool = True) -> dict[str, Any]:
-    from aftersales.service.cases import recommend
     from aftersales.service.refunding import plan_for
 
     case, order, profile = loaded.case, loaded.order, loaded.profile
-    rec = recommend(store, loaded, now)
+    rec = recommend(uow, loaded, now)
     view = case_summary(case, order, profile, now)
     view.update({
         "lines": [{"line_id": ln.line_id, "quantity": ln.quantity} for ln in case.lines],
@@ -158,7 +159,7 @@ def case_view(store: Store, loaded: Loaded, now: datetime, role: Role | None = N
             "compensation": money(plan.compensation), "gift_deduction": money(plan.gift_deduction),
             "total": money(plan.total), "method": plan.method.value, "notes": list(plan.notes)}
     if with_events:
-        events = store.events(case.shop_id, case.id)
+        events = uow.cases.events(case.shop_id, case.id)
         if role is not None and role not in CLAIM_READERS:  # (the claims' own rule)
             events = [e for e in events if not e.kind.startswith(CLAIM_EVENTS)]
         view["events"] = [event_view(e) for e in events]

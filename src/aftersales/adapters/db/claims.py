@@ -1,7 +1,6 @@
-"""What the deadline worker asks of the store: claim due rows, mark alerts, settle rows.
-
-A mixin of SqlStore (adapters/db/store.py), split out so each module holds one concept:
-store.py keeps cases whole, this keeps the `deadlines` rows the workers claim. Claims use
+"""The deadlines repository: what the deadline worker asks — claim due rows, mark alerts,
+settle rows. The cases repository (store.py) writes the one pending row per case; this
+reads and settles the `deadlines` rows the workers claim. Claims use
 FOR UPDATE SKIP LOCKED on PostgreSQL, so several workers share the due rows without
 waiting for each other; both claims walk the partial index on pending `due_at`.
 """
@@ -12,16 +11,14 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import func, select, update
 
 from aftersales.adapters.db import tables as t
+from aftersales.adapters.db.repo import SqlRepository
 from aftersales.service.ports import DueDeadline
 
 
-class DeadlineClaimsMixin:
-    conn: Connection
-    pg: bool
-
+class SqlDeadlines(SqlRepository):
     def _pending_due(self, condition: Any, limit: int, shop_id: str | None,
                live_only: bool) -> list[DueDeadline]:
         d = t.deadlines.c

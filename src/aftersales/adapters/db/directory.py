@@ -82,8 +82,8 @@ class SqlDirectory:
         a = t.signin_attempts.c
         dialect_insert = pg_insert if self.conn.dialect.name == "postgresql" else sqlite_insert
         over = a.window_start <= since
-        stmt = dialect_insert(t.signin_attempts).values(key=key, count=1, window_start=now)
-        stmt = stmt.on_conflict_do_update(index_elements=["key"], set_={
+        values = dialect_insert(t.signin_attempts).values(key=key, count=1, window_start=now)
+        stmt = values.on_conflict_do_update(index_elements=["key"], set_={
             "count": case((over, 1), else_=a.count + 1),
             "window_start": case((over, now), else_=a.window_start)}).returning(a.count)
         return int(self.conn.execute(stmt).scalar_one())

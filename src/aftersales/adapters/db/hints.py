@@ -11,7 +11,7 @@ terms using unary-+"). PostgreSQL plans from statistics and gets the plain colum
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import ColumnElement
@@ -25,7 +25,8 @@ class Unindexed(ColumnElement[Any]):
         self.column = column
         self.type = column.type
 
-    _traverse_internals: ClassVar[Any] = [("column", InternalTraversal.dp_clauseelement)]
+    # SQLAlchemy declares it a (list) instance attribute: ClassVar would not match it
+    _traverse_internals = [("column", InternalTraversal.dp_clauseelement)]  # noqa: RUF012
 
 
 @compiles(Unindexed)

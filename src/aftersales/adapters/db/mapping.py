@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Row
-
+from aftersales.adapters.db import bundles
 from aftersales.domain.case import Case, CaseLine, Inspection, Offer
 from aftersales.domain.deadlines import Deadline
+from aftersales.domain.merchant_policy import MerchantPolicy
 from aftersales.domain.money import Money
-from aftersales.domain.orders import Extra, Order, OrderLine
+from aftersales.domain.orders import Extra, Order, OrderLine, Shop
 from aftersales.domain.vocabulary import CaseType, Condition, PaymentMethod, Reason, RefundMethod, State
+from aftersales.service.ports import LedgerEntry, ShopRecord
 
 
 def _m(amount: int | None, currency: str) -> Money | None:
     return None if amount is None else Money(int(amount), currency)
 
 
-def order_from_rows(row: Row[Any], lines: list[Row[Any]]) -> Order:
+def order_from_rows(row: Any, lines: Sequence[Any]) -> Order:
     cur = row.currency
     return Order(
         id=row.id, shop_id=row.shop_id, platform_order_id=row.platform_order_id,
@@ -116,7 +119,7 @@ def case_row(case: Case, deadline: Deadline | None) -> dict[str, Any]:
     }
 
 
-def case_from_row(row: Row[Any]) -> Case:
+def case_from_row(row: Any) -> Case:
     cur = row.currency
     case = Case(
         id=row.id, shop_id=row.shop_id, order_id=row.order_id, buyer_id=row.buyer_id,
@@ -141,3 +144,41 @@ def case_from_row(row: Row[Any]) -> Case:
         event_base=row.event_count,
     )
     return case
+
+
+# --- rows of the bundle reads (bundles.py), shared by the cases and orders repositories ---
+
+def shop_from_row(row: Any) -> ShopRecord:
+    shop = Shop(row.id, row.name, row.platform, row.timezone, row.sandbox)
+    return ShopRecord(shop, MerchantPolicy.from_dict(row.policy), row.clock_at)
+
+
+def entry_from_row(r: Any) -> LedgerEntry:
+    return LedgerEntry(r.id, r.shop_id, r.case_id, r.order_id, r.round, r.kind,
+                       Money(r.amount, r.currency), r.method, r.status, r.created_at,
+                       r.reference, r.settled_at, dict(r.lines or {}))
+
+
+def ledger_from_json(raw: Any) -> list[LedgerEntry]:
+    """Ledger entries from a JSON array of refunds rows (bundles.py), oldest first."""
+    entries = [bundles.decode("refunds", x) for x in bundles.parse(raw) or []]
+    return [entry_from_row(SimpleNamespace(**x))
+            for x in sorted(entries, key=lambda x: (x["created_at"], x["id"]))]
+
+
+def cases_from_json(raw: Any) -> list[Case]:
+    return [case_from_row(SimpleNamespace(**bundles.decode("cases", x)))
+            for x in bundles.parse(raw) or []]
+
+
+def order_bundle(row: Any) -> tuple[ShopRecord, Order, list[LedgerEntry]] | None:
+    """The shop, the order and its ledger of a bundle row; None for an order without lines."""
+    lines: list[Any] = [SimpleNamespace(**bundles.decode("order_lines", x))
+                        for x in bundles.parse(row.lines) or []]
+    if not lines:  # as the joined read did: an order is never without lines
+        return None
+    head: Any = SimpleNamespace(**bundles.decode("orders", bundles.parse(row.ord)))
+    order = order_from_rows(head, lines)
+    ledger = ledger_from_json(row.refunds)
+    shop = shop_from_row(SimpleNamespace(**bundles.decode("shops", bundles.parse(row.shop))))
+    return shop, order, ledger

@@ -45,12 +45,13 @@ def revisions() -> list[str]:
 def migrate_to(engine: Engine, target: str = "head", *, force: bool = False) -> str | None:
     """Up or down to `target` (a revision id, `head` or `base`); returns the new revision."""
     chain = revisions()
-    wanted = {"head": chain[-1], "base": None}.get(target, target)
+    aliases: dict[str, str | None] = {"head": chain[-1], "base": None}
+    wanted = aliases.get(target, target)
     if wanted is not None and wanted not in chain:
         raise InvalidInput(f"no revision {target!r} (known: {', '.join(chain)}, head, base)",
                            code="unknown_revision")
     at = current_revision(engine)
-    position = {None: -1, **{rev: i for i, rev in enumerate(chain)}}
+    position: dict[str | None, int] = {None: -1, **{rev: i for i, rev in enumerate(chain)}}
     if at is not None and at not in position:
         raise InvalidInput(f"the database is at revision {at!r}, which this version does not "
                            "know (a newer aftersales migrated it)", code="unknown_revision")

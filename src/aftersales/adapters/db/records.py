@@ -1,25 +1,25 @@
-"""The store's records besides cases: the refund ledger, upstream claims, evidence,
-messages, parcels, tasks, the notification outbox and idempotency keys.
+"""The repositories of the records besides cases: the refund ledger (with the
+reconciliation differences), upstream claims, evidence, the rows around a case (messages,
+parcels, tasks, the notification outbox) and idempotency keys.
 
-A mixin of SqlStore (adapters/db/store.py), split out so each module holds one concept;
-it uses the same connection (`self.conn`) and dialect flag (`self.pg`).
-"""
+Each a small class on the unit of work's connection (repo.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
-from aftersales.adapters.db import bundles
+from aftersales.adapters.db import reports
 from aftersales.adapters.db import tables as t
 from aftersales.adapters.db.hints import unindexed
+from aftersales.adapters.db.mapping import entry_from_row, ledger_from_json
+from aftersales.adapters.db.repo import SqlRepository
 from aftersales.adapters.db.statements import SELECT_ORDER_LEDGER
 from aftersales.domain.money import Money
 from aftersales.domain.upstream import UpstreamClaim
@@ -42,26 +42,12 @@ SETTLE_REFUND = update(t.refunds).where(
          settled_at=bindparam("settled_at"))
 
 
-class RecordsMixin:
-    conn: Connection
-    pg: bool
-
-    # --- ledger ---------------------------------------------------------------------------
-    def _entry(self, r: Any) -> LedgerEntry:
-        return LedgerEntry(r.id, r.shop_id, r.case_id, r.order_id, r.round, r.kind,
-                           Money(r.amount, r.currency), r.method, r.status, r.created_at,
-                           r.reference, r.settled_at, dict(r.lines or {}))
-
-    def ledger_from_json(self, raw: Any) -> list[LedgerEntry]:
-        """Ledger entries from a JSON array of refunds rows (bundles.py), oldest first."""
-        entries = [bundles.decode("refunds", x) for x in bundles.parse(raw) or []]
-        return [self._entry(SimpleNamespace(**x))
-                for x in sorted(entries, key=lambda x: (x["created_at"], x["id"]))]
+class SqlLedger(SqlRepository):
 
     def refunds_for_order(self, shop_id: str, order_id: str) -> list[LedgerEntry]:
         row = self.conn.execute(SELECT_ORDER_LEDGER[self.pg],
                                 {"k_shop": shop_id, "k_order": order_id}).one()
-        return self.ledger_from_json(row.refunds)
+        return ledger_from_json(row.refunds)
 
     def refunds(self, shop_id: str, case_id: str | None = None,
                 order_id: str | None = None) -> list[LedgerEntry]:
@@ -73,7 +59,7 @@ class RecordsMixin:
             stmt = stmt.where(r.case_id == case_id)
         if order_id:
             stmt = stmt.where(r.order_id == order_id)
-        return [self._entry(x) for x in self.conn.execute(stmt.order_by(r.created_at, r.id)).all()]
+        return [entry_from_row(x) for x in self.conn.execute(stmt.order_by(r.created_at, r.id)).all()]
 
     def add_refund(self, entry: LedgerEntry) -> bool:
         """Insert once: the (case, round, kind) unique key turns a repeat into a no-op."""
@@ -97,7 +83,7 @@ class RecordsMixin:
         r = t.refunds.c
         stmt = select(t.refunds).where(r.status == "pending", r.method != "offline") \
             .order_by(r.created_at, r.id).limit(limit)
-        return [self._entry(x) for x in self.conn.execute(stmt).all()]
+        return [entry_from_row(x) for x in self.conn.execute(stmt).all()]
 
     # --- reconciliation differences (service/reconcile.py) --------------------------------
     def add_difference(self, diff: Difference) -> bool:
@@ -117,7 +103,10 @@ class RecordsMixin:
                            Money(r.reported, r.currency), Money(r.booked, r.currency), r.at)
                 for r in self.conn.execute(stmt.order_by(d.at, d.id)).all()]
 
-    # --- upstream claims (PLATFORMS.md / 1688 dropshipping) --------------------------------
+
+class SqlClaims(SqlRepository):
+    """Upstream claims (PLATFORMS.md / 1688 dropshipping)."""
+
     def _claim(self, r: Any) -> UpstreamClaim:
         return UpstreamClaim(
             r.id, r.shop_id, r.case_id, r.supplier, r.supplier_order_id,
@@ -161,13 +150,16 @@ class RecordsMixin:
         self.conn.execute(update(t.upstream_claims).where(
             u.shop_id == claim.shop_id, u.id == claim.id).values(self._claim_row(claim)))
 
-    # --- evidence, messages, parcels, tasks, notifications ------------------------------------
+
+class _Rows(SqlRepository):
     def _add(self, table: Any, shop_id: str, row: Mapping[str, Any]) -> None:
         self.conn.execute(insert(table).values(**row, shop_id=shop_id))
 
     def _rows(self, stmt: Any) -> list[dict[str, Any]]:
         return [dict(r._mapping) for r in self.conn.execute(stmt).all()]
 
+
+class SqlEvidence(_Rows):
     def add_evidence(self, shop_id: str, case_id: str, row: Mapping[str, Any]) -> None:
         self._add(t.evidence, shop_id, {**row, "case_id": case_id})
 
@@ -192,6 +184,11 @@ class RecordsMixin:
             stmt = stmt.where(e.uploaded_by == uploaded_by)
         files, size = self.conn.execute(stmt).one()
         return int(files), int(size)
+
+
+class SqlRecords(_Rows):
+    def report_data(self, shop_id: str, start: datetime, end: datetime) -> dict[str, Any]:
+        return reports.report_data(self.conn, shop_id, start, end)
 
     def add_message(self, shop_id: str, case_id: str, row: Mapping[str, Any]) -> None:
         self._add(t.messages, shop_id, {**row, "case_id": case_id})
@@ -238,7 +235,8 @@ class RecordsMixin:
         self.conn.execute(update(t.notifications).where(n.id == notification_id).values(
             sent_at=sent_at, attempts=n.attempts + 1))
 
-    # --- idempotency ----------------------------------------------------------------------
+
+class SqlIdempotency(SqlRepository):
     def get_idempotency(self, shop_id: str, key: str) -> tuple[str, int | None, str | None] | None:
         k = t.idempotency_keys.c
         row = self.conn.execute(select(k.request_hash, k.status_code, k.response).where(

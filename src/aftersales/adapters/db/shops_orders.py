@@ -1,5 +1,5 @@
-"""What the store keeps of shops, their API tokens and their orders: a mixin of SqlStore
-(store.py), which keeps cases whole; this holds the rows around them."""
+"""The shops repository (shops, their API tokens, the sandbox clock) and the orders
+repository (orders with their lines, the order bundle read and the order lock)."""
 
 from __future__ import annotations
 
@@ -7,47 +7,51 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, insert, select, update
+from sqlalchemy import and_, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from aftersales.adapters.db import tables as t
+from aftersales.adapters.db import turns
 from aftersales.adapters.db.hints import unindexed
-from aftersales.adapters.db.mapping import order_from_rows, order_rows
+from aftersales.adapters.db.mapping import (
+    cases_from_json,
+    order_bundle,
+    order_from_rows,
+    order_rows,
+    shop_from_row,
+)
+from aftersales.adapters.db.repo import SqlRepository
 from aftersales.adapters.db.statements import (
+    LOCK_ORDER_PG,
     SELECT_LINES,
+    SELECT_ORDER_BUNDLE_PG,
+    SELECT_ORDER_BUNDLE_SQLITE,
+    SELECT_ORDER_CASES,
     SELECT_ORDER_WITH_LINES,
     SELECT_SHOP,
     LineRow,
 )
 from aftersales.domain.merchant_policy import MerchantPolicy
-from aftersales.domain.orders import Order, Shop
+from aftersales.domain.orders import Order
 from aftersales.domain.vocabulary import Role
-from aftersales.service.ports import ShopRecord, TokenRecord
+from aftersales.service.ports import LedgerEntry, ShopRecord, TokenRecord
 
 
-class ShopsOrdersMixin:
-    conn: Connection
-    pg: bool
-
-    # --- shops and tokens -----------------------------------------------------------------
+class SqlShops(SqlRepository):
     def add_shop(self, record: ShopRecord, now: datetime) -> None:
         s = record.shop
         self.conn.execute(insert(t.shops).values(
             id=s.id, name=s.name, platform=s.platform, timezone=s.timezone, sandbox=s.sandbox,
             clock_at=record.clock_at, policy=record.policy.to_dict(), created_at=now))
 
-    def _shop(self, row: Any) -> ShopRecord:
-        shop = Shop(row.id, row.name, row.platform, row.timezone, row.sandbox)
-        return ShopRecord(shop, MerchantPolicy.from_dict(row.policy), row.clock_at)
-
     def get_shop(self, shop_id: str) -> ShopRecord | None:
         row = self.conn.execute(SELECT_SHOP, {"k_id": shop_id}).first()
-        return None if row is None else self._shop(row)
+        return None if row is None else shop_from_row(row)
 
     def list_shops(self) -> list[ShopRecord]:
         rows = self.conn.execute(select(t.shops).order_by(t.shops.c.created_at)).all()
-        return [self._shop(r) for r in rows]
+        return [shop_from_row(r) for r in rows]
 
     def move_clock(self, shop_id: str, was: datetime | None, at: datetime) -> bool:
         """Set the sandbox clock to `at` only if it still reads `was`: False when another
@@ -94,7 +98,28 @@ class ShopsOrdersMixin:
         self.conn.execute(update(t.api_tokens).where(tok.id == token_id, tok.revoked_at.is_(None))
                           .values(revoked_at=now))
 
-    # --- orders ---------------------------------------------------------------------------
+
+class SqlOrders(SqlRepository):
+    def get_order_bundle(self, shop_id: str, order_id: str, *, lock: bool = False
+                         ) -> tuple[ShopRecord, Order, list[LedgerEntry]] | None:
+        """The shop, the order with its lines and the order's ledger, in one query.
+
+        `lock`: the order held first until the transaction ends (`lock_order`), in the
+        PostgreSQL; the read after it sees what the lock waited for."""
+        keys = {"k_shop": shop_id, "k_id": order_id}
+        if lock and self.pg:
+            self.conn.execute(LOCK_ORDER_PG, keys)
+            # the order's cases too: an opening counts them next (cases_on_order)
+            cases = self.conn.execute(SELECT_ORDER_CASES[True],
+                                      {"k_shop": shop_id, "k_order": order_id}).one()
+            self.seen.cases[shop_id, order_id] = cases_from_json(cases.cases)
+        row = self.conn.execute(SELECT_ORDER_BUNDLE_PG if self.pg
+                                else SELECT_ORDER_BUNDLE_SQLITE, keys).first()
+        return None if row is None else order_bundle(row)
+
+    def lock_order(self, shop_id: str, order_id: str) -> list[LedgerEntry] | None:
+        return turns.lock_order(self.conn, shop_id, order_id)
+
     def add_order(self, order: Order, now: datetime) -> bool:
         """False, writing nothing, when the shop has the platform order already — also when
         another transaction inserted it at the same moment (the insert waits for that one
@@ -125,7 +150,7 @@ class ShopsOrdersMixin:
             return None
         head = rows[0]
         lines = [LineRow(r) for r in rows]
-        return order_from_rows(head, lines)  # type: ignore[arg-type]
+        return order_from_rows(head, lines)
 
     def find_order(self, shop_id: str, platform_order_id: str) -> Order | None:
         return self._order(and_(t.orders.c.shop_id == shop_id,

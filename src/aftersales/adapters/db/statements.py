@@ -124,9 +124,9 @@ _PENDING_LOCKED = select(func.count()).select_from(
                         _d.status == literal_column("'pending'"))
     .with_for_update().subquery("pending_deadlines")).scalar_subquery()
 SELECT_CASE_BUNDLE_LOCKED_PG = bundles.case_bundle(pg=True, lock=_PENDING_LOCKED.is_not(None))
-# A key held for the rest of the transaction (SqlStore.hold)
+# A key held for the rest of the transaction (SqlUnitOfWork.hold, turns.py)
 HOLD_PG = text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))")
-# An order held for the rest of the transaction (SqlStore.lock_order)
+# An order held for the rest of the transaction (SqlOrders.lock_order, turns.py)
 LOCK_ORDER_PG = select(t.orders.c.id).where(
     t.orders.c.shop_id == bindparam("k_shop"), t.orders.c.id == bindparam("k_id")
 ).with_for_update()

@@ -1,4 +1,4 @@
-"""The SQL implementation of service.ports.Store, on one connection inside one transaction.
+"""The cases repository: cases and their events, on the unit of work's one connection.
 
 Every statement filters on shop_id. Cases are locked with SELECT … FOR UPDATE on
 PostgreSQL (a no-op on SQLite, where BEGIN IMMEDIATE already serialises writers), and
@@ -6,6 +6,7 @@ saved with a version check as a second guard.
 
 Shops, tokens and orders are shops_orders.py's; the ledger and upstream claims records.py's;
 the deadline rows workers claim claims.py's; locks that make decisions take turns turns.py's.
+What a read saw (repo.Seen) lets a save write only what changed.
 """
 
 from __future__ import annotations
@@ -16,25 +17,21 @@ from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import (
-    Connection,
     and_,
     func,
     select,
 )
 
-from aftersales.adapters.db import bundles, queries, reports
+from aftersales.adapters.db import bundles, queries
 from aftersales.adapters.db import tables as t
-from aftersales.adapters.db.claims import DeadlineClaimsMixin
-from aftersales.adapters.db.mapping import case_from_row, case_row, order_from_rows
-from aftersales.adapters.db.records import RecordsMixin
-from aftersales.adapters.db.shops_orders import ShopsOrdersMixin
+from aftersales.adapters.db.mapping import case_from_row, case_row, cases_from_json, order_bundle
+from aftersales.adapters.db.repo import SqlRepository
 from aftersales.adapters.db.statements import (
     ALL_CASE_COLUMNS,
     ALWAYS_WRITTEN,
     CASE_COLUMNS,
     INSERT_CASE,
     INSERT_EVENT,
-    LOCK_ORDER_PG,
     MOVE_PENDING,
     REPLACE_DEADLINE_PG,
     SELECT_CANCELLED,
@@ -43,8 +40,6 @@ from aftersales.adapters.db.statements import (
     SELECT_CASE_BUNDLE_PG,
     SELECT_CASE_BUNDLE_SQLITE,
     SELECT_EVENTS,
-    SELECT_ORDER_BUNDLE_PG,
-    SELECT_ORDER_BUNDLE_SQLITE,
     SELECT_ORDER_CASES,
     SUPERSEDE_PENDING,
     UPDATE_CASE,
@@ -54,61 +49,37 @@ from aftersales.adapters.db.statements import (
     event_from_json,
     update_case_statement,
 )
-from aftersales.adapters.db.turns import TurnsMixin
 from aftersales.domain.case import Case
 from aftersales.domain.deadlines import Deadline
 from aftersales.domain.events import Event
-from aftersales.domain.orders import Order
 from aftersales.domain.vocabulary import State
 from aftersales.service.errors import Conflict
 from aftersales.service.ports import (
     CaseBundle,
     CaseFilter,
-    LedgerEntry,
-    ShopRecord,
 )
 
 
-class SqlStore(ShopsOrdersMixin, RecordsMixin, DeadlineClaimsMixin, TurnsMixin):
-    def __init__(self, conn: Connection, new_id: Any) -> None:
-        self.conn = conn
-        self.new_id = new_id
-        self.pg = conn.dialect.name == "postgresql"
-        # The pending deadline each loaded case had, as (key, due_at): saving a case whose
-        # deadline did not change then costs no deadline statement at all.
-        self._deadline_seen: dict[str, tuple[str, datetime] | None] = {}
-        # The column values each loaded case row had: saving writes only what changed.
-        self._row_seen: dict[str, dict[str, Any]] = {}
-        self._added: set[str] = set()  # cases this store inserted
-        # The stored event history of cases read with it, kept up to date as this store
-        # appends events: the answer after an action needs no second read of the events.
-        self._events_seen: dict[tuple[str, str], list[Event]] = {}  # by (shop, case)
-        # An order's cases, read with its lock (get_order_bundle), until a case is written.
-        self._cases_seen: dict[tuple[str, str], list[Case]] = {}
-
-    def report_data(self, shop_id: str, start: datetime, end: datetime) -> dict[str, Any]:
-        return reports.report_data(self.conn, shop_id, start, end)
-
-    # --- cases and events -----------------------------------------------------------------
+class SqlCases(SqlRepository):
     def add_case(self, case: Case) -> None:
         row = {**case_row(case, None), "version": 1, "event_count": 0}
         self.conn.execute(INSERT_CASE, row)
-        self._cases_seen.clear()
+        self.seen.cases.clear()
         case.version = 1
-        self._deadline_seen[case.id] = None
-        self._row_seen[case.id] = row
-        self._added.add(case.id)
-        self._events_seen[case.shop_id, case.id] = []
+        self.seen.deadlines[case.id] = None
+        self.seen.rows[case.id] = row
+        self.seen.added.add(case.id)
+        self.seen.events[case.shop_id, case.id] = []
 
     def _remember(self, row: Any, values: dict[str, Any] | None = None) -> Case:
         case = case_from_row(row)
         seen = None
         if row.deadline_rule is not None and row.deadline_at is not None:
             seen = (f"{row.state_seq}:{row.deadline_rule}", row.deadline_at)
-        self._deadline_seen[case.id] = seen
+        self.seen.deadlines[case.id] = seen
         if values is None:  # a row of SELECT_CASE: the table's columns in order
             values = dict(zip(ALL_CASE_COLUMNS, row, strict=True))
-        self._row_seen[case.id] = {name: values[name] for name in CASE_COLUMNS}
+        self.seen.rows[case.id] = {name: values[name] for name in CASE_COLUMNS}
         return case
 
     def _case(self, where: Any, lock: bool) -> Case | None:
@@ -139,43 +110,15 @@ class SqlStore(ShopsOrdersMixin, RecordsMixin, DeadlineClaimsMixin, TurnsMixin):
         else:
             row = self.conn.execute(SELECT_CASE_BUNDLE_PG if self.pg else SELECT_CASE_BUNDLE_SQLITE,
                                     keys).first()
-        found = None if row is None else self._order_bundle(row)
+        found = None if row is None else order_bundle(row)
         if row is None or found is None:
             return None
         values = bundles.decode("cases", bundles.parse(row.case))
         case = self._remember(SimpleNamespace(**values), values)
         events = [bundles.decode("case_events", e) for e in bundles.parse(row.history) or []]
-        self._events_seen[shop_id, case.id] = [event_from_json(e) for e in
+        self.seen.events[shop_id, case.id] = [event_from_json(e) for e in
                                                sorted(events, key=lambda e: e["seq"])]
         return CaseBundle(case, *found)
-
-    def get_order_bundle(self, shop_id: str, order_id: str, *, lock: bool = False
-                         ) -> tuple[ShopRecord, Order, list[LedgerEntry]] | None:
-        """The shop, the order with its lines and the order's ledger, in one query.
-
-        `lock`: the order held first until the transaction ends (`lock_order`), in the
-        PostgreSQL; the read after it sees what the lock waited for."""
-        keys = {"k_shop": shop_id, "k_id": order_id}
-        if lock and self.pg:
-            self.conn.execute(LOCK_ORDER_PG, keys)
-            # the order's cases too: an opening counts them next (cases_on_order)
-            cases = self.conn.execute(SELECT_ORDER_CASES[True],
-                                      {"k_shop": shop_id, "k_order": order_id}).one()
-            self._cases_seen[shop_id, order_id] = self._cases_from_json(cases.cases)
-        row = self.conn.execute(SELECT_ORDER_BUNDLE_PG if self.pg
-                                else SELECT_ORDER_BUNDLE_SQLITE, keys).first()
-        return None if row is None else self._order_bundle(row)
-
-    def _order_bundle(self, row: Any) -> tuple[ShopRecord, Order, list[LedgerEntry]] | None:
-        lines: list[Any] = [SimpleNamespace(**bundles.decode("order_lines", x))
-                            for x in bundles.parse(row.lines) or []]
-        if not lines:  # as the joined read did: an order is never without lines
-            return None
-        head: Any = SimpleNamespace(**bundles.decode("orders", bundles.parse(row.ord)))
-        order = order_from_rows(head, lines)
-        ledger = self.ledger_from_json(row.refunds)
-        shop = self._shop(SimpleNamespace(**bundles.decode("shops", bundles.parse(row.shop))))
-        return shop, order, ledger
 
     def get_case(self, shop_id: str, case_id: str, *, lock: bool = False) -> Case | None:
         if lock and self.pg:
@@ -198,13 +141,13 @@ class SqlStore(ShopsOrdersMixin, RecordsMixin, DeadlineClaimsMixin, TurnsMixin):
     def save_case(self, case: Case, deadline: Deadline | None, now: datetime) -> None:
         """The case's changed columns (version-checked: a second guard behind the lock), its
         new events and its one pending deadline row."""
-        self._cases_seen.clear()
+        self.seen.cases.clear()
         new = case.events[case.events_saved:]
         base = case.event_base + case.events_saved
         row = case_row(case, deadline)
         del row["id"], row["shop_id"]
         row["version"], row["event_count"] = case.version + 1, base + len(new)
-        seen = self._row_seen.get(case.id)
+        seen = self.seen.rows.get(case.id)
         if seen is None:
             stmt, values = UPDATE_CASE, dict(row)
         else:  # only the columns whose value changed since the row was read
@@ -223,18 +166,18 @@ class SqlStore(ShopsOrdersMixin, RecordsMixin, DeadlineClaimsMixin, TurnsMixin):
             self.conn.execute(INSERT_EVENT, events[0] if len(events) == 1 else events)
         self._replace_deadline(case, deadline, now)
         case.version += 1
-        self._row_seen[case.id] = row
+        self.seen.rows[case.id] = row
         if new:
             case.events_saved = len(case.events)
-            history = self._events_seen.get((case.shop_id, case.id))
+            history = self.seen.events.get((case.shop_id, case.id))
             if history is not None:
                 history.extend(as_stored(e) for e in new)
 
     def _replace_deadline(self, case: Case, deadline: Deadline | None, now: datetime) -> None:
         """Keep one pending row per case: the current deadline (rows are what workers claim)."""
         new = None if deadline is None else (deadline.key, deadline.at)
-        if case.id in self._deadline_seen:
-            old = self._deadline_seen[case.id]
+        if case.id in self.seen.deadlines:
+            old = self.seen.deadlines[case.id]
             if old == new:
                 return
         else:  # not loaded through this store: look the pending row up
@@ -243,15 +186,15 @@ class SqlStore(ShopsOrdersMixin, RecordsMixin, DeadlineClaimsMixin, TurnsMixin):
                 d.case_id == case.id, d.shop_id == case.shop_id, d.status == "pending")).first()
             old = None if found is None else (found.key, found.due_at)
         keys = {"k_case": case.id, "k_shop": case.shop_id}
-        self._deadline_seen[case.id] = new
+        self.seen.deadlines[case.id] = new
         if deadline is not None and old is not None and old[0] == deadline.key:
             # Same deadline, new time (a platform re-sent it): move the pending row.
             self.conn.execute(MOVE_PENDING, {
                 **keys, "k_key": deadline.key, "due_at": deadline.at,
                 "outcome": deadline.outcome.value, "source": deadline.source})
             return
-        fresh = case.id in self._added  # inserted by this store, never saved: no row yet
-        self._added.discard(case.id)
+        fresh = case.id in self.seen.added  # inserted by this store, never saved: no row yet
+        self.seen.added.discard(case.id)
         if deadline is None:
             if not fresh:
                 self.conn.execute(SUPERSEDE_PENDING, {**keys, "k_now": now})
@@ -269,7 +212,7 @@ class SqlStore(ShopsOrdersMixin, RecordsMixin, DeadlineClaimsMixin, TurnsMixin):
         self.conn.execute(UPSERT_DEADLINE_PG if self.pg else UPSERT_DEADLINE_SQLITE, row)
 
     def events(self, shop_id: str, case_id: str) -> list[Event]:
-        known = self._events_seen.get((shop_id, case_id))
+        known = self.seen.events.get((shop_id, case_id))
         if known is not None:  # read with the case (shop-scoped there) and kept up to date
             return list(known)
         rows = self.conn.execute(SELECT_EVENTS, {"k_shop": shop_id, "k_case": case_id}).all()
@@ -278,17 +221,13 @@ class SqlStore(ShopsOrdersMixin, RecordsMixin, DeadlineClaimsMixin, TurnsMixin):
                       r.reason_code, dict(r.data or {})) for r in rows]
 
     def cases_on_order(self, shop_id: str, order_id: str) -> list[Case]:
-        seen = self._cases_seen.pop((shop_id, order_id), None)
+        seen = self.seen.cases.pop((shop_id, order_id), None)
         if seen is not None:  # read with the order's lock, no case written since
             return seen
         row = self.conn.execute(SELECT_ORDER_CASES[self.pg],
                                 {"k_shop": shop_id, "k_order": order_id}).one()
-        return self._cases_from_json(row.cases)
+        return cases_from_json(row.cases)
 
-    @staticmethod
-    def _cases_from_json(raw: Any) -> list[Case]:
-        return [case_from_row(SimpleNamespace(**bundles.decode("cases", x)))
-                for x in bundles.parse(raw) or []]
 
     def cancelled_by_buyer(self, shop_id: str, case_ids: Sequence[str]) -> set[str]:
         """Which of these cases the buyer cancelled (one query, whatever their number)."""

@@ -1,7 +1,8 @@
 """The unit of work: one connection, one transaction per command, committed or rolled back.
 
 Every command runs here, the same way on both databases: it locks what it decides on
-(store.py and turns.py say in which order), writes, and commits once. SQLite's writers
+(store.py and turns.py say in which order) through its repositories, all on its one
+connection,, writes, and commits once. SQLite's writers
 take the database lock at BEGIN IMMEDIATE (engine.py)."""
 
 from __future__ import annotations
@@ -12,10 +13,44 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine
 
-from aftersales.adapters.db.store import SqlStore
+from aftersales.adapters.db import turns
+from aftersales.adapters.db.claims import SqlDeadlines
+from aftersales.adapters.db.records import (
+    SqlClaims,
+    SqlEvidence,
+    SqlIdempotency,
+    SqlLedger,
+    SqlRecords,
+)
+from aftersales.adapters.db.repo import Seen
+from aftersales.adapters.db.shops_orders import SqlOrders, SqlShops
+from aftersales.adapters.db.store import SqlCases
+from aftersales.service.repositories import (
+    CaseRepository,
+    ClaimRepository,
+    DeadlineRepository,
+    EvidenceRepository,
+    IdempotencyRepository,
+    LedgerRepository,
+    OrderRepository,
+    RecordRepository,
+    ShopRepository,
+    UnitOfWork,
+)
 
 
 class SqlUnitOfWork:
+    # The protocols (service/repositories.py): mypy checks each SQL class against its own.
+    shops: ShopRepository
+    orders: OrderRepository
+    cases: CaseRepository
+    deadlines: DeadlineRepository
+    ledger: LedgerRepository
+    claims: ClaimRepository
+    evidence: EvidenceRepository
+    records: RecordRepository
+    idempotency: IdempotencyRepository
+
     def __init__(self, engine: Engine, new_id: Callable[[], str]) -> None:
         self.engine = engine
         self.new_id = new_id
@@ -24,7 +59,16 @@ class SqlUnitOfWork:
     def __enter__(self) -> SqlUnitOfWork:
         self.conn = self.engine.connect()
         self.conn.begin()
-        self.store = SqlStore(self.conn, self.new_id)
+        conn, new_id, seen = self.conn, self.new_id, Seen()
+        self.shops = SqlShops(conn, new_id)
+        self.orders = SqlOrders(conn, new_id, seen)
+        self.cases = SqlCases(conn, new_id, seen)
+        self.deadlines = SqlDeadlines(conn, new_id)
+        self.ledger = SqlLedger(conn, new_id)
+        self.claims = SqlClaims(conn, new_id)
+        self.evidence = SqlEvidence(conn, new_id)
+        self.records = SqlRecords(conn, new_id)
+        self.idempotency = SqlIdempotency(conn, new_id)
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -44,8 +88,16 @@ class SqlUnitOfWork:
         assert self.conn is not None
         self.conn.rollback()
 
+    def hold(self, *key: str) -> None:
+        assert self.conn is not None
+        turns.hold(self.conn, *key)
+
     @contextmanager
     def savepoint(self) -> Iterator[None]:
         assert self.conn is not None
         with self.conn.begin_nested():
             yield
+
+
+def _conforms(uow: SqlUnitOfWork) -> UnitOfWork:
+    return uow  # mypy: the SQL unit of work is the service's UnitOfWork

@@ -53,7 +53,7 @@ def _lookup(state: ApiState, token: str | None) -> tuple[Principal, float | None
     deps = state.app.deps
     now = deps.clock.now()
     with deps.uow() as uow:
-        principal, expires_at = authenticate(uow.store, token, now)
+        principal, expires_at = authenticate(uow, token, now)
     return principal, None if expires_at is None else (expires_at - now).total_seconds()
 
 

@@ -119,27 +119,26 @@ def _claim(k: _Key, *, fresh: bool) -> tuple[datetime | None, Row | None]:
     the row in the way."""
     now = k.deps.clock.now()
     with k.deps.uow() as uow:
-        store = uow.store
         if fresh:
-            won = store.claim_idempotency(k.shop_id, k.key, k.digest, now, **k.bounds(now))
+            won = uow.idempotency.claim_idempotency(k.shop_id, k.key, k.digest, now, **k.bounds(now))
         else:
-            won = store.take_over_idempotency(k.shop_id, k.key, k.digest, now, **k.bounds(now))
+            won = uow.idempotency.take_over_idempotency(k.shop_id, k.key, k.digest, now, **k.bounds(now))
         if won:
             uow.commit()
             return now, None
-        return None, store.get_idempotency(k.shop_id, k.key)
+        return None, uow.idempotency.get_idempotency(k.shop_id, k.key)
 
 
 def _finish(k: _Key, claimed_at: datetime, status: int, body: str) -> None:
     with k.deps.uow() as uow:
-        uow.store.finish_idempotency(k.shop_id, k.key, status, body, claimed_at)
+        uow.idempotency.finish_idempotency(k.shop_id, k.key, status, body, claimed_at)
         uow.commit()
 
 
 def _release(k: _Key, claimed_at: datetime) -> None:
     """Forget our claim when the request failed on our side, so that a retry can run."""
     with k.deps.uow() as uow:
-        uow.store.release_idempotency(k.shop_id, k.key, claimed_at)
+        uow.idempotency.release_idempotency(k.shop_id, k.key, claimed_at)
         uow.commit()
 
 

@@ -26,5 +26,5 @@ def checked_id(value: str, what: str) -> str:
 
 def case_response(deps: Deps, principal: Principal, loaded: Loaded, status: int = 200) -> Response:
     with deps.uow() as uow:
-        view = case_view(uow.store, loaded, deps.now_for(loaded.shop), principal.role)
+        view = case_view(uow, loaded, deps.now_for(loaded.shop), principal.role)
     return json_response(view, status)

@@ -51,7 +51,7 @@ def _buyer(desk: Desk, ctx: Ctx, token: str) -> Principal:
     """The buyer a portal link's token names, or the page saying the link is not valid."""
     try:
         with desk.deps.uow() as uow:
-            principal, _ = shops.authenticate(uow.store, token, desk.deps.clock.now())
+            principal, _ = shops.authenticate(uow, token, desk.deps.clock.now())
     except DomainError:
         principal = None
     if principal is None or principal.role is not Role.buyer:

@@ -7,7 +7,7 @@ handler `service.sync.apply_snapshot` runs unchanged against `StagingStore`, whi
 answers reads from rows prefetched for the whole batch (a handful of `IN (...)` queries)
 and collects writes in memory. `flush` then writes the batch (bulk_writes.py: COPY on
 PostgreSQL, executemany on SQLite) in one transaction, checking each existing case's
-version like `SqlStore.save_case`.
+version like `SqlCases.save_case`.
 
 What differs from the per-payload path, on purpose: a case touched several times in one
 batch gets only its final deadline row (the intermediate ones would be written and
@@ -114,10 +114,10 @@ class StagingStore:
                 self.ledger[row.order_id].append(_entry(row))
         self.ledger_seen = {oid: len(entries) for oid, entries in self.ledger.items()}
         d = t.deadlines.c
-        known = [s.case.id for s in self.cases.values()]
-        if known:
+        case_ids = [s.case.id for s in self.cases.values()]
+        if case_ids:
             for row in self.conn.execute(select(d.id, d.case_id, d.key, d.due_at).where(
-                    d.shop_id == shop_id, among(d.case_id, known), d.status == "pending")).all():
+                    d.shop_id == shop_id, among(d.case_id, case_ids), d.status == "pending")).all():
                 self.pending.setdefault(row.case_id, []).append(row)
 
     def _know(self, order: Order) -> None:
@@ -125,7 +125,7 @@ class StagingStore:
         self.order_ids[order.platform_order_id] = order.id
         self.ledger.setdefault(order.id, [])
 
-    # --- the Store methods apply_snapshot uses ---------------------------------------------
+    # --- the repository methods apply_snapshot uses ---------------------------------------------
     def get_shop(self, shop_id: str) -> ShopRecord | None:
         return self.shop if shop_id == self.shop.shop.id else None
 
@@ -248,7 +248,7 @@ class StagingStore:
         if conn.dialect.name == "postgresql":  # held until the batch commits
             conn.execute(select(o.id).where(o.shop_id == shop_id, o.id.in_(ids))
                          .order_by(o.id).with_for_update())
-        counts = dict(conn.execute(select(r.order_id, func.count()).where(
+        counts: dict[str, int] = dict(conn.execute(select(r.order_id, func.count()).where(
             r.shop_id == shop_id, r.order_id.in_(ids)).group_by(r.order_id)).all())
         if any(counts.get(oid, 0) != self.ledger_seen[oid] for oid in ids):
             raise NotStaged("an order's ledger changed while the batch was staged")
@@ -342,10 +342,18 @@ def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
 
 
 class StagingUnitOfWork:
-    """What `deps.uow()` returns during a staged batch: the batch owns the transaction."""
+    """What `deps.uow()` returns during a staged batch: the batch owns the transaction.
+
+    The one staging store answers for every repository apply_snapshot reaches (and raises
+    NotStaged for anything else)."""
 
     def __init__(self, store: StagingStore) -> None:
         self.store = store
+        self.shops = self.orders = self.cases = self.deadlines = self.ledger = store
+        self.claims = self.evidence = self.records = self.idempotency = store
+
+    def hold(self, *key: str) -> None:
+        self.store.hold(*key)
 
     def __enter__(self) -> StagingUnitOfWork:
         return self

@@ -22,7 +22,7 @@ from aftersales.adapters.db import bundles
 from aftersales.adapters.db.tables import UtcDateTime
 from aftersales.service.errors import Conflict
 
-_PG = _pg_dialect.dialect()
+_PG = _pg_dialect.dialect()  # type: ignore[no-untyped-call]
 
 
 class _Plan:
@@ -55,7 +55,7 @@ class _Plan:
 
     def values(self, row: dict[str, Any]) -> tuple[Any, ...] | list[Any]:
         if not self.convert:
-            return self.get(row)  # type: ignore[no-any-return]
+            return self.get(row)
         out = list(self.get(row))
         for i, convert, with_none in self.convert:
             value = out[i]
@@ -115,7 +115,7 @@ class Writes:
     def __init__(self, dialect: Any) -> None:
         self.dialect = dialect
         self.postgres = dialect.name == "postgresql"
-        self.ops: list[tuple[str, Any, Any, int]] = []  # (kind, sql or stmt, rows, expected)
+        self.ops: list[tuple[str, Any, Any, Any]] = []  # (kind, sql or stmt, rows, expected)
 
     def insert(self, table: Table, rows: list[dict[str, Any]]) -> None:
         if not rows:

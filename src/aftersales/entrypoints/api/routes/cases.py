@@ -64,8 +64,8 @@ def _snapshot(deps: Deps, principal: Principal, body: CaseIn) -> PlatformSnapsho
     if body.platform_status is None:
         raise InvalidInput("a platform case needs platform_status", code="platform_status_required")
     with deps.uow() as uow:
-        shop = require_shop(uow.store, principal.shop_id)
-        order = get_order(uow.store, principal, body.order_id)
+        shop = require_shop(uow, principal.shop_id)
+        order = get_order(uow, principal, body.order_id)
     platform = shop.shop.platform
     amount = body.requested_amount
     requested = None if amount is None else (
@@ -87,7 +87,7 @@ def _check_currency(deps: Deps, principal: Principal, body: CaseIn) -> None:
     if not isinstance(amount, common.Money):
         return
     with deps.uow() as uow:
-        order = get_order(uow.store, principal, body.order_id)
+        order = get_order(uow, principal, body.order_id)
     if amount.currency != order.currency:
         raise InvalidInput(f"requested_amount is in {amount.currency}, the order in {order.currency}",
                            code="currency_mismatch")
@@ -120,8 +120,8 @@ def read_case(case_id: str, deps: Deps = Depends(get_deps),
               principal: Principal = Depends(current_principal)) -> Response:
     checked_id(case_id, "case")
     with deps.uow() as uow:
-        loaded = load(deps, uow.store, principal, case_id)
-        view = case_view(uow.store, loaded, deps.now_for(loaded.shop), principal.role)
+        loaded = load(deps, uow, principal, case_id)
+        view = case_view(uow, loaded, deps.now_for(loaded.shop), principal.role)
     return json_response(view)
 
 

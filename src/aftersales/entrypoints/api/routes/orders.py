@@ -37,5 +37,5 @@ def read_order(order_id: str, deps: Deps = Depends(get_deps),
                principal: Principal = Depends(current_principal)) -> Response:
     checked_id(order_id, "order")
     with deps.uow() as uow:
-        order = get_order(uow.store, principal, order_id)
+        order = get_order(uow, principal, order_id)
     return json_response(order_view(order))

@@ -92,8 +92,8 @@ def read_messages(case_id: str, deps: Deps = Depends(get_deps),
                   principal: Principal = Depends(current_principal)) -> Response:
     checked_id(case_id, "case")
     with deps.uow() as uow:  # no service read for the thread yet: scope check, then read
-        load(deps, uow.store, principal, case_id)
-        rows = uow.store.messages(principal.shop_id, case_id)
+        load(deps, uow, principal, case_id)
+        rows = uow.records.messages(principal.shop_id, case_id)
     items = [{k: r.get(k) for k in ("id", "author", "body", "at")} for r in rows]
     return json_response({"items": items})
 
