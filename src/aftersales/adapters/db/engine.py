@@ -6,14 +6,13 @@ Nothing is created at import time; the composition root calls `make_engine` once
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 from typing import Any
 
 from psycopg.types.json import set_json_loads
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, InvalidatePoolError
+from sqlalchemy.exc import ArgumentError
 
 from aftersales.adapters.db import bundles
 
@@ -50,38 +49,11 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
         connect_args = {"prepare_threshold": PREPARE_THRESHOLD, **kwargs.pop("connect_args", {})}
         engine = create_engine(raw, json_serializer=bundles.dumps, connect_args=connect_args,
                                **kwargs)
-        _ping_when_idle(engine)
         event.listen(engine, "connect", _fast_json)
         return engine
     raise DatabaseUrlError(f"unsupported database {parsed.get_backend_name()!r}: "
                            "use sqlite:/// or postgresql+psycopg://")
 
-
-# A pooled PostgreSQL connection idle for longer than this is pinged before it is handed
-# out (a restarted server or a dropped TCP connection is found there, not by a request).
-PING_AFTER_IDLE_SECONDS = 5.0
-
-
-def _ping_when_idle(engine: Engine) -> None:
-    """`pool_pre_ping`, but only for connections idle a while: a ping is a round trip, and
-    under load every request would pay it for a connection used a millisecond earlier.
-    A connection that fails the ping invalidates the pool, as pre-ping does; one that
-    broke while busy is found by the request using it (SQLAlchemy then invalidates the
-    pool, so the requests after it get fresh connections)."""
-
-    @event.listens_for(engine, "checkin")
-    def _checkin(_dbapi_conn: Any, record: Any) -> None:
-        record.info["idle_since"] = time.monotonic()
-
-    @event.listens_for(engine, "checkout")
-    def _checkout(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
-        since = record.info.get("idle_since")
-        if since is None or time.monotonic() - since < PING_AFTER_IDLE_SECONDS:
-            return  # fresh from connect(), or used moments ago
-        try:
-            engine.dialect.do_ping(dbapi_conn)
-        except Exception as exc:
-            raise InvalidatePoolError(f"ping failed: {exc}") from exc
 
 
 def _fast_json(dbapi_conn: Any, _record: Any) -> None:
