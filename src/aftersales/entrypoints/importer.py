@@ -127,8 +127,9 @@ def read_lines(path: Path) -> Iterator[tuple[int, bytes]]:
 
 
 def decode(number: int, raw: bytes) -> dict[str, Any] | LineError:
-    """The line's JSON object. orjson first (5× faster); what it refuses is decoded again by
-    the standard library, which also accepts integers beyond 64 bits and names the error."""
+    """The line's JSON object. orjson first (the faster decoder, bench/RESULTS.md); what it
+    refuses is decoded again by the standard library, which also accepts integers beyond
+    64 bits and names the error."""
     try:
         payload = orjson.loads(raw)
     except orjson.JSONDecodeError:
