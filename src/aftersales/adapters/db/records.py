@@ -102,7 +102,6 @@ class RecordsMixin:
     # --- reconciliation differences (service/reconcile.py) --------------------------------
     def add_difference(self, diff: Difference) -> bool:
         """Once per platform refund of a case: a replayed sync adds nothing."""
-        self.before_write()  # (an optimistic store: from here on a transaction)
         res = self.conn.execute(INSERT_DIFFERENCE[self.pg], difference_row(diff))
         return res.rowcount == 1
 
