@@ -8,6 +8,10 @@ that run them check them, and the nginx config serves two real API processes.
 - nginx.conf passes `nginx -t` and, on free ports with a throwaway certificate, proxies to
   two `aftersales serve` processes on PostgreSQL: health, the app's own 413 JSON for a body
   over its cap, nginx's 413 beyond client_max_body_size, HTTP redirected to HTTPS.
+- nginx, not the app, cuts off slow clients (docs/decisions.md "Client timeouts"): the
+  config sets the header, body, send and keep-alive timeouts, and a connection that sends
+  nothing or stalls half-way through its request head is closed by it (the header timeout
+  shortened for the test) while the API processes keep answering.
 """
 
 from __future__ import annotations
@@ -16,10 +20,13 @@ import os
 import re
 import shlex
 import shutil
+import socket
+import ssl
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -110,8 +117,10 @@ def _nginx() -> str:
     return found
 
 
-def _config(tmp: Path, api_ports: list[int], http: int, https: int) -> Path:
-    """The shipped config on free ports, its logs, temp files and certificate in `tmp`."""
+def _config(tmp: Path, api_ports: list[int], http: int, https: int,
+            header_timeout: str | None = None) -> Path:
+    """The shipped config on free ports, its logs, temp files and certificate in `tmp`
+    (and, when given, a shorter client_header_timeout, so a test need not wait 15 s)."""
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
                     "-subj", "/CN=localhost", "-keyout", str(tmp / "privkey.pem"),
                     "-out", str(tmp / "fullchain.pem")], check=True, capture_output=True,
@@ -126,6 +135,10 @@ def _config(tmp: Path, api_ports: list[int], http: int, https: int) -> Path:
     text = text.replace("listen 443 ssl", f"listen 127.0.0.1:{https} ssl")
     text = text.replace("/etc/aftersales/tls/", f"{tmp}/")
     text = text.replace("/var/log/nginx/", f"{tmp}/")
+    if header_timeout is not None:
+        text, n = re.subn(r"client_header_timeout \S+;", f"client_header_timeout {header_timeout};",
+                          text)
+        assert n == 1, "client_header_timeout missing"
     if os.geteuid() != 0:
         text = text.replace("user www-data;", "")
     for temp in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
@@ -162,16 +175,16 @@ def api_processes(tmp_path: Path) -> Iterator[list[int]]:
             yield [int(one.rsplit(":", 1)[1]), int(two.rsplit(":", 1)[1])]
 
 
-@pytest.mark.postgres
-def test_nginx_serves_two_api_processes_with_the_caps_and_the_redirect(
-        tmp_path: Path, api_processes: list[int]) -> None:
+@contextmanager
+def _front(tmp: Path, api_ports: list[int], header_timeout: str | None = None
+           ) -> Iterator[tuple[int, int]]:
+    """nginx in the foreground with the shipped config, once it answers: (http, https)."""
     nginx = _nginx()
     http, https = free_port(), free_port()
-    conf = _config(tmp_path, api_processes, http, https)
-    proc = subprocess.Popen([nginx, "-c", str(conf), *_globals(tmp_path, foreground=True)])
+    conf = _config(tmp, api_ports, http, https, header_timeout)
+    proc = subprocess.Popen([nginx, "-c", str(conf), *_globals(tmp, foreground=True)])
     try:
-        base = f"https://127.0.0.1:{https}"
-        with httpx.Client(base_url=base, verify=False, timeout=10) as client:
+        with httpx.Client(base_url=f"https://127.0.0.1:{https}", verify=False, timeout=10) as client:
             deadline = time.monotonic() + 20
             while True:
                 try:
@@ -180,20 +193,84 @@ def test_nginx_serves_two_api_processes_with_the_caps_and_the_redirect(
                 except httpx.TransportError:
                     pass
                 assert proc.poll() is None and time.monotonic() < deadline, \
-                    (tmp_path / "error.log").read_text(errors="replace")[-2000:]
+                    (tmp / "error.log").read_text(errors="replace")[-2000:]
                 time.sleep(0.1)
-            for _ in range(6):  # both processes behind the one upstream answer
-                assert client.get("/api/v1/health").status_code == 200
-            big_json = b'{"x": "' + b"a" * (2 * 1024 * 1024) + b'"}'  # over the app's 1 MiB
-            refused = client.post("/api/v1/orders", content=big_json,
-                                  headers={"Content-Type": "application/json"})
-            assert refused.status_code == 413
-            assert "code" in refused.json()["error"], refused.text  # the app's own answer
-            huge = client.post("/api/v1/orders", content=b"a" * (22 * 1024 * 1024),
-                               headers={"Content-Type": "application/json"})
-            assert huge.status_code == 413 and "nginx" in huge.text  # refused at the door
-        moved = httpx.get(f"http://127.0.0.1:{http}/api/v1/health", timeout=10)
-        assert moved.status_code == 301 and moved.headers["location"].startswith("https://")
+        yield http, https
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+@pytest.mark.postgres
+def test_nginx_serves_two_api_processes_with_the_caps_and_the_redirect(
+        tmp_path: Path, api_processes: list[int]) -> None:
+    with _front(tmp_path, api_processes) as (http, https), \
+            httpx.Client(base_url=f"https://127.0.0.1:{https}", verify=False, timeout=10) as client:
+        for _ in range(6):  # both processes behind the one upstream answer
+            assert client.get("/api/v1/health").status_code == 200
+        big_json = b'{"x": "' + b"a" * (2 * 1024 * 1024) + b'"}'  # over the app's 1 MiB
+        refused = client.post("/api/v1/orders", content=big_json,
+                              headers={"Content-Type": "application/json"})
+        assert refused.status_code == 413
+        assert "code" in refused.json()["error"], refused.text  # the app's own answer
+        huge = client.post("/api/v1/orders", content=b"a" * (22 * 1024 * 1024),
+                           headers={"Content-Type": "application/json"})
+        assert huge.status_code == 413 and "nginx" in huge.text  # refused at the door
+        moved = httpx.get(f"http://127.0.0.1:{http}/api/v1/health", timeout=10)
+        assert moved.status_code == 301 and moved.headers["location"].startswith("https://")
+
+
+def test_the_nginx_config_times_out_slow_clients() -> None:
+    text = NGINX_CONF.read_text()
+    for directive in ("client_header_timeout", "client_body_timeout", "send_timeout",
+                      "keepalive_timeout"):
+        found = re.search(rf"^\s*{directive}\s+(\d+)s;", text, re.M)
+        assert found, f"{directive} missing"
+        assert 0 < int(found.group(1)) <= 120, (directive, found.group(1))
+
+
+HEADER_TIMEOUT = 1.0
+
+
+def _closed_within(sock: socket.socket, seconds: float) -> float:
+    """Seconds until nginx closes `sock` (whatever it sends meanwhile is read and dropped)."""
+    start = time.monotonic()
+    sock.settimeout(seconds)
+    try:
+        while sock.recv(4096):
+            pass
+    except TimeoutError:
+        raise AssertionError(f"nginx kept the connection open for {seconds} s") from None
+    except (ssl.SSLEOFError, ConnectionResetError):
+        pass  # closed without TLS's close_notify: closed all the same
+    return time.monotonic() - start
+
+
+def _tls(port: int) -> ssl.SSLSocket:
+    context = ssl.create_default_context()
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    return context.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=10))
+
+
+@pytest.mark.postgres
+def test_nginx_closes_half_open_and_slowloris_connections(
+        tmp_path: Path, api_processes: list[int]) -> None:
+    with _front(tmp_path, api_processes, f"{HEADER_TIMEOUT:g}s") as (_, https):
+        # connects and never says anything (not even the TLS handshake)
+        with socket.create_connection(("127.0.0.1", https), timeout=10) as silent:
+            assert _closed_within(silent, 10 * HEADER_TIMEOUT) >= HEADER_TIMEOUT * 0.5
+        # half a request head, then a trickle of header bytes: the time is for the whole head
+        with _tls(https) as slow:
+            slow.sendall(b"GET /api/v1/health/live HTTP/1.1\r\nHost: t\r\n")
+            time.sleep(HEADER_TIMEOUT / 2)
+            slow.sendall(b"X-Slow: 1\r\n")
+            time.sleep(HEADER_TIMEOUT / 2)
+            slow.sendall(b"X-Slower: 1\r\n")
+            _closed_within(slow, 10 * HEADER_TIMEOUT)
+        # a whole request is answered as usual, and the API processes were never held
+        with _tls(https) as prompt:
+            prompt.sendall(b"GET /api/v1/health/live HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+            data = b""
+            while chunk := prompt.recv(4096):
+                data += chunk
+            assert data.startswith(b"HTTP/1.1 200"), data[:200]

@@ -55,6 +55,7 @@ class Server:
     url: str
     database: str
     tokens: dict[str, dict[str, str]] = field(default_factory=dict)
+    clients: list[httpx.Client] = field(default_factory=list)  # closed when the server stops
 
     def shop(self, platform: str, buyer: str = "buyer-1") -> Shop:
         app = bootstrap(self.database)
@@ -64,7 +65,9 @@ class Server:
             tokens["buyer"] = create_token(app.deps, record.shop.id, "buyer", buyer)
         finally:
             app.engine.dispose()
-        return Shop(httpx.Client(base_url=f"{self.url}/api/v1", timeout=30), tokens, buyer)
+        client = httpx.Client(base_url=f"{self.url}/api/v1", timeout=30)
+        self.clients.append(client)
+        return Shop(client, tokens, buyer)
 
 
 @dataclass
@@ -126,7 +129,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     app.engine.dispose()
     env = {"AFTERSALES_DATABASE_URL": database, "AFTERSALES_DATA_DIR": str(root)}
     with serving(_command, env, log=root / "server.log") as url:
-        yield Server(url, database)
+        server = Server(url, database)
+        try:
+            yield server
+        finally:
+            for client in server.clients:
+                client.close()
 
 
 def fired_for(result: dict[str, Any], case: dict[str, Any]) -> list[str]:

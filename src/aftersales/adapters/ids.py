@@ -1,11 +1,11 @@
 """Ids: UUIDv7 (RFC 9562) — time-ordered (index-friendly) and with 74 random bits (not guessable).
 
-Why by hand: the `uuid6` package built a `UUID` object per id (≈ 6 µs, plus one
-`os.urandom` system call), and a bulk import makes several ids per payload. Here the
-random bits come from the operating system's CSPRNG in blocks of 4 KiB, so one system
-call serves ~400 ids. Each thread keeps its own block (no two threads can hand out the
-same bytes) and a forked child discards its inherited block (a child must not repeat its
-parent's ids).
+Why by hand: the `uuid6` package built a `UUID` object and made one `os.urandom` system
+call per id, and a bulk import makes several ids per payload (bench/RESULTS.md, import
+throughput). Here the random bits come from the operating system's CSPRNG in blocks of
+4 KiB, so one system call serves ~400 ids. Each thread keeps its own block (no two
+threads can hand out the same bytes) and a forked child discards its inherited block (a
+child must not repeat its parent's ids).
 """
 
 from __future__ import annotations

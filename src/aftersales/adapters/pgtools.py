@@ -12,8 +12,10 @@ import os
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import psycopg
+from psycopg.rows import TupleRow
 from sqlalchemy.engine import URL
 
 from aftersales.domain.errors import InvalidInput
@@ -69,11 +71,18 @@ def _run(args: list[str], env: dict[str, str], what: str) -> None:
         raise PgToolError(f"{what} failed: {lines[0] if lines else f'exit {done.returncode}'}")
 
 
-def counts(conn: psycopg.Connection[tuple[object, ...]]) -> dict[str, int]:
-    names = [r[0] for r in conn.execute(
+def _value(conn: psycopg.Connection[TupleRow], sql: str) -> Any:
+    """The one value a one-row query answers."""
+    row = conn.execute(sql).fetchone()
+    if row is None:
+        raise PgToolError(f"no row from {sql}")
+    return row[0]
+
+
+def counts(conn: psycopg.Connection[TupleRow]) -> dict[str, int]:
+    names = [str(r[0]) for r in conn.execute(
         "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() ORDER BY 1")]
-    return {str(n): int(conn.execute(f'SELECT count(*) FROM "{n}"').fetchone()[0])  # type: ignore[index]
-            for n in names}
+    return {n: int(_value(conn, f'SELECT count(*) FROM "{n}"')) for n in names}
 
 
 def dump(url: URL, target: Path) -> dict[str, int]:
@@ -82,7 +91,7 @@ def dump(url: URL, target: Path) -> dict[str, int]:
     uri, env = _conninfo(url)
     with psycopg.connect(uri, password=url.password) as conn:
         conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        snapshot = conn.execute("SELECT pg_export_snapshot()").fetchone()[0]  # type: ignore[index]
+        snapshot = _value(conn, "SELECT pg_export_snapshot()")
         rows = counts(conn)
         _run([pg_dump, "-Fc", f"--snapshot={snapshot}", "-f", str(target), f"--dbname={uri}"],
              env, "pg_dump")

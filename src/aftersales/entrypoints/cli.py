@@ -88,9 +88,6 @@ def serve(ctx: typer.Context, host: str = typer.Option("127.0.0.1", help="Interf
                                       help="Server processes (one per core serves most)"),
           timeout_keep_alive: float = typer.Option(
               5.0, min=0.1, max=3600, help="Seconds an idle connection is kept between requests"),
-          header_timeout: float = typer.Option(
-              10.0, min=0, max=3600, help="Seconds a client has to send a request's headers "
-              "(from connecting, or from the last answer); 0: no limit"),
           limit_concurrency: int = typer.Option(
               1000, min=1, help="Connections and requests at once per process; beyond, 503"),
           max_header_bytes: int = typer.Option(
@@ -100,11 +97,11 @@ def serve(ctx: typer.Context, host: str = typer.Option("127.0.0.1", help="Interf
               30.0, min=0, help="Seconds requests in progress get to finish on SIGTERM")) -> None:
     """HTTP API and web console; with --workers N, N processes share the port.
 
-    The timeouts bound what slow or half-open clients can hold (docs/decisions.md
-    "Client timeouts"); in production the nginx front in deploy/ bounds bodies too."""
+    uvicorn's own limits: idle keep-alive connections time out and --limit-concurrency
+    caps what one process holds. Slow or half-open clients are cut off by the nginx front
+    of deploy/, which production runs behind (docs/decisions.md "Client timeouts")."""
     try:
         from aftersales.entrypoints.api.app import create_app
-        from aftersales.entrypoints.api.connections import HEADER_TIMEOUT_ENV, protocol_class
     except ModuleNotFoundError as exc:
         if exc.name and exc.name.startswith("aftersales"):
             raise CliError("the HTTP API is not installed in this build "
@@ -126,9 +123,8 @@ def serve(ctx: typer.Context, host: str = typer.Option("127.0.0.1", help="Interf
     database = (ctx.obj or {}).get("database")
     if database:
         os.environ["AFTERSALES_DATABASE_URL"] = database
-    os.environ[HEADER_TIMEOUT_ENV] = str(header_timeout)  # read by every process's protocol
     limits: dict[str, Any] = {
-        "http": protocol_class(), "timeout_keep_alive": timeout_keep_alive,
+        "timeout_keep_alive": timeout_keep_alive,
         "limit_concurrency": limit_concurrency, "h11_max_incomplete_event_size": max_header_bytes,
         "timeout_graceful_shutdown": graceful_shutdown}
     if workers > 1:  # uvicorn's own workers: each process builds the app itself, on the

@@ -29,6 +29,7 @@ from aftersales.adapters.profiles import PLATFORMS
 from aftersales.domain.case import ActionRequest, Inspection
 from aftersales.domain.deadlines import current_deadline, is_near_timeout
 from aftersales.domain.money import Money
+from aftersales.domain.orders import Order
 from aftersales.domain.vocabulary import Condition, Role
 from aftersales.entrypoints.console.staff import STAFF_ROLES as CONSOLE_ROLES
 from aftersales.entrypoints.console.staff import seed_staff
@@ -149,7 +150,7 @@ class ShopDemo:
     def now(self) -> datetime:
         return timers.shop_now(self.deps, self.admin)
 
-    def _order(self, kind: str) -> orders.Order:
+    def _order(self, kind: str) -> Order:
         product = self.products[self.next_product % len(self.products)]
         self.next_product += 1
         now = self.now()

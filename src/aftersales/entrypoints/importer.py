@@ -127,8 +127,9 @@ def read_lines(path: Path) -> Iterator[tuple[int, bytes]]:
 
 
 def decode(number: int, raw: bytes) -> dict[str, Any] | LineError:
-    """The line's JSON object. orjson first (5× faster); what it refuses is decoded again by
-    the standard library, which also accepts integers beyond 64 bits and names the error."""
+    """The line's JSON object. orjson first (the faster decoder, bench/RESULTS.md); what it
+    refuses is decoded again by the standard library, which also accepts integers beyond
+    64 bits and names the error."""
     try:
         payload = orjson.loads(raw)
     except orjson.JSONDecodeError:
@@ -365,5 +366,7 @@ def _stage(app: App, conn: Connection, principal: Principal,
     staging = StagingStore(conn, app.deps.new_id, shop)
     staging.prefetch({s.platform_case_id for _, s in items}, {s.platform_order_id for _, s in items})
     uow = StagingUnitOfWork(staging)
-    deps = replace(app.deps, uow=lambda: uow)
+    # mypy: StagingStore answers only what apply_snapshot reaches (NotStaged for the rest),
+    # so it is not the whole port; adapters/db/bulk (its own branch) gives it the port's shape
+    deps = replace(app.deps, uow=lambda: uow)  # type: ignore[arg-type, return-value]
     return staging, [apply_snapshot(deps, principal, snap)[1] for _, snap in items]

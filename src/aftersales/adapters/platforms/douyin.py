@@ -71,6 +71,8 @@ class _Shape:
         process = root.opt_sub("process_info")
         self.detail = process is not None
         self.order = root.opt_sub("order_info")
+        self.arbitrate: Fields | None
+        self.returned: Fields | None
         if process is None:
             self.info = root.opt_sub("aftersale_info") or root
             self.arbitrate, self.returned = self.info, self.info

@@ -92,12 +92,12 @@ class Fields:
         if value.__class__ is str:  # the usual case, read in one step
             value = value.strip()
             if value:
-                return value  # type: ignore[no-any-return]
+                return value
         return self._text(field, self.require(field))
 
     def _text(self, field: str, value: Any) -> str:
         if value.__class__ is str:  # the usual case first, before the general checks
-            return value.strip()  # type: ignore[no-any-return]
+            return value.strip()
         if isinstance(value, str):
             return value.strip()
         if isinstance(value, int) and not isinstance(value, bool):
@@ -111,7 +111,7 @@ class Fields:
     def integer(self, field: str) -> int:
         value = self.data.get(field)
         if value.__class__ is int:  # the usual case, read in one step
-            return value  # type: ignore[no-any-return]
+            return value
         return self._integer(field, self.require(field))
 
     def _integer(self, field: str, value: Any) -> int:

@@ -60,7 +60,7 @@ _EXCHANGE_LABELS = {
 
 class TaobaoAdapter(EnvelopeFields):
     platform = "taobao"
-    envelope = ("refund_get_response.refund",)
+    envelope: tuple[str, ...] = ("refund_get_response.refund",)
     order_field = "tid"
 
     def order_key(self, payload: Mapping[str, Any]) -> str:

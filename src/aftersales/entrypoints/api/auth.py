@@ -68,18 +68,24 @@ async def resolve_principal(request: Request) -> Principal:
         raise Unauthorized("missing bearer token")
     principal = cached_principal(state, token)
     if principal is None:
-        # the cache's time counts from before the lookup: a token revoked while it ran is
-        # still dropped within token_cache_seconds of the revocation
-        started = time.monotonic()
-        principal, expires_in = await run_in_threadpool(_lookup, state, token)
-        ttl = state.settings.token_cache_seconds
-        if expires_in is not None:
-            ttl = min(ttl, expires_in)  # never cached past its expiry
-        if ttl > 0:
-            if len(state.tokens) >= _CACHE_MAX:
-                state.tokens.clear()
-            state.tokens[_cache_key(token)] = (principal, started + ttl)
+        principal = await _looked_up(state, token)
     request.state.principal = principal
+    return principal
+
+
+async def _looked_up(state: ApiState, token: str) -> Principal:
+    """The caller from the database, remembered for token_cache_seconds (never past expiry)."""
+    # the cache's time counts from before the lookup: a token revoked while it ran is
+    # still dropped within token_cache_seconds of the revocation
+    started = time.monotonic()
+    principal, expires_in = await run_in_threadpool(_lookup, state, token)
+    ttl = state.settings.token_cache_seconds
+    if expires_in is not None:
+        ttl = min(ttl, expires_in)
+    if ttl > 0:
+        if len(state.tokens) >= _CACHE_MAX:
+            state.tokens.clear()
+        state.tokens[_cache_key(token)] = (principal, started + ttl)
     return principal
 
 

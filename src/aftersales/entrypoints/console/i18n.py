@@ -14,6 +14,7 @@ from functools import cache
 from io import BytesIO
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime
 from babel.messages.mofile import write_mo
@@ -119,7 +120,7 @@ class Lang:
         at = _as_dt(value)
         if at is None:
             return "—"
-        return format_datetime(at, fmt, tzinfo=self.timezone, locale=self.locale)
+        return format_datetime(at, fmt, tzinfo=ZoneInfo(self.timezone), locale=self.locale)
 
     def date(self, value: Any) -> str:
         at = _as_dt(value)

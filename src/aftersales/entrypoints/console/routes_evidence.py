@@ -10,15 +10,17 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
 
 from aftersales.domain.errors import DomainError
 from aftersales.entrypoints.console.web import Ctx, Desk, uploads
 from aftersales.service import evidence
 
 
-async def save_uploads(dk: Desk, ctx: Ctx, case_id: str, form: object, field: str = "photos") -> int:
+async def save_uploads(dk: Desk, ctx: Ctx, case_id: str, form: FormData,
+                       field: str = "photos") -> int:
     count = 0
-    for upload in uploads(form, field):  # type: ignore[arg-type]
+    for upload in uploads(form, field):
         data = await upload.read()
         if not data:
             continue

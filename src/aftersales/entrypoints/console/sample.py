@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from aftersales.domain.orders import Order
 from aftersales.domain.vocabulary import Role
 from aftersales.entrypoints.console.staff import seed_staff
 from aftersales.service import cases, orders, shops
@@ -30,7 +31,7 @@ class Sample:
 
 
 def sample_order(deps: Deps, admin: Principal, pid: str, buyer: str, *, price: int = 19900,
-           days_ago: int = 3) -> orders.Order:
+           days_ago: int = 3) -> Order:
     now = deps.clock.now()
     line = orders.NewLine(
         sku="DRESS-RED-M", name="真丝连衣裙 Silk dress", unit_price=price, quantity=1, paid_amount=price,

@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterable
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import FormData
+from starlette.datastructures import FormData, UploadFile
 
 from aftersales.adapters.db.directory import directory_for
 from aftersales.domain.errors import DomainError, Forbidden
@@ -42,7 +42,7 @@ CSP = ("default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; 
        "style-src 'self' 'unsafe-inline'; script-src 'self'; object-src 'none'; "
        "base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 STAFF = frozenset({Role.admin, Role.agent, Role.warehouse, Role.finance})
-_UNREAD = object()  # request.state before the session was looked up
+R = TypeVar("R", bound=Response)
 
 
 class PageError(Exception):
@@ -104,8 +104,9 @@ class Desk:
     def ctx(self, request: Request) -> Ctx:
         """The request as the console sees it (blocking: the session is read from the
         database once per request; async routes use `actx`, `astaff`, `abuyer`)."""
-        session = getattr(request.state, "console_session", _UNREAD)
-        if session is _UNREAD:
+        try:
+            session: Session | None = request.state.console_session
+        except AttributeError:  # not looked up yet in this request
             session = self.sessions.get(request.cookies.get(SESSION_COOKIE))
             request.state.console_session = session
         tz = "Asia/Shanghai"
@@ -174,7 +175,7 @@ class Desk:
         resp = HTMLResponse(page, status_code=status)
         return self.finish(ctx, resp)
 
-    def finish(self, ctx: Ctx, resp: Response) -> Response:
+    def finish(self, ctx: Ctx, resp: R) -> R:
         """Every response's last step: headers, cookies, and the session written back if
         the request changed it (blocking)."""
         if ctx.session is not None:
@@ -236,7 +237,7 @@ def form_bool(form: FormData, name: str) -> bool:
     return form_str(form, name) in ("1", "on", "true", "yes")
 
 
-def uploads(form: FormData, name: str) -> Iterable[Any]:
+def uploads(form: FormData, name: str) -> Iterator[UploadFile]:
     for value in form.getlist(name):
-        if not isinstance(value, str) and getattr(value, "filename", None):
+        if isinstance(value, UploadFile) and value.filename:
             yield value

@@ -1,7 +1,7 @@
 """A write-behind store for bulk platform imports: the same handler, far fewer round trips.
 
-Why: `aftersales import` must take tens of thousands of payloads a second, and the
-per-payload path (one transaction, ~10 statements per payload) cannot. Rewriting the sync
+Why: `aftersales import` must keep to its throughput floor (issue 16; bench/RESULTS.md),
+and the per-payload path (one transaction, ~10 statements per payload) cannot. Rewriting the sync
 logic for speed would fork the domain mapping and the version rules; instead the normal
 handler `service.sync.apply_snapshot` runs unchanged against `StagingStore`, which
 answers reads from rows prefetched for the whole batch (a handful of `IN (...)` queries)

@@ -1,7 +1,7 @@
 """Many rows straight to the driver, in the connection's open transaction: for bulk import.
 
 Why not `conn.execute(insert(table), rows)`: SQLAlchemy builds and checks a parameter set
-per row (≈ 1 µs a column), which was a third of an import's time. `Writes` converts a
+per row, a large share of an import's time (bench/RESULTS.md). `Writes` converts a
 batch's rows up front (so that, on SQLite, the write lock is held only while they go in)
 and then sends them: one binary COPY per table on PostgreSQL, one executemany on SQLite.
 Values are converted as each column type's SQLAlchemy bind processor would.
@@ -104,7 +104,7 @@ class Writes:
     """A batch's writes, converted up front and sent straight to the driver.
 
     Why not `conn.execute(insert(table), rows)`: SQLAlchemy builds and checks a parameter
-    set per row (≈ 1 µs a column), which was a third of an import's time. The values still
+    set per row, a large share of an import's time. The values still
     go through each column type's own bind processor (so a datetime or JSON value is
     stored exactly as the Core path stores it); only the per-row bookkeeping is skipped.
     PostgreSQL receives inserts by binary COPY (column types from the table; JSON values

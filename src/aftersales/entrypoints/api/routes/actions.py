@@ -44,6 +44,8 @@ def _endpoint(action: str, model: type[ActionBody]) -> Callable[..., Response]:
     def run(http: Request, principal: Principal, case_id: str, body: ActionBody | None) -> Response:
         return run_action(api_state(http).app.deps, principal, case_id, action, body)
 
+    # `body: model` names a class known only at run time: FastAPI reads it from the
+    # signature, mypy cannot (valid-type), hence the two ignores below.
     if any(field.is_required() for field in model.model_fields.values()):
         def required(http: Request, case_id: str, body: model,  # type: ignore[valid-type]
                      principal: Principal = Depends(caller)) -> Response:

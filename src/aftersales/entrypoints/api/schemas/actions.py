@@ -5,7 +5,7 @@ One model per action so the OpenAPI document shows exactly what each action take
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, StrictBool
 
@@ -65,8 +65,8 @@ class CounterOffer(ActionBody):
 
 
 class ShipReturn(ActionBody):
-    carrier: Text(60)
-    waybill: Text(80)
+    carrier: Annotated[Text, Field(max_length=60)]
+    waybill: Annotated[Text, Field(max_length=80)]
     prepaid: StrictBool
     return_freight: Money | None = Field(None, description="What the buyer paid to send it back")
 
@@ -80,8 +80,8 @@ class ShipReturn(ActionBody):
 
 
 class Receive(ActionBody):
-    carrier: Text(60) | None = None
-    waybill: Text(80) | None = None
+    carrier: Annotated[Text, Field(max_length=60)] | None = None
+    waybill: Annotated[Text, Field(max_length=80)] | None = None
     prepaid: StrictBool
 
     model_config = with_examples(
@@ -120,8 +120,8 @@ class Inspect(ActionBody):
 
 
 class Reship(ActionBody):
-    carrier: Text(60)
-    waybill: Text(80)
+    carrier: Annotated[Text, Field(max_length=60)]
+    waybill: Annotated[Text, Field(max_length=80)]
 
     model_config = with_examples(
         {"carrier": "YTO", "waybill": "YT9876543210"})
@@ -152,7 +152,7 @@ class Rule(ActionBody):
 
 
 class MarkRefunded(ActionBody):
-    reference: Text(200)
+    reference: Annotated[Text, Field(max_length=200)]
 
     model_config = with_examples(
         {"reference": "ICBC-20260302-0042"})

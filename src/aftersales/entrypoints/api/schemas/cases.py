@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, StrictInt
 
@@ -44,8 +44,8 @@ class CaseIn(Model):
     refund_method: RefundMethod | None = None
     description: LongText | None = None
     # The platform role only: a platform case to mirror (a sync when posted again).
-    platform_case_id: Text(100) | None = None
-    platform_status: Text(100) | None = Field(
+    platform_case_id: Annotated[Text, Field(max_length=100)] | None = None
+    platform_status: Annotated[Text, Field(max_length=100)] | None = Field(
         None, description="The platform's raw status, mapped through the platform profile's status_map")
     platform_deadline: Timestamp | None = None
     platform_version: StrictInt | None = Field(None, ge=0, le=2**62)

@@ -34,14 +34,12 @@ def _sane_time(value: datetime) -> datetime:
     return value
 
 
-def Text(max_length: int = 200, min_length: int = 1, **kw: Any) -> Any:
-    """A string type: stripped, NUL-free, bounded."""
-    return Annotated[str, Field(min_length=min_length, max_length=max_length, **kw),
-                     AfterValidator(_clean_text)]
-
-
-ShortText = Text(200)
-LongText = Text(5000)
+# A string: stripped (Model's config), NUL-free, not empty (TextOrEmpty may be ""). A field
+# gives its width where it is declared: `Annotated[Text, Field(max_length=60)]`.
+TextOrEmpty = Annotated[str, AfterValidator(_clean_text)]
+Text = Annotated[TextOrEmpty, Field(min_length=1)]
+ShortText = Annotated[Text, Field(max_length=200)]
+LongText = Annotated[Text, Field(max_length=5000)]
 Code = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9_.:-]+$",
                             examples=["not_as_described"])]
 Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, StrictBool
 
@@ -16,12 +16,15 @@ from aftersales.entrypoints.api.schemas.common import (
     Quantity,
     ShortText,
     Text,
+    TextOrEmpty,
     Timestamp,
 )
 from aftersales.service.orders import NewLine, NewOrder
 
 # Prices may be given as minor units in the order's currency, or as money objects.
 Price = Amount | Money
+AttributeName = Annotated[Text, Field(max_length=50)]
+AttributeValue = Annotated[TextOrEmpty, Field(max_length=200)]
 PaymentMethod = Literal["alipay", "wechat_pay", "bank_transfer", "credit_card", "balance", "other"]
 
 
@@ -40,23 +43,23 @@ class ExtraIn(Model):
 
 
 class LineIn(Model):
-    sku: Text(100)
-    name: Text(300)  # (the columns' widths: tables.py)
-    link: Text(1000) | None = None
+    sku: Annotated[Text, Field(max_length=100)]
+    name: Annotated[Text, Field(max_length=300)]  # (the columns' widths: tables.py)
+    link: Annotated[Text, Field(max_length=1000)] | None = None
     unit_price: Price
     quantity: Quantity
     paid_amount: Price
-    attributes: dict[Text(50), Text(200, min_length=0)] = Field(
+    attributes: dict[AttributeName, AttributeValue] = Field(
         default_factory=dict, max_length=50, examples=[{"colour": "black", "size": "M"}])
-    category: Text(60) | None = None
+    category: Annotated[Text, Field(max_length=60)] | None = None
     no_reason_excluded: StrictBool = False
     gifts: list[ExtraIn] = Field(default_factory=list, max_length=50)
     accessories: list[ExtraIn] = Field(default_factory=list, max_length=50)
 
 
 class OrderIn(Model):
-    platform_order_id: Text(100)
-    buyer_id: Text(100)
+    platform_order_id: Annotated[Text, Field(max_length=100)]
+    buyer_id: Annotated[Text, Field(max_length=100)]
     paid_at: Timestamp
     shipped_at: Timestamp | None = None
     delivered_at: Timestamp | None = None

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
+from pydantic import Field
+
 from aftersales.entrypoints.api.schemas.common import Id, Model, OpenModel, Text
 
 
 class ScanIn(Model):
-    carrier: Text(60) | None = None
-    waybill: Text(80)
+    carrier: Annotated[Text, Field(max_length=60)] | None = None
+    waybill: Annotated[Text, Field(max_length=80)]
 
     model_config = Model.model_config | {"json_schema_extra": {"examples": [
         {"carrier": "SF", "waybill": "SF1234567890"}]}}

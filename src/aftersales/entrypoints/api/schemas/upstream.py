@@ -18,6 +18,7 @@ from aftersales.entrypoints.api.schemas.common import (
     Model,
     OpenModel,
     Text,
+    TextOrEmpty,
     with_examples,
 )
 
@@ -25,13 +26,13 @@ EvidenceCount = Annotated[StrictInt, Field(ge=0, le=1000, examples=[2])]
 
 
 class ClaimIn(Model):
-    supplier: Text(200)
-    supplier_order_id: Text(120)
+    supplier: Annotated[Text, Field(max_length=200)]
+    supplier_order_id: Annotated[Text, Field(max_length=120)]
     amount: Amount = Field(description="What the merchant claims back, in minor units (分)")
     supplier_paid: Amount | None = Field(
         None, description="What the merchant paid the supplier for the line, in minor units; "
                           "when given, the claim may not exceed it (createRefund: amount ≤ paid)")
-    description: Text(2000, min_length=0)
+    description: Annotated[TextOrEmpty, Field(max_length=2000)]
     evidence_count: EvidenceCount = Field(description="Voucher images sent with the claim")
 
     model_config = with_examples({
