@@ -87,10 +87,7 @@ def bootstrap(database_url: str | None = None, *, clock: Clock | None = None,
     evidence = evidence_root(evidence_dir)
     check_apart(eng, evidence)
     deps = Deps(
-        # mypy: SqlUnitOfWork.store is inferred as SqlStore, and a protocol's attribute is
-        # invariant; adapters/db (issue 16 item 5, its own branch) declares it as the port's
-        # type, and then warn_unused_ignores asks for this ignore to go
-        uow=lambda: SqlUnitOfWork(eng, new_id),  # type: ignore[arg-type, return-value]
+        uow=lambda: SqlUnitOfWork(eng, new_id),
         clock=clock or SystemClock(),
         new_id=new_id,
         payments=payments or ShopGateway(),

@@ -367,6 +367,6 @@ def _stage(app: App, conn: Connection, principal: Principal,
     staging.prefetch({s.platform_case_id for _, s in items}, {s.platform_order_id for _, s in items})
     uow = StagingUnitOfWork(staging)
     # mypy: StagingStore answers only what apply_snapshot reaches (NotStaged for the rest),
-    # so it is not the whole port; adapters/db/bulk (its own branch) gives it the port's shape
+    # so it is not the whole UnitOfWork port: a typed lie kept to the batched import alone
     deps = replace(app.deps, uow=lambda: uow)  # type: ignore[arg-type, return-value]
     return staging, [apply_snapshot(deps, principal, snap)[1] for _, snap in items]
