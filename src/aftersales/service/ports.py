@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from aftersales.domain.case import Case
 from aftersales.domain.deadlines import Deadline
@@ -19,6 +19,9 @@ from aftersales.domain.money import Money
 from aftersales.domain.orders import Order, Shop
 from aftersales.domain.upstream import UpstreamClaim
 from aftersales.domain.vocabulary import Role
+
+if TYPE_CHECKING:
+    from aftersales.service.connection_ports import ConnectionRepository, OutboxRepository
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,6 +228,10 @@ class UnitOfWork(Protocol):
     """One transaction per command; leaving without commit() rolls back."""
 
     store: Store
+    outbox: OutboxRepository  # issue 21: write-backs, in the same transaction as the case
+
+    @property
+    def connections(self) -> ConnectionRepository: ...  # credentials need the secret key
 
     def __enter__(self) -> UnitOfWork: ...
     def __exit__(self, *exc: object) -> None: ...

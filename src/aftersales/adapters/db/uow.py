@@ -12,20 +12,32 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine
 
+from aftersales.adapters.db.connections import SqlConnections, SqlOutbox
 from aftersales.adapters.db.store import SqlStore
+from aftersales.adapters.secrets import SecretBox
 
 
 class SqlUnitOfWork:
-    def __init__(self, engine: Engine, new_id: Callable[[], str]) -> None:
+    def __init__(self, engine: Engine, new_id: Callable[[], str],
+                 secrets: Callable[[], SecretBox] | None = None) -> None:
         self.engine = engine
         self.new_id = new_id
+        self.secrets = secrets  # asked only when credentials are read or written
         self.conn: Connection | None = None
 
     def __enter__(self) -> SqlUnitOfWork:
         self.conn = self.engine.connect()
         self.conn.begin()
         self.store = SqlStore(self.conn, self.new_id)
+        self.outbox = SqlOutbox(self.conn, self.new_id)
         return self
+
+    @property
+    def connections(self) -> SqlConnections:
+        assert self.conn is not None
+        if self.secrets is None:
+            raise RuntimeError("this unit of work was made without a secret key")
+        return SqlConnections(self.conn, self.secrets())
 
     def __exit__(self, *exc: Any) -> None:
         assert self.conn is not None
