@@ -8,7 +8,9 @@ from collections.abc import Callable
 import typer
 from rich.console import Console
 
+from aftersales.domain.errors import InvalidInput
 from aftersales.entrypoints.bootstrap import App
+from aftersales.service.connection_ports import PlatformRefused
 
 FAKES = ("douyin",)
 
@@ -34,3 +36,49 @@ def register(app: typer.Typer, wired: Callable[[typer.Context], App], out: Conso
                                      param_hint="--platform")
         fake = Fake(app_key=app_key, app_secret=app_secret, push_url=push_url, qps=qps)
         uvicorn.run(build(fake), host=host, port=port, log_level="warning")
+
+    @app.command()
+    def connect(ctx: typer.Context, shop: str = typer.Option(..., "--shop", help="Shop id"),
+                platform: str = typer.Option(..., "--platform"),
+                app_key: str = typer.Option(..., "--app-key"),
+                app_secret: str = typer.Option(..., "--app-secret",
+                                               envvar="AFTERSALES_APP_SECRET",
+                                               help="Or AFTERSALES_APP_SECRET"),
+                base_url: str = typer.Option(..., "--base-url",
+                                             help="The platform's open-API gateway")) -> None:
+        """Connect a shop to its platform: the credentials are checked, then kept encrypted."""
+        from aftersales.adapters.platforms.connections import connection_for
+        from aftersales.domain.vocabulary import Role
+        from aftersales.service import platform_sync
+        from aftersales.service.ports import Principal
+
+        deps = wired(ctx).deps
+        connection = connection_for(platform, base_url)
+        try:
+            platform_sync.connect(deps, Principal(shop, Role.admin, None, "cli"), platform,
+                                  base_url, app_key, app_secret, connection)
+        except PlatformRefused as e:
+            raise InvalidInput(f"{platform} refused the credentials: {e}",
+                               code="platform_refused") from None
+        finally:
+            connection.close()
+        with deps.uow() as uow:
+            record = uow.connections.get(shop)
+        assert record is not None
+        out.print(f"connected shop {shop} to {platform} at {base_url} (app key {app_key}, "
+                  f"secret {record.secret_masked})", markup=False, soft_wrap=True)
+
+    @app.command()
+    def sync(ctx: typer.Context, shop: str = typer.Option(..., "--shop", help="Shop id")) -> None:
+        """One pull of the shop's changed after-sales from its platform, from the cursor."""
+        from aftersales.adapters.platforms.connections import connection_for
+        from aftersales.service import platform_sync
+
+        result = platform_sync.pull(wired(ctx).deps, shop, connection_for)
+        if result.error:
+            raise InvalidInput(f"pull failed: {result.error} (applied {result.applied} "
+                               "before it; the cursor stays where it was)", code="platform_refused")
+        lag = "-" if result.lag_seconds is None else f"{result.lag_seconds:.1f}s"
+        out.print(f"pulled: {result.applied} applied, {result.unchanged} unchanged, "
+                  f"cursor {result.cursor}, lag {lag}", markup=False, soft_wrap=True)
+

@@ -20,6 +20,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from aftersales.domain.errors import InvalidInput
+from aftersales.domain.sync import PlatformSnapshot
 
 
 class NotSupported(InvalidInput):
@@ -72,6 +73,7 @@ class Page:
     payloads: tuple[Mapping[str, Any], ...]
     cursor: str
     has_more: bool
+    newest_change: datetime | None = None  # the latest platform change time on the page
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +104,11 @@ class PlatformConnection(Protocol):
     platform: str
 
     def supports(self, act: Act) -> bool: ...
+    def close(self) -> None: ...
+
+    def parse(self, payload: Mapping[str, Any]) -> PlatformSnapshot:
+        """A pulled item or a detail, read by the family's inbound adapter."""
+        ...
 
     def pull(self, creds: Credentials, cursor: str | None, now: datetime) -> Page:
         """Changed after-sales since `cursor` (None: the platform's first window)."""

@@ -18,7 +18,9 @@ from typing import Any
 
 import httpx
 
+from aftersales.adapters.platforms.douyin import DouyinAdapter
 from aftersales.adapters.platforms.douyin_sign import canonical, push_verified, request_sign
+from aftersales.domain.sync import PlatformSnapshot
 from aftersales.service.connection_ports import (
     Act,
     Credentials,
@@ -44,6 +46,10 @@ class DouyinConnection:
                  client: httpx.Client | None = None) -> None:
         self.base_url = base_url.rstrip("/")
         self.client = client or httpx.Client(timeout=timeout)
+        self.adapter = DouyinAdapter()
+
+    def parse(self, payload: Mapping[str, Any]) -> PlatformSnapshot:
+        return self.adapter.parse(payload)
 
     def close(self) -> None:
         self.client.close()
@@ -92,11 +98,11 @@ class DouyinConnection:
             "update_start_time": since, "page": page, "size": PAGE_SIZE,
             "order_by": ["update_time asc"]})
         items = tuple(data.get("items") or ())
-        has_more = bool(data.get("has_more"))
-        if has_more:
-            return Page(items, f"{since}:{page + 1}", True)
-        newest = max((int(i["aftersale_info"]["update_time"]) for i in items), default=since)
-        return Page(items, str(newest), False)
+        times = [int(i["aftersale_info"]["update_time"]) for i in items]
+        changed = datetime.fromtimestamp(max(times), UTC) if times else None
+        if data.get("has_more"):
+            return Page(items, f"{since}:{page + 1}", True, changed)
+        return Page(items, str(max(times, default=since)), False, changed)
 
     def detail(self, creds: Credentials, platform_case_id: str) -> Mapping[str, Any]:
         return self.call(creds, "/afterSale/Detail", {"after_sale_id": platform_case_id})
