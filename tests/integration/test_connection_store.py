@@ -75,10 +75,15 @@ def test_one_outbox_row_per_idempotency_key_and_only_failed_rows_retry(make: Mak
     with deps.uow() as uow, pytest.raises(IntegrityError):
         uow.outbox.add(shop.shop.id, case.id, act, now)
     with deps.uow() as uow:
-        assert [r.id for r in uow.outbox.due(now, 10)] == [row_id]
+        (due,) = uow.outbox.due(now, 10)
+        assert due.id == row_id
         assert not uow.outbox.retry(shop.shop.id, row_id, now)  # pending, not failed
+        assert uow.outbox.claim(due, now, now + timedelta(seconds=60))
+        assert not uow.outbox.claim(due, now, now + timedelta(seconds=60))  # taken already
+        assert uow.outbox.due(now, 10) == []  # leased
+        assert [r.id for r in uow.outbox.due(now + timedelta(seconds=61), 10)] == [row_id]
         uow.outbox.mark(row_id, "failed", now, error="50002: 售后状态不正确")
-        assert uow.outbox.due(now, 10) == []
+        assert uow.outbox.due(now, 10) == []  # failed rows wait for a retry
         assert uow.outbox.retry(shop.shop.id, row_id, now + timedelta(seconds=5))
         (row,) = uow.outbox.list(shop.shop.id)
         uow.commit()

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -16,12 +17,13 @@ from pathlib import Path
 import httpx
 import pytest
 from cryptography.fernet import Fernet
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from aftersales.adapters.db import tables as t
+from aftersales.adapters.platforms.connections import connection_for
 from aftersales.adapters.platforms.douyin_sign import push_sign
 from aftersales.entrypoints.bootstrap import App, bootstrap
-from aftersales.service import shops
+from aftersales.service import shops, writeback
 from api.helpers import served_api
 from platforms.fake_douyin import APP_KEY, APP_SECRET, CLI, control, fake_douyin
 
@@ -140,3 +142,78 @@ def test_sync_pulls_what_no_push_brought(world: World) -> None:
     again = world.cli("sync", "--shop", world.shop_id)
     assert "0 applied" in again.stdout  # the cursor's second comes back: unchanged
     del made
+
+
+def _approve(world: World, case_id: object) -> httpx.Response:
+    return httpx.post(f"{world.api}/api/v1/cases/{case_id}/actions/approve", json={},
+                      headers=world.headers, timeout=10)
+
+
+def _applied(world: World, aftersale_id: str) -> list[dict[str, object]]:
+    return [a for a in control(world.fake, "applied")["applied"]
+            if a["aftersale_id"] == aftersale_id]
+
+
+def _rows(world: World) -> list[tuple[str, int, str | None]]:
+    with world.app.deps.uow() as uow:
+        return [(r.status, r.attempts, r.last_error) for r in uow.outbox.list(world.shop_id)]
+
+
+def test_an_approve_reaches_the_platform_exactly_once(world: World) -> None:
+    made = control(world.fake, "aftersales", {"aftersale_type": 1})["aftersale_id"]
+    case = _one(world)
+    assert _approve(world, case["id"]).status_code == 200
+    assert _approve(world, case["id"]).status_code == 409  # refused: no second row
+    assert _rows(world) == [("pending", 0, None)]
+    assert _applied(world, made) == []  # nothing left before the drain
+    assert writeback.drain(world.app.deps, connection_for).confirmed == 1
+    assert writeback.drain(world.app.deps, connection_for).confirmed == 0  # nothing due
+    with world.app.engine.begin() as conn:  # a drain died after the call: delivered again
+        conn.execute(update(t.outbox).where(t.outbox.c.shop_id == world.shop_id)
+                     .values(status="sent", next_attempt_at=datetime.now(UTC)))
+    assert writeback.drain(world.app.deps, connection_for).confirmed == 1
+    assert [a["type"] for a in _applied(world, made)] == [201]
+    detail = control(world.fake, f"aftersales/{made}")["process_info"]["after_sale_info"]
+    assert detail["after_sale_status"] == 12  # 售后成功 on the platform
+    listed = world.cli("outbox", "list", "--shop", world.shop_id)
+    assert "confirmed" in listed.stdout and "agree_refund" in listed.stdout
+
+
+def test_rate_limited_write_backs_back_off_and_succeed_later(world: World) -> None:
+    made = [control(world.fake, "aftersales", {"aftersale_type": 1})["aftersale_id"]
+            for _ in range(3)]
+    for case in world.cases():
+        assert _approve(world, case["id"]).status_code == 200
+    control(world.fake, "config", {"qps": 1})
+    time.sleep(1.1)
+    first = writeback.drain(world.app.deps, connection_for, rng=lambda: 0.0)
+    assert (first.confirmed, first.retried) == (1, 2)
+    waiting = [r for r in _rows(world) if r[0] == "pending"]
+    assert all("60000 isv.traffic-limited" in (e or "") for _, _, e in waiting)
+    for _ in range(6):
+        time.sleep(1.1)  # the platform's window, and our backoff (at least its retry_after)
+        writeback.drain(world.app.deps, connection_for, rng=lambda: 0.0)
+        if all(s == "confirmed" for s, _, _ in _rows(world)):
+            break
+    assert [s for s, _, _ in _rows(world)] == ["confirmed"] * 3
+    assert all(len(_applied(world, m)) == 1 for m in made)
+
+
+def test_the_platform_deciding_first_fails_the_write_back_with_its_words(world: World) -> None:
+    control(world.fake, "aftersales", {"aftersale_type": 1})
+    case = _one(world)
+    assert _approve(world, case["id"]).status_code == 200
+    control(world.fake, "config", {"push_url": "http://127.0.0.1:9/nowhere"})
+    control(world.fake, "clock", {"advance": 48 * 3600 + 5})  # its timer agreed first
+    drained = writeback.drain(world.app.deps, connection_for)
+    assert drained.failed == 1
+    ((status, _, error),) = _rows(world)
+    assert status == "failed" and error is not None and "20309541" in error
+    with world.app.deps.uow() as uow:
+        (row,) = uow.outbox.list(world.shop_id)
+    listed = world.cli("outbox", "list", "--shop", world.shop_id, "--status", "failed")
+    assert "20309541" in listed.stdout
+    again = world.cli("outbox", "retry", "--shop", world.shop_id, row.id)
+    assert again.returncode == 0, again.stderr
+    twice = world.cli("outbox", "retry", "--shop", world.shop_id, row.id)
+    assert twice.returncode == 1 and "outbox_not_failed" in twice.stderr

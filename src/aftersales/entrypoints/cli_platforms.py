@@ -82,3 +82,36 @@ def register(app: typer.Typer, wired: Callable[[typer.Context], App], out: Conso
         out.print(f"pulled: {result.applied} applied, {result.unchanged} unchanged, "
                   f"cursor {result.cursor}, lag {lag}", markup=False, soft_wrap=True)
 
+
+    outbox_app = typer.Typer(no_args_is_help=True, help="Write-backs to the platform")
+    app.add_typer(outbox_app, name="outbox")
+
+    @outbox_app.command("list")
+    def outbox_list(ctx: typer.Context, shop: str = typer.Option(..., "--shop", help="Shop id"),
+                    status: str | None = typer.Option(
+                        None, "--status", help="pending, sent, confirmed or failed")) -> None:
+        """The shop's write-backs, oldest first: status, attempts, the platform's last error."""
+        if status not in (None, "pending", "sent", "confirmed", "failed"):
+            raise typer.BadParameter("pending, sent, confirmed or failed", param_hint="--status")
+        with wired(ctx).deps.uow() as uow:
+            rows = uow.outbox.list(shop, status)
+        for row in rows:
+            error = f"  {row.last_error}" if row.last_error else ""
+            out.print(f"{row.id}  {row.status:<9} {row.act:<15} case {row.case_id}  "
+                      f"attempts {row.attempts}{error}", markup=False, soft_wrap=True)
+        if not rows:
+            out.print("no write-backs", markup=False)
+
+    @outbox_app.command("retry")
+    def outbox_retry(ctx: typer.Context, shop: str = typer.Option(..., "--shop", help="Shop id"),
+                     row: str = typer.Argument(..., help="The failed write-back's id")) -> None:
+        """Send a failed write-back again (the platform still makes it once, by its key)."""
+        deps = wired(ctx).deps
+        with deps.uow() as uow:
+            done = uow.outbox.retry(shop, row, deps.clock.now())
+            uow.commit()
+        if not done:
+            raise InvalidInput(f"no failed write-back {row} in shop {shop}",
+                               code="outbox_not_failed")
+        out.print(f"write-back {row} is pending again; the worker sends it next",
+                  markup=False)

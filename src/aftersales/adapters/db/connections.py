@@ -25,9 +25,18 @@ from aftersales.service.connection_ports import (
 
 
 class SqlConnections:
-    def __init__(self, conn: Connection, box: SecretBox) -> None:
+    def __init__(self, conn: Connection, secrets: Callable[[], SecretBox]) -> None:
         self.conn = conn
-        self.box = box
+        self._secrets = secrets  # the key is read only when a secret is sealed or opened
+
+    @property
+    def box(self) -> SecretBox:
+        return self._secrets()
+
+    def platform_of(self, shop_id: str) -> str | None:
+        """The connected platform of a shop, None when not connected (no key needed)."""
+        return self.conn.execute(select(connections.c.platform).where(
+            connections.c.shop_id == shop_id)).scalar_one_or_none()
 
     def save(self, shop_id: str, platform: str, base_url: str, creds: Credentials,
              now: datetime) -> None:
@@ -81,9 +90,9 @@ class SqlConnections:
 
     def record_pull(self, shop_id: str, cursor: str, now: datetime, lag_seconds: float | None,
                     error: str | None) -> None:
-        values: dict[str, Any] = {"updated_at": now, "last_error": error}
-        if error is None:
-            values.update(cursor=cursor, last_pull_at=now, lag_seconds=lag_seconds)
+        values: dict[str, Any] = {"updated_at": now, "last_error": error, "last_pull_at": now}
+        if error is None:  # a failed pull keeps the cursor and the last lag it measured
+            values.update(cursor=cursor, lag_seconds=lag_seconds)
         self.conn.execute(update(connections).where(connections.c.shop_id == shop_id)
                           .values(**values))
 
@@ -110,15 +119,26 @@ class SqlOutbox:
         return row_id
 
     def due(self, now: datetime, limit: int) -> Sequence[OutboxRow]:
+        """Pending rows due now, and sent rows whose delivery lease ran out (a worker died
+        between the call and its record: delivered again, the platform dedups by key)."""
         rows = self.conn.execute(
-            select(outbox).where(outbox.c.status == "pending", outbox.c.next_attempt_at <= now)
+            select(outbox).where(outbox.c.status.in_(("pending", "sent")),
+                                 outbox.c.next_attempt_at <= now)
             .order_by(outbox.c.next_attempt_at, outbox.c.id).limit(limit)).mappings()
         return [_outbox_row(r) for r in rows]
 
+    def claim(self, row: OutboxRow, now: datetime, lease_until: datetime) -> bool:
+        """Mark a due row sent until `lease_until`; False when another drain took it."""
+        done = self.conn.execute(
+            update(outbox).where(outbox.c.id == row.id, outbox.c.status == row.status,
+                                 outbox.c.next_attempt_at == row.next_attempt_at)
+            .values(status="sent", next_attempt_at=lease_until, updated_at=now,
+                    attempts=outbox.c.attempts + 1))
+        return bool(done.rowcount)
+
     def mark(self, row_id: str, status: str, now: datetime, *, error: str | None = None,
              next_attempt_at: datetime | None = None) -> None:
-        values: dict[str, Any] = {"status": status, "updated_at": now, "last_error": error,
-                                  "attempts": outbox.c.attempts + 1}
+        values: dict[str, Any] = {"status": status, "updated_at": now, "last_error": error}
         if next_attempt_at is not None:
             values["next_attempt_at"] = next_attempt_at
         self.conn.execute(update(outbox).where(outbox.c.id == row_id).values(**values))

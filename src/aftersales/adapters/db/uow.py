@@ -35,9 +35,7 @@ class SqlUnitOfWork:
     @property
     def connections(self) -> SqlConnections:
         assert self.conn is not None
-        if self.secrets is None:
-            raise RuntimeError("this unit of work was made without a secret key")
-        return SqlConnections(self.conn, self.secrets())
+        return SqlConnections(self.conn, self.secrets or _no_key)
 
     def __exit__(self, *exc: Any) -> None:
         assert self.conn is not None
@@ -61,3 +59,7 @@ class SqlUnitOfWork:
         assert self.conn is not None
         with self.conn.begin_nested():
             yield
+
+
+def _no_key() -> SecretBox:
+    raise RuntimeError("this unit of work was made without a secret key")
