@@ -217,3 +217,20 @@ def test_the_platform_deciding_first_fails_the_write_back_with_its_words(world: 
     assert again.returncode == 0, again.stderr
     twice = world.cli("outbox", "retry", "--shop", world.shop_id, row.id)
     assert twice.returncode == 1 and "outbox_not_failed" in twice.stderr
+
+
+def test_the_worker_pulls_each_connected_shop_and_drains_its_outbox(world: World) -> None:
+    from aftersales.entrypoints.worker import platform_pass
+
+    control(world.fake, "config", {"push_url": "http://127.0.0.1:9/nowhere"})
+    made = control(world.fake, "aftersales", {"aftersale_type": 1})["aftersale_id"]
+    deps = world.app.deps
+    platform_pass(deps, deps.clock.now())
+    case = _one(world)
+    with deps.uow() as uow:
+        record = uow.connections.get(world.shop_id)
+    assert record is not None and record.cursor and record.last_error is None
+    assert record.lag_seconds is not None and record.last_pull_at is not None
+    assert _approve(world, case["id"]).status_code == 200
+    platform_pass(deps, deps.clock.now())  # within the pull interval: only the outbox
+    assert [a["type"] for a in _applied(world, made)] == [201]
