@@ -234,3 +234,16 @@ def test_the_worker_pulls_each_connected_shop_and_drains_its_outbox(world: World
     assert _approve(world, case["id"]).status_code == 200
     platform_pass(deps, deps.clock.now())  # within the pull interval: only the outbox
     assert [a["type"] for a in _applied(world, made)] == [201]
+
+
+def test_a_reject_goes_back_as_a_refusal_with_its_reason(world: World) -> None:
+    made = control(world.fake, "aftersales", {"aftersale_type": 0})["aftersale_id"]  # 退货退款
+    case = _one(world)
+    reply = httpx.post(f"{world.api}/api/v1/cases/{case['id']}/actions/reject",
+                       json={"reason_code": "other", "explanation": "商品已拆封影响二次销售"},
+                       headers=world.headers, timeout=10)
+    assert reply.status_code == 200, reply.text
+    assert writeback.drain(world.app.deps, connection_for).confirmed == 1
+    assert [a["type"] for a in _applied(world, made)] == [202]
+    detail = control(world.fake, f"aftersales/{made}")["process_info"]["after_sale_info"]
+    assert detail["after_sale_status"] == 27  # 商家一次拒绝
