@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,7 @@ from aftersales.adapters.evidence_checks import DEFAULT_MAX_PIXELS, ContentCheck
 from aftersales.adapters.ids import new_id
 from aftersales.adapters.payments import ShopGateway
 from aftersales.adapters.profiles import load_profile
+from aftersales.adapters.secrets import SecretBox, load_key
 from aftersales.domain.errors import InvalidInput
 from aftersales.service.deps import Deps, EvidenceQuota
 from aftersales.service.ports import Clock, PaymentGateway
@@ -86,8 +88,9 @@ def bootstrap(database_url: str | None = None, *, clock: Clock | None = None,
     max_mb = int(os.environ.get("AFTERSALES_MAX_UPLOAD_MB", "20"))
     evidence = evidence_root(evidence_dir)
     check_apart(eng, evidence)
+    secrets = functools.cache(lambda: SecretBox(load_key(data_dir())))
     deps = Deps(
-        uow=lambda: SqlUnitOfWork(eng, new_id),
+        uow=lambda: SqlUnitOfWork(eng, new_id, secrets),
         clock=clock or SystemClock(),
         new_id=new_id,
         payments=payments or ShopGateway(),

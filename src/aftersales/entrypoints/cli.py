@@ -32,7 +32,7 @@ from aftersales.adapters.db.engine import DatabaseUrlError
 from aftersales.adapters.platforms import PayloadError
 from aftersales.domain.clock import parse_duration, require_aware
 from aftersales.domain.errors import DomainError, InvalidInput
-from aftersales.entrypoints import cli_backup
+from aftersales.entrypoints import cli_backup, cli_platforms
 from aftersales.entrypoints.bootstrap import App, bootstrap
 from aftersales.entrypoints.worker import install_signal_handlers, one_line, run_worker
 from aftersales.service import shops, timers
@@ -375,6 +375,7 @@ def import_(ctx: typer.Context, platform: str = typer.Argument(..., help="e.g. d
 
 
 cli_backup.register(app, _app, out)
+cli_platforms.register(app, _app, out)
 
 
 def _message(exc: BaseException) -> tuple[str, int]:

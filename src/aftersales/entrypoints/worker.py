@@ -12,6 +12,7 @@ pause; SIGTERM/SIGINT finish the current pass and exit 0.
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 from collections.abc import Callable
@@ -22,8 +23,9 @@ from types import FrameType
 from sqlalchemy.exc import DBAPIError
 
 from aftersales.adapters.mail import configured_mailer
+from aftersales.domain.errors import DomainError
 from aftersales.entrypoints.retention import idempotency_ttl_seconds
-from aftersales.service import notifications, settlement, timers
+from aftersales.service import notifications, platform_sync, settlement, timers, writeback
 from aftersales.service.deps import Deps
 from aftersales.service.ports import Mailer
 from aftersales.service.timers import Fired
@@ -56,9 +58,39 @@ def run_pass(deps: Deps, *, batch: int = 200) -> list[Fired]:
     fired = timers.sweep(deps, now, batch=batch, live_only=True)
     notifications.warn_near_due(deps, now, live_only=True)
     settlement.settle_pending(deps)  # what the payment gateway paid since
+    platform_pass(deps, now)
     send_queued_notifications(deps)
     purge_idempotency_keys(deps, now)
     return fired
+
+
+def platform_pass(deps: Deps, now: datetime) -> None:
+    """Connected shops (issue 21): a pull each when its interval passed, then the outbox.
+
+    A platform error is recorded on the connection (last_error) or the outbox row and
+    never stops the pass; the next pass tries again."""
+    from aftersales.adapters.platforms.base import PayloadError
+    from aftersales.adapters.platforms.connections import connection_for
+
+    with deps.uow() as uow:
+        connected = [(c.shop_id, c.cursor, c.last_pull_at) for c in uow.connections.connected()]
+    every = timedelta(seconds=pull_interval_seconds())
+    for shop_id, cursor, last in connected:
+        if last is None or now - last >= every:
+            try:
+                platform_sync.pull(deps, shop_id, connection_for)
+            except (DomainError, PayloadError) as exc:  # a payload we cannot read: say so
+                with deps.uow() as uow:
+                    uow.connections.record_pull(shop_id, cursor or "", now, None,
+                                                f"{type(exc).__name__}: {exc}")
+                    uow.commit()
+    if connected:
+        writeback.drain(deps, connection_for)
+
+
+def pull_interval_seconds() -> float:
+    """AFTERSALES_PULL_SECONDS (default 60): how often a connected shop is pulled."""
+    return float(os.environ.get("AFTERSALES_PULL_SECONDS", "60"))
 
 
 def purge_idempotency_keys(deps: Deps, now: datetime) -> int:

@@ -19,7 +19,7 @@ from aftersales.domain.vocabulary import (
     Role,
     State,
 )
-from aftersales.service import refunding
+from aftersales.service import refunding, writeback
 from aftersales.service.casework import Loaded, load, refunded_amounts, save
 from aftersales.service.deps import Deps
 from aftersales.service.errors import NotFound
@@ -145,6 +145,7 @@ def act(deps: Deps, principal: Principal, case_id: str, action: str,
     decide."""
     with deps.uow() as uow:
         loaded = _act(deps, uow, principal, case_id, action, request)
+        writeback.enqueue(uow, loaded, action, request, deps.now_for(loaded.shop))
         uow.commit()
     return loaded
 
@@ -156,6 +157,7 @@ def act_view(deps: Deps, principal: Principal, case_id: str, action: str,
 
     with deps.uow() as uow:
         loaded = _act(deps, uow, principal, case_id, action, request)
+        writeback.enqueue(uow, loaded, action, request, deps.now_for(loaded.shop))
         view = case_view(uow, loaded, deps.now_for(loaded.shop), principal.role)
         uow.commit()
     return view

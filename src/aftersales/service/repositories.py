@@ -18,6 +18,7 @@ from aftersales.domain.events import Event
 from aftersales.domain.merchant_policy import MerchantPolicy
 from aftersales.domain.orders import Order
 from aftersales.domain.upstream import UpstreamClaim
+from aftersales.service.connection_ports import ConnectionRepository, OutboxRepository
 from aftersales.service.ports import (
     CaseBundle,
     CaseFilter,
@@ -178,6 +179,10 @@ class UnitOfWork(Protocol):
     def records(self) -> RecordRepository: ...
     @property
     def idempotency(self) -> IdempotencyRepository: ...
+    @property
+    def outbox(self) -> OutboxRepository: ...  # issue 21: write-backs, with the case change
+    @property
+    def connections(self) -> ConnectionRepository: ...  # credentials need the secret key
 
     def __enter__(self) -> UnitOfWork: ...
     def __exit__(self, *exc: object) -> None: ...

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -382,4 +383,41 @@ upstream_claims = Table(
     Column("settled_at", TS),
     Index(None, "shop_id", "status"),
     Index(None, "case_id"),
+)
+
+# A shop's live platform connection (issue 21): the app key in clear (it is no secret and
+# names the app in pushes), everything else of the credentials Fernet-encrypted
+# (adapters/secrets.py), the pull cursor and how the last pull went.
+connections = Table(
+    "connections", metadata,
+    Column("shop_id", ID, ForeignKey("shops.id"), primary_key=True),
+    Column("platform", String(40), nullable=False),
+    Column("base_url", String(500), nullable=False),
+    Column("app_key", String(200), nullable=False),
+    Column("secret", Text, nullable=False),  # encrypted app secret
+    Column("tokens", Text),  # encrypted JSON {access_token, refresh_token, expires_at}
+    Column("cursor", String(200)),
+    Column("last_pull_at", TS),
+    Column("last_error", Text),
+    Column("lag_seconds", Float),
+    Column("created_at", TS, nullable=False),
+    Column("updated_at", TS, nullable=False),
+)
+
+# Write-backs to the platform, written in the case change's transaction and drained by the
+# worker: at least once, made once on the platform by idempotency_key.
+outbox = Table(
+    "outbox", metadata, _id(), _shop(),
+    Column("case_id", ID, ForeignKey("cases.id"), nullable=False),
+    Column("act", String(40), nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("idempotency_key", String(200), nullable=False, unique=True),
+    Column("status", String(20), nullable=False),  # pending | sent | confirmed | failed
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("next_attempt_at", TS, nullable=False),
+    Column("last_error", Text),
+    Column("created_at", TS, nullable=False),
+    Column("updated_at", TS, nullable=False),
+    Index(None, "status", "next_attempt_at"),
+    Index(None, "shop_id", "created_at"),
 )

@@ -15,6 +15,7 @@ from sqlalchemy import Connection, Engine
 
 from aftersales.adapters.db import turns
 from aftersales.adapters.db.claims import SqlDeadlines
+from aftersales.adapters.db.connections import SqlConnections, SqlOutbox
 from aftersales.adapters.db.records import (
     SqlClaims,
     SqlEvidence,
@@ -25,6 +26,8 @@ from aftersales.adapters.db.records import (
 from aftersales.adapters.db.repo import Seen
 from aftersales.adapters.db.shops_orders import SqlOrders, SqlShops
 from aftersales.adapters.db.store import SqlCases
+from aftersales.adapters.secrets import SecretBox
+from aftersales.service.connection_ports import OutboxRepository
 from aftersales.service.repositories import (
     CaseRepository,
     ClaimRepository,
@@ -50,10 +53,13 @@ class SqlUnitOfWork:
     evidence: EvidenceRepository
     records: RecordRepository
     idempotency: IdempotencyRepository
+    outbox: OutboxRepository  # issue 21: write-backs, in the same transaction as the case
 
-    def __init__(self, engine: Engine, new_id: Callable[[], str]) -> None:
+    def __init__(self, engine: Engine, new_id: Callable[[], str],
+                 secrets: Callable[[], SecretBox] | None = None) -> None:
         self.engine = engine
         self.new_id = new_id
+        self.secrets = secrets  # asked only when credentials are read or written
         self.conn: Connection | None = None
 
     def __enter__(self) -> SqlUnitOfWork:
@@ -69,7 +75,13 @@ class SqlUnitOfWork:
         self.evidence = SqlEvidence(conn, new_id)
         self.records = SqlRecords(conn, new_id)
         self.idempotency = SqlIdempotency(conn, new_id)
+        self.outbox = SqlOutbox(conn, new_id)
         return self
+
+    @property
+    def connections(self) -> SqlConnections:
+        assert self.conn is not None
+        return SqlConnections(self.conn, self.secrets or _no_key)
 
     def __exit__(self, *exc: Any) -> None:
         assert self.conn is not None
@@ -101,3 +113,7 @@ class SqlUnitOfWork:
 
 def _conforms(uow: SqlUnitOfWork) -> UnitOfWork:
     return uow  # mypy: the SQL unit of work is the service's UnitOfWork
+
+
+def _no_key() -> SecretBox:
+    raise RuntimeError("this unit of work was made without a secret key")

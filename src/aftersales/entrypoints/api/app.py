@@ -22,6 +22,7 @@ from aftersales.entrypoints.api.routes import (
     meta,
     orders,
     parcels,
+    push,
     refunds,
     shop,
     threads,
@@ -66,7 +67,7 @@ def create_app(app: App | None = None, *, database_url: str | None = None,
     install_log_filter()  # no token of a portal link in the access log (serving.py)
     errors.install(api)
     for module in (orders, cases, actions, threads, parcels, refunds, clock, shop, upstream,
-                   meta):
+                   meta, push):
         api.include_router(module.router, prefix=BASE)
     api.add_middleware(BodyLimitMiddleware, max_json_bytes=config.max_json_bytes,
                        max_upload_bytes=config.max_upload_bytes or wired.deps.max_upload_bytes)
