@@ -10,6 +10,7 @@ from aftersales.domain.case import Case
 from aftersales.domain.events import Event
 from aftersales.domain.orders import Order
 from aftersales.domain.upstream import UpstreamClaim
+from aftersales.service.connection_ports import ConnectionRecord, Credentials, OutboxRow
 from aftersales.service.ports import Difference, LedgerEntry, ShopRecord, TokenRecord
 
 if TYPE_CHECKING:
@@ -37,6 +38,8 @@ class Data:
     tasks: list[Row] = field(default_factory=list)
     notifications: dict[str, Row] = field(default_factory=dict)
     idempotency: dict[tuple[str, str], Row] = field(default_factory=dict)
+    connections: dict[str, tuple[ConnectionRecord, Credentials]] = field(default_factory=dict)
+    outbox: dict[str, OutboxRow] = field(default_factory=dict)
 
 
 class _Repo:

@@ -32,6 +32,7 @@ from aftersales.service.ports import (
 )
 from aftersales.service.repositories import UnitOfWork
 from service.fake_base import Data, Row, _Repo
+from service.fake_connections import FakeConnections, FakeOutbox
 from service.fake_records import (
     FakeClaims,
     FakeEvidence,
@@ -256,6 +257,8 @@ class FakeUnitOfWork:
         self.evidence = FakeEvidence(self)
         self.records = FakeRecords(self)
         self.idempotency = FakeIdempotency(self)
+        self.outbox = FakeOutbox(self)
+        self.connections = FakeConnections(self)
 
     def __enter__(self) -> FakeUnitOfWork:
         self.data = copy.deepcopy(self.committed)

@@ -112,3 +112,35 @@ def test_an_idempotency_key_is_claimed_once_and_an_abandoned_claim_taken_over(
         assert not uow.idempotency.finish_idempotency(shop.shop.id, "k2", 200, "{}", claimed_at=T0)
     with world.deps.uow() as uow:  # not committed: the takeover is gone
         assert uow.idempotency.get_idempotency(shop.shop.id, "k2") == ("h1", None, None)
+
+
+def test_a_decision_on_a_connected_shops_platform_case_is_queued_once_for_the_platform(
+        world: World) -> None:
+    """Issue 21's write-back rides in the action's own unit of work: one outbox row for the
+    approve on a connected shop's platform case; none for a shop that is not connected."""
+    from aftersales.service.connection_ports import Credentials
+
+    def platform_case(case_id: str) -> str:
+        order = world.order(shop)
+        loaded, _ = sync.apply_snapshot(world.deps, Principal(shop.shop.id, Role.platform),
+                                        PlatformSnapshot(
+            platform="douyin", platform_case_id=case_id,
+            platform_order_id=order.platform_order_id, platform_status="6",
+            state=State.requested, version=1, type=CaseType.refund_only,
+            reason=Reason.quality_issue, requested_amount=Money(19900, "CNY"),
+            buyer_id=order.buyer_id))
+        return loaded.case.id
+
+    shop = world.shop("douyin")
+    unconnected = platform_case("DY-0")
+    cases.act(world.deps, world.principal(shop), unconnected, "approve")
+    assert not world.data.outbox
+    with world.deps.uow() as uow:
+        uow.connections.save(shop.shop.id, "douyin", "http://127.0.0.1:1",
+                             Credentials("key", "secret-1234"), T0)
+        uow.commit()
+    connected = platform_case("DY-1")
+    cases.act(world.deps, world.principal(shop), connected, "approve")
+    rows = list(world.data.outbox.values())
+    assert [(r.case_id, r.act, r.status) for r in rows] == [(connected, "agree_refund", "pending")]
+    assert world.data.connections[shop.shop.id][0].secret_masked == "****1234"
