@@ -95,15 +95,19 @@ def current_deadline(case: Case, order: Order, profile: Profile) -> Deadline | N
         key = f"{case.state_seq}:{rule.rule}"
         if start is None or key in case.fired:
             continue
-        candidate = Deadline(
-            at=start + rule.duration, outcome=rule.outcome, source="profile", rule=rule.rule,
-            key=key, started_at=start, confidence=rule.confidence,
-            explanation_zh=rule.explanation_zh, explanation_en=rule.explanation_en,
-            conflict=rule.conflict,
-        )
+        candidate = _from_rule(rule, start, key)
         if best is None or candidate.at < best.at:
             best = candidate
     return best
+
+
+def _from_rule(rule: DeadlineRule, start: datetime, key: str) -> Deadline:
+    return Deadline(
+        at=start + rule.duration, outcome=rule.outcome, source="profile", rule=rule.rule,
+        key=key, started_at=start, confidence=rule.confidence,
+        explanation_zh=rule.explanation_zh, explanation_en=rule.explanation_en,
+        conflict=rule.conflict,
+    )
 
 
 def passed_deadline(case: Case, order: Order, profile: Profile) -> Deadline | None:
@@ -118,12 +122,7 @@ def passed_deadline(case: Case, order: Order, profile: Profile) -> Deadline | No
         key = f"{case.state_seq}:{rule.rule}"
         if start is None or key not in case.fired:
             continue
-        candidate = Deadline(
-            at=start + rule.duration, outcome=rule.outcome, source="profile", rule=rule.rule,
-            key=key, started_at=start, confidence=rule.confidence,
-            explanation_zh=rule.explanation_zh, explanation_en=rule.explanation_en,
-            conflict=rule.conflict,
-        )
+        candidate = _from_rule(rule, start, key)
         if found is None or candidate.at > found.at:
             found = candidate
     sent = f"{case.state_seq}:{profile.id}.platform_deadline"
