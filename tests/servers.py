@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import socket
+import ssl
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -58,3 +59,18 @@ def serving(command: Callable[[int], list[str]], env: dict[str, str], ready: str
             proc.wait()
         if out is not None:
             out.close()
+
+
+def closed_within(sock: socket.socket, seconds: float) -> float:
+    """Seconds until the peer closes `sock` (whatever it sends meanwhile is read and dropped);
+    an AssertionError if it is still open after `seconds`."""
+    start = time.monotonic()
+    sock.settimeout(seconds)
+    try:
+        while sock.recv(4096):
+            pass
+    except TimeoutError:
+        raise AssertionError(f"the server kept the connection open for {seconds} s") from None
+    except (ssl.SSLEOFError, ConnectionResetError):
+        pass  # closed without TLS's close_notify: closed all the same
+    return time.monotonic() - start

@@ -34,7 +34,7 @@ import pytest
 
 from aftersales.entrypoints.bootstrap import bootstrap
 from conftest import migrated_engine
-from servers import free_port, serving
+from servers import closed_within, free_port, serving
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -235,20 +235,6 @@ def test_the_nginx_config_times_out_slow_clients() -> None:
 HEADER_TIMEOUT = 1.0
 
 
-def _closed_within(sock: socket.socket, seconds: float) -> float:
-    """Seconds until nginx closes `sock` (whatever it sends meanwhile is read and dropped)."""
-    start = time.monotonic()
-    sock.settimeout(seconds)
-    try:
-        while sock.recv(4096):
-            pass
-    except TimeoutError:
-        raise AssertionError(f"nginx kept the connection open for {seconds} s") from None
-    except (ssl.SSLEOFError, ConnectionResetError):
-        pass  # closed without TLS's close_notify: closed all the same
-    return time.monotonic() - start
-
-
 def _tls(port: int) -> ssl.SSLSocket:
     context = ssl.create_default_context()
     context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
@@ -261,7 +247,7 @@ def test_nginx_closes_half_open_and_slowloris_connections(
     with _front(tmp_path, api_processes, f"{HEADER_TIMEOUT:g}s") as (_, https):
         # connects and never says anything (not even the TLS handshake)
         with socket.create_connection(("127.0.0.1", https), timeout=10) as silent:
-            assert _closed_within(silent, 10 * HEADER_TIMEOUT) >= HEADER_TIMEOUT * 0.5
+            assert closed_within(silent, 10 * HEADER_TIMEOUT) >= HEADER_TIMEOUT * 0.5
         # half a request head, then a trickle of header bytes: the time is for the whole head
         with _tls(https) as slow:
             slow.sendall(b"GET /api/v1/health/live HTTP/1.1\r\nHost: t\r\n")
@@ -269,7 +255,7 @@ def test_nginx_closes_half_open_and_slowloris_connections(
             slow.sendall(b"X-Slow: 1\r\n")
             time.sleep(HEADER_TIMEOUT / 2)
             slow.sendall(b"X-Slower: 1\r\n")
-            _closed_within(slow, 10 * HEADER_TIMEOUT)
+            closed_within(slow, 10 * HEADER_TIMEOUT)
         # a whole request is answered as usual, and the API processes were never held
         with _tls(https) as prompt:
             prompt.sendall(b"GET /api/v1/health/live HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")

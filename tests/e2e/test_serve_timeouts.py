@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import socket
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,7 +17,7 @@ import pytest
 
 from aftersales.adapters.db.engine import make_engine
 from aftersales.adapters.db.migrate import upgrade
-from servers import serving
+from servers import closed_within, serving
 
 pytestmark = pytest.mark.xdist_group("http_server")
 TIMEOUT = 1.0
@@ -42,18 +41,6 @@ def connect(base: str) -> socket.socket:
     host, port = base.removeprefix("http://").split(":")
     sock = socket.create_connection((host, int(port)), timeout=10)
     return sock
-
-
-def closed_within(sock: socket.socket, seconds: float) -> float:
-    """Seconds until the server closes `sock` (reads everything it sends meanwhile)."""
-    start = time.monotonic()
-    sock.settimeout(seconds)
-    try:
-        while sock.recv(4096):
-            pass
-    except TimeoutError:
-        raise AssertionError(f"the server kept the connection open for {seconds} s") from None
-    return time.monotonic() - start
 
 
 def answer(sock: socket.socket) -> bytes:
